@@ -1,0 +1,137 @@
+"""Sentence splitting and chunk windows that fit the embedding model.
+
+all-MiniLM-L6-v2 reads at most 256 word pieces and silently drops the rest,
+so a paragraph longer than that is cut into windows of whole sentences that
+overlap by `overlap` sentences; a single sentence longer than a window (a
+table, a run-on scrape) is cut at word boundaries. Every chunk is a verbatim
+substring of one paragraph, so its lines are known exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Counts word pieces of each text, without the [CLS]/[SEP] the model adds.
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+_WORD = re.compile(r"\S+")
+# pysbd is thorough but slow on very long inputs; text beyond this is split
+# at newlines and then at this size before it is handed over.
+_SEGMENT_MAX_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    max_tokens: int = 256  # the model's window, special tokens included
+    overlap: int = 1  # sentences repeated between consecutive windows
+
+    def to_dict(self) -> dict[str, int]:
+        return {"max_tokens": self.max_tokens, "overlap": self.overlap}
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _segmenter():  # type: ignore[no-untyped-def]
+    import pysbd  # deferred: only ingestion needs it
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans of text, as offsets; text[s.start:s.end] is a stripped sentence."""
+    spans: list[Span] = []
+    for piece in _pieces(text):
+        pos = piece.start
+        for sentence in _segmenter().segment(text[piece.start : piece.end]):
+            stripped = sentence.strip()
+            if not stripped:
+                continue
+            found = text.find(stripped, pos, piece.end)
+            if found < 0:  # pysbd altered the text; fall back to the rest as one span
+                found = pos
+                stripped = text[pos : piece.end].strip()
+                if not stripped:
+                    break
+                found = text.index(stripped, pos)
+            spans.append(Span(found, found + len(stripped)))
+            pos = found + len(stripped)
+            if pos >= piece.end:
+                break
+    return spans
+
+
+def _pieces(text: str) -> list[Span]:
+    if len(text) <= _SEGMENT_MAX_CHARS:
+        return [Span(0, len(text))]
+    pieces: list[Span] = []
+    for line in re.finditer(r"[^\n]+", text):
+        for start in range(line.start(), line.end(), _SEGMENT_MAX_CHARS):
+            end = min(line.end(), start + _SEGMENT_MAX_CHARS)
+            if end < line.end():  # move the cut back to a space
+                space = text.rfind(" ", start + 1, end)
+                end = space if space > start else end
+            pieces.append(Span(start, end))
+    # Cuts at spaces shift starts; rebuild contiguous, non-overlapping pieces.
+    merged: list[Span] = []
+    pos = 0
+    for piece in pieces:
+        start = max(piece.start, pos)
+        if piece.end > start:
+            merged.append(Span(start, piece.end))
+            pos = piece.end
+    return merged
+
+
+def _split_long(text: str, span: Span, budget: int, count: TokenCounter) -> list[Span]:
+    """Cut one over-long sentence at word boundaries into spans of <= budget pieces."""
+    words = [m.span() for m in _WORD.finditer(text, span.start, span.end)]
+    sizes = count([text[a:b] for a, b in words])
+    parts: list[Span] = []
+    start, used = words[0][0], 0
+    for (a, b), size in zip(words, sizes):
+        if used and used + size > budget:
+            parts.append(Span(start, prev_end))
+            start, used = a, 0
+        used += size
+        prev_end = b
+    parts.append(Span(start, prev_end))
+    return parts
+
+
+def window_spans(
+    text: str, count: TokenCounter, params: ChunkingParams = ChunkingParams()
+) -> list[Span]:
+    """Chunk spans of one paragraph: overlapping windows of whole sentences."""
+    budget = params.max_tokens - SPECIAL_TOKENS
+    sentences = split_sentences(text)
+    if not sentences:
+        return []
+    sizes = count([text[s.start : s.end] for s in sentences])
+    units: list[tuple[Span, int]] = []
+    for sentence, size in zip(sentences, sizes):
+        if size <= budget:
+            units.append((sentence, size))
+        else:
+            parts = _split_long(text, sentence, budget, count)
+            units.extend(zip(parts, count([text[p.start : p.end] for p in parts])))
+    windows: list[Span] = []
+    i = 0
+    while i < len(units):
+        j, used = i, 0
+        while j < len(units) and (j == i or used + units[j][1] <= budget):
+            used += units[j][1]
+            j += 1
+        windows.append(Span(units[i][0].start, units[j - 1][0].end))
+        if j >= len(units):
+            break
+        i = max(i + 1, j - params.overlap)
+    return windows

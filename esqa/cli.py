@@ -1,0 +1,216 @@
+"""The `esqa` command. Each command parses options, calls one library function
+and renders its result; errors become one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from esqa import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+corpus_option = click.option(
+    "--corpus",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("seeds"),
+    show_default=True,
+    envvar="ESQA_CORPUS",
+    help="Folder of article files (*.txt, searched recursively).",
+)
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("indexes/default"),
+    show_default=True,
+    envvar="ESQA_INDEX",
+    help="Index location.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+
+def _errors_to_exit(func: F) -> F:
+    """Turn esqa's own errors into one line on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from esqa.errors import EsqaError
+
+        try:
+            return func(*args, **kwargs)
+        except EsqaError as exc:
+            click.echo(f"esqa: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("esqa: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr, created when the library says how much work there is."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar: Any = None
+
+    def __call__(self, total: int) -> Callable[[int], None]:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=self.desc, unit="chunk", file=sys.stderr, leave=False)
+        return self.bar.update
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="esqa")
+def cli() -> None:
+    """Answer questions about a folder of news articles, citing file, paragraph and lines."""
+
+
+@cli.group("index")
+def index_group() -> None:
+    """Build and inspect the search index."""
+
+
+@index_group.command("build")
+@corpus_option
+@index_option
+@_errors_to_exit
+def index_build(corpus: Path, index_dir: Path) -> None:
+    """Build the index of every article in the corpus.
+
+    The new index replaces the old one atomically: a build that fails or is
+    killed leaves the previous index as it was.
+    """
+    from esqa import api
+
+    bar = _ProgressBar("embedding")
+    try:
+        report = api.build(corpus, index_dir, progress=bar)
+    finally:
+        bar.close()
+    for warning in report.warnings:
+        click.echo(f"esqa: warning: {warning}", err=True)
+    click.echo(
+        f"indexed {report.files} files: {report.articles} articles, {report.paragraphs} paragraphs"
+        f" ({report.duplicates} near-duplicates indexed once), {report.chunks} chunks"
+        f" in {report.seconds:.1f} s -> {report.index}"
+    )
+
+
+def _load(corpus: Path, index_dir: Path) -> Any:
+    from esqa import api
+
+    if not api.index_exists(index_dir):
+        click.echo(f"esqa: no index at {index_dir}; building it from {corpus}/ first", err=True)
+    bar = _ProgressBar("embedding")
+    try:
+        qa = api.load(index_dir, corpus, progress=bar)
+    finally:
+        bar.close()
+    changes = api.info(index_dir, corpus).changes
+    if changes is not None and changes.stale:
+        click.echo(f"esqa: warning: {_describe_changes(changes, index_dir, corpus)}", err=True)
+    return qa
+
+
+def _describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
+    parts = []
+    for label, names in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+        if names:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            parts.append(f"{label}: {shown}")
+    return (
+        f"the corpus changed since the index was built ({'; '.join(parts)}); "
+        f"run: esqa index build --corpus {corpus} --index {index_dir}"
+    )
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Passages to show.")
+@json_option
+@corpus_option
+@index_option
+@_errors_to_exit
+def search(query: str, k: int, as_json: bool, corpus: Path, index_dir: Path) -> None:
+    """Print the passages that best match QUERY, with file, paragraph and lines."""
+    qa = _load(corpus, index_dir)
+    hits = qa.search(query, k)
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("no passage matches")
+    for rank, hit in enumerate(hits, start=1):
+        click.echo(_render_hit(rank, hit))
+
+
+def _lines(chunk: Any) -> str:
+    if chunk.line_start == chunk.line_end:
+        return f"line {chunk.line_start}"
+    return f"lines {chunk.line_start}-{chunk.line_end}"
+
+
+def _render_hit(rank: int, hit: Any) -> str:
+    c = hit.chunk
+    about = ", ".join(x for x in (c.article_title, c.publisher, c.published) if x)
+    head = f"[{rank}] {c.source} ¶{c.paragraph}, {_lines(c)}  (score {hit.score:.4f})"
+    if about:
+        head += f"\n    {about}"
+    body = textwrap.fill(" ".join(c.text.split()), width=100, initial_indent="    “", subsequent_indent="     ")
+    return f"{head}\n{body}”\n"
+
+
+@cli.command()
+@json_option
+@corpus_option
+@index_option
+@_errors_to_exit
+def info(as_json: bool, corpus: Path, index_dir: Path) -> None:
+    """Show where the index is, what it holds, and whether the corpus changed since."""
+    from esqa import api
+
+    details = api.info(index_dir, corpus)
+    if as_json:
+        click.echo(json.dumps(details.to_dict(), ensure_ascii=False, indent=2))
+        return
+    counts = details.counts
+    if details.changes is None:
+        state = f"unknown: corpus {corpus} not found"
+    elif details.changes.stale:
+        state = "STALE: " + _describe_changes(details.changes, index_dir, corpus)
+    else:
+        state = "up to date"
+    rows = [
+        ("index", f"{details.index} -> {details.directory}"),
+        ("corpus", f"{details.corpus} ({state})"),
+        ("built", f"{details.created} by esqa {details.esqa_version}"),
+        ("model", f"{details.model} ({details.dimension} dimensions)"),
+        ("files", str(counts.get("files"))),
+        ("articles", str(counts.get("articles"))),
+        ("paragraphs", f"{counts.get('paragraphs')} ({counts.get('duplicate_paragraphs')} near-duplicates)"),
+        ("chunks", f"{counts.get('chunks')} (at most {details.chunking.get('max_tokens')} word pieces)"),
+        ("dense", ", ".join(f"{k}={v}" for k, v in details.dense.items())),
+        ("lexical", ", ".join(f"{k}={v}" for k, v in details.lexical.items())),
+    ]
+    rows += [("skipped", f"{s}: {r}") for s, r in details.skipped.items()]
+    for name, value in rows:
+        click.echo(f"{name:<11}{value}")
+
+
+def main() -> None:
+    cli()

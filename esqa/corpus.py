@@ -1,0 +1,331 @@
+"""Ingestion: corpus files -> Documents of articles and paragraphs with line numbers.
+
+A scraped page is read line by line: `esqa.boilerplate` classifies each line
+on its own, the rules here use the neighbours (captions sit next to image
+credits, a lead-in whose list was page furniture is furniture too), lines are
+grouped into paragraphs, and paragraphs into articles (a tag page holds
+several; "Related articles" sections hold teasers of other articles).
+
+Paragraph numbers count every paragraph of the file from the top, page
+furniture included, so that a user can check a citation by opening the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esqa.boilerplate import (
+    LineKind,
+    classify_line,
+    ends_sentence,
+    is_blank,
+    parse_dateline,
+    word_count,
+)
+from esqa.errors import CorpusError
+from esqa.textfile import NotTextError, decode_bytes, split_lines
+from esqa.types import Article, Document, Paragraph
+
+# A caption is a short text line directly above or below an image credit.
+CAPTION_MAX_WORDS = 50
+# Titles and section headings are short single lines that do not end a sentence.
+HEADING_MAX_WORDS = 25
+# A byline with a publisher name is a few words ("Japan Times", "NHK").
+PUBLISHER_MAX_WORDS = 5
+# How far ahead a heading looks for the signs of a new article (its own
+# repetition, a dateline) before the first body paragraph.
+ARTICLE_LOOKAHEAD = 8
+
+
+@dataclass
+class _Block:
+    """A paragraph-to-be: consecutive lines of one kind."""
+
+    kind: LineKind
+    first: int  # 0-based line index
+    last: int
+    text: str
+
+
+@dataclass
+class _Draft:
+    title: str | None = None
+    publisher: str | None = None
+    published: str | None = None
+    teaser: bool = False
+    paragraphs: list[tuple[_Block, str]] = field(default_factory=list)  # (block, kind)
+    has_body: bool = False
+
+
+def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
+    """Yield (path, source) for every `*.txt` under root, sorted by source.
+
+    `source` is the path relative to root with "/" separators. Symbolic links
+    are not followed: a link could point outside the corpus.
+    """
+    if not root.is_dir():
+        raise CorpusError(f"corpus directory {root} does not exist; pass --corpus DIR")
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(".") or not name.endswith(".txt") or path.is_symlink():
+                continue
+            found.append((path.relative_to(root).as_posix(), path))
+    for source, path in sorted(found):
+        yield path, source
+
+
+def read_document(path: Path, source: str) -> Document:
+    """Read and parse one file. Raises NotTextError (empty, binary) or OSError."""
+    data = path.read_bytes()
+    decoded = decode_bytes(data, source)
+    doc = parse_text(source, decoded.text, sha256=hashlib.sha256(data).hexdigest())
+    warnings = (decoded.warning,) if decoded.warning else ()
+    return Document(
+        source=doc.source,
+        sha256=doc.sha256,
+        encoding=decoded.encoding,
+        articles=doc.articles,
+        paragraphs=doc.paragraphs,
+        warnings=warnings,
+    )
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    documents: list[Document]
+    warnings: list[str]
+    skipped: dict[str, str]  # source -> why it was not indexed
+
+
+def load_corpus(root: Path) -> CorpusScan:
+    """Read every article file under root.
+
+    A file that cannot be read, is empty or binary, or holds no article text is
+    skipped with a warning, never an exception.
+    """
+    scan = CorpusScan([], [], {})
+    for path, source in iter_corpus_files(root):
+        try:
+            doc = read_document(path, source)
+        except NotTextError as exc:
+            reason = str(exc).removeprefix(f"{source}: ")
+        except OSError as exc:
+            reason = f"cannot read ({exc.strerror or exc})"
+        else:
+            scan.warnings.extend(doc.warnings)
+            if doc.paragraphs:
+                scan.documents.append(doc)
+                continue
+            reason = "no article text found"
+        scan.skipped[source] = reason
+        scan.warnings.append(f"skipped {source}: {reason}")
+    return scan
+
+
+def parse_text(source: str, text: str, sha256: str = "") -> Document:
+    """Parse a page's text into articles and paragraphs (boilerplate dropped)."""
+    lines = split_lines(text)
+    kinds = _classify(lines)
+    blocks = _group(lines, kinds)
+    articles, paragraphs = _assemble(source, blocks)
+    return Document(source, sha256, "utf-8", tuple(articles), tuple(paragraphs))
+
+
+def _classify(lines: list[str]) -> list[LineKind]:
+    kinds = [classify_line(line) for line in lines]
+    captions: set[int] = set()
+    for i, kind in enumerate(kinds):
+        if kind is not LineKind.TEXT:
+            continue
+        beside_credit = (i > 0 and kinds[i - 1] is LineKind.CREDIT) or (
+            i + 1 < len(kinds) and kinds[i + 1] is LineKind.CREDIT
+        )
+        if beside_credit and word_count(lines[i]) <= CAPTION_MAX_WORDS:
+            captions.add(i)
+    furniture = {LineKind.BOILERPLATE, LineKind.RELATED}
+    for i, kind in enumerate(kinds):
+        if kind is not LineKind.TEXT:
+            continue
+        words = word_count(lines[i])
+        after = _neighbour(kinds, i, +1)
+        before = _neighbour(kinds, i, -1)
+        # A lead-in ("Explore what X can do for you:") whose list was page
+        # furniture belongs to the furniture.
+        dangling = lines[i].rstrip().endswith(":") and words <= 12 and after in furniture | {None}
+        # A short line between two furniture lines is furniture ("Comments").
+        sandwiched = words <= 6 and before is LineKind.BOILERPLATE and after is LineKind.BOILERPLATE
+        if dangling or sandwiched:
+            kinds[i] = LineKind.BOILERPLATE
+    for i in captions:
+        if kinds[i] is LineKind.TEXT:
+            kinds[i] = LineKind.CAPTION
+    return kinds
+
+
+def _neighbour(kinds: list[LineKind], i: int, step: int) -> LineKind | None:
+    j = i + step
+    while 0 <= j < len(kinds):
+        if kinds[j] is not LineKind.BLANK:
+            return kinds[j]
+        j += step
+    return None
+
+
+_CONTINUES = re.compile(r"^[\s]*[a-z0-9(\[\"'“‘,;–—-]")
+
+
+def _continues(prev: str, line: str) -> bool:
+    """Whether `line` continues a hard-wrapped paragraph begun on `prev`."""
+    if ends_sentence(prev) or prev.strip() == line.strip():
+        return False
+    if _CONTINUES.match(line):
+        return True
+    # Wrapped lines are of similar width; a body paragraph after a title is far longer.
+    return len(prev) >= 40 and len(line) <= 1.3 * len(prev) + 10
+
+
+def _group(lines: list[str], kinds: list[LineKind]) -> list[_Block]:
+    """Group non-blank lines into paragraphs; only text lines ever span several lines."""
+    blocks: list[_Block] = []
+    for i, (line, kind) in enumerate(zip(lines, kinds)):
+        if kind is LineKind.BLANK:
+            continue
+        prev = blocks[-1] if blocks else None
+        if (
+            prev is not None
+            and prev.last == i - 1
+            and kind is LineKind.TEXT
+            and prev.kind is LineKind.TEXT
+            and _continues(lines[i - 1], line)
+        ):
+            prev.last = i
+            prev.text = f"{prev.text}\n{line}"
+            continue
+        blocks.append(_Block(kind, i, i, line))
+    for block in blocks:
+        block.text = block.text.strip()
+    return blocks
+
+
+def _is_heading(block: _Block) -> bool:
+    text = block.text
+    return (
+        block.kind is LineKind.TEXT
+        and block.first == block.last
+        and word_count(text) <= HEADING_MAX_WORDS
+        and not ends_sentence(text)
+        and not text[:1].islower()
+    )
+
+
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _starts_article(blocks: list[_Block], at: int) -> bool:
+    """A heading after body text starts a new article when what follows it looks
+    like an article header: the headline repeated, or a dateline."""
+    title = blocks[at].text
+    for block in blocks[at + 1 : at + 1 + ARTICLE_LOOKAHEAD]:
+        if block.kind is LineKind.DATELINE or _same(title, block.text):
+            return True
+        if block.kind is LineKind.TEXT and not _is_heading(block):
+            return False
+    return False
+
+
+def _assemble(source: str, blocks: list[_Block]) -> tuple[list[Article], list[Paragraph]]:
+    drafts: list[_Draft] = []
+    current: _Draft | None = None
+    in_related = False
+    pending_captions: list[_Block] = []
+
+    def start(title: str | None) -> _Draft:
+        draft = _Draft(title=title, teaser=in_related)
+        draft.paragraphs.extend((b, "caption") for b in pending_captions)
+        pending_captions.clear()
+        drafts.append(draft)
+        return draft
+
+    for at, block in enumerate(blocks):
+        kind = block.kind
+        if kind is LineKind.RELATED:
+            in_related, current = True, None
+        elif kind is LineKind.DATELINE:
+            dateline = parse_dateline(block.text)
+            if current is not None and not current.has_body and dateline is not None:
+                current.publisher = current.publisher or dateline.publisher
+                current.published = current.published or dateline.published
+        elif kind is LineKind.CAPTION:
+            if current is None:
+                pending_captions.append(block)
+            else:
+                current.paragraphs.append((block, "caption"))
+        elif kind is not LineKind.TEXT:
+            continue  # boilerplate, credits, tag lists
+        elif _is_heading(block):
+            if current is None or (
+                current.has_body and (in_related or _starts_article(blocks, at))
+            ):
+                current = start(block.text)
+                current.paragraphs.append((block, "heading"))
+            elif current.has_body or _same(current.title, block.text):
+                if not _same(current.title, block.text):
+                    current.paragraphs.append((block, "heading"))  # a section heading
+            elif current.title is None:
+                current.title = block.text
+                current.paragraphs.append((block, "heading"))
+            elif current.publisher is None and word_count(block.text) <= PUBLISHER_MAX_WORDS:
+                current.publisher = block.text
+            else:
+                current.paragraphs.append((block, "heading"))  # a deck under the title
+        else:
+            if current is None:
+                current = start(None)
+            current.paragraphs.append((block, "body"))
+            current.has_body = True
+            if in_related:
+                current = None  # a teaser is one summary paragraph
+    # Paragraph numbers count every block of the file, furniture included.
+    number_of = {id(block): n for n, block in enumerate(blocks, start=1)}
+    articles: list[Article] = []
+    paragraphs: list[Paragraph] = []
+    for draft in drafts:
+        kept = [(b, k) for b, k in draft.paragraphs if k != "caption" or draft.has_body]
+        if not any(k == "body" for _, k in kept):
+            continue  # a headline or caption with no text under it
+        number = len(articles) + 1
+        kept.sort(key=lambda item: item[0].first)
+        for block, kind in kept:
+            paragraphs.append(
+                Paragraph(
+                    source=source,
+                    number=number_of[id(block)],
+                    line_start=block.first + 1,
+                    line_end=block.last + 1,
+                    text=block.text,
+                    article=number,
+                    kind=kind,
+                )
+            )
+        articles.append(
+            Article(
+                source=source,
+                number=number,
+                title=draft.title,
+                publisher=draft.publisher,
+                published=draft.published,
+                teaser=draft.teaser,
+                line_start=kept[0][0].first + 1,
+                line_end=kept[-1][0].last + 1,
+            )
+        )
+    return articles, paragraphs

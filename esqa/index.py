@@ -1,0 +1,311 @@
+"""Build, save and load an index directory.
+
+`indexes/NAME/` (see `esqa.storage` for how it is written) holds:
+
+- `manifest.json`: format and esqa versions, model id and dimension, chunking
+  parameters, the stores' descriptions, sha256 (with size and mtime) of every
+  source file, counts, build time, and the sha256 of every other index file;
+- `chunks.jsonl`: one chunk per line, with its provenance;
+- the stores' files: `dense.faiss` (FAISS) and `lexical/` (bm25s arrays and JSON).
+
+Nothing is pickled. Loading checks the format version, the model and every
+file's checksum, and fails with a one-line error that names the command to run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from esqa import __version__
+from esqa.chunking import ChunkingParams, window_spans
+from esqa.corpus import iter_corpus_files, load_corpus
+from esqa.dedup import DedupItem, find_duplicates
+from esqa.embed import Embedder, ProgressFn
+from esqa.errors import CorpusError, IndexInvalidError, IndexMissingError
+from esqa.storage import publish, sha256_file, writer_lock
+from esqa.stores.bm25_lexical import Bm25LexicalStore
+from esqa.stores.faiss_dense import FaissDenseStore
+from esqa.types import Chunk, Document
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+
+# Given the number of texts to embed, returns the callback to report progress.
+ProgressFactory = Callable[[int], ProgressFn]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index: Path
+    files: int
+    articles: int
+    paragraphs: int
+    duplicates: int  # paragraphs not indexed because a fuller copy is
+    chunks: int
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CorpusChanges:
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"added": list(self.added), "changed": list(self.changed), "removed": list(self.removed)}
+
+
+@dataclass
+class Index:
+    """A loaded index: chunks and the stores that search them."""
+
+    path: Path  # as the user named it
+    directory: Path  # the generation directory actually read
+    manifest: dict[str, Any]
+    chunks: dict[int, Chunk]
+    dense: FaissDenseStore
+    lexical: Bm25LexicalStore
+
+
+def make_chunks(
+    documents: Sequence[Document], embedder: Embedder, params: ChunkingParams
+) -> tuple[list[Chunk], int]:
+    """Chunks of every paragraph that is not a near-duplicate; and how many were."""
+    items = [
+        DedupItem((p.source, p.number), p.text, doc.article_of(p).teaser)
+        for doc in documents
+        for p in doc.paragraphs
+    ]
+    duplicates = find_duplicates(items)
+    chunks: list[Chunk] = []
+    for doc in documents:
+        for paragraph in doc.paragraphs:
+            if (paragraph.source, paragraph.number) in duplicates:
+                continue
+            article = doc.article_of(paragraph)
+            text = paragraph.text
+            for span in window_spans(text, embedder.count_tokens, params):
+                chunks.append(
+                    Chunk(
+                        id=len(chunks),
+                        source=paragraph.source,
+                        paragraph=paragraph.number,
+                        line_start=paragraph.line_start + text.count("\n", 0, span.start),
+                        line_end=paragraph.line_start + text.count("\n", 0, span.end),
+                        text=text[span.start : span.end],
+                        article_title=article.title,
+                        publisher=article.publisher,
+                        published=article.published,
+                        teaser=article.teaser,
+                    )
+                )
+    return chunks, len(duplicates)
+
+
+def build_index(
+    corpus: Path,
+    index: Path,
+    embedder: Embedder,
+    params: ChunkingParams | None = None,
+    progress: ProgressFactory | None = None,
+) -> BuildReport:
+    """Build the index of every article under `corpus` and publish it at `index`.
+
+    Example: `build_index(Path("seeds"), Path("indexes/default"), SentenceTransformerEmbedder())`.
+    The previous index stays readable until the new one replaces it atomically.
+    """
+    started = time.monotonic()
+    params = params or ChunkingParams(max_tokens=embedder.max_tokens)
+    with writer_lock(index):
+        scan = load_corpus(corpus)
+        documents, warnings = scan.documents, scan.warnings
+        if not documents:
+            raise CorpusError(f"no article files (*.txt with text) in {corpus}; add some first")
+        chunks, duplicates = make_chunks(documents, embedder, params)
+        vectors = embedder.embed(
+            [c.text for c in chunks], progress=progress(len(chunks)) if progress else None
+        )
+        dense = FaissDenseStore(embedder.dimension)
+        dense.add(chunks, vectors)
+        lexical = Bm25LexicalStore()
+        lexical.add(chunks)
+        sources = _source_records(corpus, documents, chunks)
+        seconds = time.monotonic() - started
+        manifest: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "esqa_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(seconds, 3),
+            "corpus": str(corpus),
+            "model": {"id": embedder.model_id, "dimension": embedder.dimension},
+            "chunking": params.to_dict(),
+            "dense": dense.describe(),
+            "lexical": lexical.describe(),
+            "counts": {
+                "files": len(documents),
+                "articles": sum(len(d.articles) for d in documents),
+                "paragraphs": sum(len(d.paragraphs) for d in documents),
+                "duplicate_paragraphs": duplicates,
+                "chunks": len(chunks),
+            },
+            "sources": sources,
+            "skipped": _skipped_records(corpus, scan.skipped),
+            "warnings": warnings,
+        }
+
+        def write(directory: Path) -> None:
+            with (directory / CHUNKS).open("w", encoding="utf-8") as f:
+                for chunk in chunks:
+                    f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+            names = [CHUNKS, *dense.save(directory), *lexical.save(directory)]
+            manifest["files"] = {
+                name: {"sha256": sha256_file(directory / name), "bytes": (directory / name).stat().st_size}
+                for name in names
+            }
+            (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+
+        publish(index, write)
+    counts = manifest["counts"]
+    return BuildReport(
+        index=index,
+        files=counts["files"],
+        articles=counts["articles"],
+        paragraphs=counts["paragraphs"],
+        duplicates=duplicates,
+        chunks=len(chunks),
+        seconds=time.monotonic() - started,
+        warnings=tuple(warnings),
+    )
+
+
+def _source_records(
+    corpus: Path, documents: Sequence[Document], chunks: Sequence[Chunk]
+) -> dict[str, Any]:
+    per_source: dict[str, int] = {}
+    for chunk in chunks:
+        per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
+    records = {}
+    for doc in documents:
+        stat = (corpus / doc.source).stat()
+        records[doc.source] = {
+            "sha256": doc.sha256,
+            "bytes": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "encoding": doc.encoding,
+            "articles": len(doc.articles),
+            "chunks": per_source.get(doc.source, 0),
+        }
+    return records
+
+
+def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:
+    """Files not indexed, recorded so that they do not look new at every check."""
+    records = {}
+    for source, reason in skipped.items():
+        try:
+            stat = (corpus / source).stat()
+        except OSError:
+            continue
+        records[source] = {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "reason": reason}
+    return records
+
+
+def _repair(index: Path) -> str:
+    return f"run: esqa index build --index {index}"
+
+
+def read_manifest(index: Path) -> tuple[Path, dict[str, Any]]:
+    """Resolve the index location and parse its manifest, checking the format version."""
+    directory = index.resolve()
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise IndexMissingError(f"no index at {index}; {_repair(index)}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        version = manifest["format_version"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexInvalidError(f"{path} is damaged ({exc}); {_repair(index)}") from None
+    if version != FORMAT_VERSION:
+        raise IndexInvalidError(
+            f"index {index} has format version {version}, this esqa reads {FORMAT_VERSION}; "
+            f"{_repair(index)}"
+        )
+    return directory, manifest
+
+
+def load_index(index: Path, model_id: str, dimension: int, verify: bool = True) -> Index:
+    """Load the index at `index`, checking format, model and file checksums."""
+    directory, manifest = read_manifest(index)
+    model = manifest.get("model", {})
+    if model.get("id") != model_id or model.get("dimension") != dimension:
+        raise IndexInvalidError(
+            f"index {index} was built with {model.get('id')} ({model.get('dimension')} dimensions), "
+            f"not {model_id} ({dimension}); {_repair(index)}"
+        )
+    files = manifest.get("files", {})
+    if verify:
+        for name, expected in files.items():
+            path = directory / name
+            if not path.is_file():
+                raise IndexInvalidError(f"index file {path} is missing; {_repair(index)}")
+            if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
+                raise IndexInvalidError(
+                    f"index file {path} is damaged (checksum mismatch); {_repair(index)}"
+                )
+    try:
+        with (directory / CHUNKS).open(encoding="utf-8") as f:
+            chunk_list = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
+        dense = FaissDenseStore.load(directory, dimension, chunk_list)
+        lexical = Bm25LexicalStore.load(directory, chunk_list)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexInvalidError(f"index {index} cannot be read ({exc}); {_repair(index)}") from None
+    return Index(
+        path=index,
+        directory=directory,
+        manifest=manifest,
+        chunks={c.id: c for c in chunk_list},
+        dense=dense,
+        lexical=lexical,
+    )
+
+
+def corpus_changes(manifest: dict[str, Any], corpus: Path) -> CorpusChanges:
+    """Files added, changed or removed since the index was built.
+
+    Size and modification time are compared first; a file whose stat changed
+    is hashed to confirm that its content did.
+    """
+    recorded: dict[str, Any] = manifest.get("sources", {})
+    skipped: dict[str, Any] = manifest.get("skipped", {})
+    seen: set[str] = set()
+    added: list[str] = []
+    changed: list[str] = []
+    for path, source in iter_corpus_files(corpus):
+        seen.add(source)
+        record = recorded.get(source) or skipped.get(source)
+        if record is None:
+            added.append(source)
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # unreadable now: reported when the index is rebuilt
+        if stat.st_size == record["bytes"] and stat.st_mtime_ns == record["mtime_ns"]:
+            continue
+        if "sha256" not in record or stat.st_size != record["bytes"]:
+            changed.append(source)
+        elif sha256_file(path) != record["sha256"]:
+            changed.append(source)
+    removed = sorted(set(recorded) - seen)
+    return CorpusChanges(tuple(added), tuple(changed), tuple(removed))

@@ -1,0 +1,153 @@
+"""Writing an index directory so that no crash or reader ever sees half of it.
+
+An index at `indexes/NAME` is a symbolic link to a generation directory
+`indexes/.NAME.<time>-<id>/`. A build writes a new generation under a
+temporary name, renames it, then swaps the link with one atomic rename, so a
+reader sees the old index or the new one, never a mixture, and a build killed
+at any moment leaves the previous index untouched. The generation before the
+current one is kept, so a reader that resolved the link just before a swap
+can finish reading. Writers take an exclusive lock first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from esqa.errors import EsqaError
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def writer_lock(target: Path, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold the exclusive write lock of the index at target.
+
+    Raises EsqaError if another process holds it for longer than wait_seconds.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.parent / f".{target.name}.lock"
+    with lock_path.open("a") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise EsqaError(
+                        f"another esqa process is writing the index {target}; "
+                        "wait for it to finish and run the command again"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def publish(target: Path, write: Callable[[Path], None]) -> Path:
+    """Create a new generation of the index at target by calling write(directory).
+
+    The caller must hold `writer_lock(target)`. Returns the generation directory.
+    """
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
+    token = uuid.uuid4().hex[:8]
+    staging = parent / f".{target.name}.tmp-{token}"
+    staging.mkdir()
+    try:
+        write(staging)
+        _fsync_tree(staging)
+        generation = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-{token}"
+        os.rename(staging, generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    link = parent / f".{target.name}.link-{token}"
+    os.symlink(generation.name, link)
+    if target.exists() and not target.is_symlink():
+        # An index from before generations (or a copied directory): move it
+        # aside; this one swap is not atomic, so it is done once.
+        os.rename(target, parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-old{token}")
+    os.replace(link, target)
+    _fsync_dir(parent)
+    _prune(target, keep=2)
+    return generation
+
+
+def _generations(target: Path) -> list[Path]:
+    prefix = f".{target.name}."
+    return sorted(
+        p
+        for p in target.parent.iterdir()
+        if p.name.startswith(prefix)
+        and p.is_dir()
+        and not p.is_symlink()
+        and not p.name.startswith(f"{prefix}tmp-")
+    )
+
+
+def _prune(target: Path, keep: int) -> None:
+    current = target.resolve()
+    others = [g for g in _generations(target) if g != current]
+    for old in others[: max(0, len(others) - (keep - 1))]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove staging directories and links of builds that were killed."""
+    prefix = f".{target.name}."
+    for path in target.parent.iterdir():
+        if path.name.startswith(f"{prefix}tmp-"):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(f"{prefix}link-"):
+            path.unlink(missing_ok=True)
+
+
+def remove_index(target: Path) -> None:
+    """Delete an index and all its generations (caller holds the lock)."""
+    generations = _generations(target)
+    if target.is_symlink():
+        target.unlink()
+    elif target.exists():
+        shutil.rmtree(target)
+    for g in generations:
+        shutil.rmtree(g, ignore_errors=True)
+
+
+def raise_if_unwritable(directory: Path) -> None:
+    if directory.exists() and not os.access(directory, os.W_OK):
+        raise EsqaError(f"cannot write to {directory}; choose another --index location")

@@ -1,0 +1,71 @@
+"""The store interface: what retrieval needs from a dense or a lexical engine.
+
+The embedded defaults are FAISS (dense) and bm25s (lexical), each saving its
+files into the index directory. A server-backed engine (Elasticsearch,
+OpenSearch, Qdrant, ...) can sit behind the same methods: `save` and `load`
+would then record and check a connection instead of writing files. Nothing
+outside `esqa.stores` knows which engine it talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from esqa.types import Chunk
+
+
+class ScoredId(NamedTuple):
+    id: int  # chunk id
+    score: float  # higher is better; scales differ between stores
+
+
+class DenseStore(Protocol):
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Add chunks with their L2-normalised vectors (one row per chunk)."""
+        ...
+
+    def remove_source(self, source: str) -> int:
+        """Remove every chunk of a source file; returns how many were removed."""
+        ...
+
+    def search(self, vector: np.ndarray, k: int) -> list[ScoredId]:
+        """The k chunks most similar to a query vector, best first."""
+        ...
+
+    def save(self, directory: Path) -> list[str]:
+        """Write the store into directory; returns the file names written."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Engine, index type and parameters, for the manifest."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class LexicalStore(Protocol):
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        """Add chunks; their text is tokenised by the store."""
+        ...
+
+    def remove_source(self, source: str) -> int:
+        """Remove every chunk of a source file; returns how many were removed."""
+        ...
+
+    def search(self, query: str, k: int) -> list[ScoredId]:
+        """The k chunks that best match the query's terms, best first (score > 0)."""
+        ...
+
+    def save(self, directory: Path) -> list[str]:
+        """Write the store into directory; returns the file names written."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Engine and parameters, for the manifest."""
+        ...
+
+    def __len__(self) -> int: ...

@@ -1,0 +1,135 @@
+"""Lexical search with bm25s (BM25 over stemmed English tokens).
+
+Lexical search finds what embeddings miss: acronyms, names and numbers
+("ESPA", "85 plans"). bm25s stores its postings as .npy arrays and JSON, no
+pickle, and loads them memory-mapped. It cannot add or remove documents in
+place, so a changed store is re-indexed from its chunks' text before the
+next search or save; indexing is fast (about 10 s per 100k chunks).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from esqa.stores.base import ScoredId
+from esqa.types import Chunk
+
+DIRECTORY = "lexical"
+IDS_FILE = "ids.npy"
+PARAMS_FILE = "params.index.json"
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    import bm25s
+
+    tokens = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(t) for t in tokens]
+
+
+class Bm25LexicalStore:
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self._chunks: dict[int, Chunk] = {}
+        self._retriever: Any = None  # None until built: after a change, or a fresh store
+        self._ids = np.zeros(0, dtype=np.int64)  # bm25s document position -> chunk id
+
+    def add(self, chunks: Sequence[Chunk]) -> None:
+        for chunk in chunks:
+            self._chunks[chunk.id] = chunk
+        if chunks:
+            self._retriever = None
+
+    def remove_source(self, source: str) -> int:
+        gone = [i for i, c in self._chunks.items() if c.source == source]
+        for i in gone:
+            del self._chunks[i]
+        if gone:
+            self._retriever = None
+        return len(gone)
+
+    def _built(self) -> Any:
+        if self._retriever is None:
+            import bm25s
+
+            self._ids = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
+            retriever = bm25s.BM25(k1=self.k1, b=self.b)
+            if self._chunks:
+                retriever.index(tokenize([c.text for c in self._chunks.values()]), show_progress=False)
+            self._retriever = retriever
+        return self._retriever
+
+    def search(self, query: str, k: int) -> list[ScoredId]:
+        if not self._chunks or k <= 0:
+            return []
+        retriever = self._built()
+        tokens = [t for t in tokenize([query])[0] if t in retriever.vocab_dict]
+        if not tokens:
+            return []
+        docs, scores = retriever.retrieve(
+            [tokens], k=min(k, len(self._ids)), show_progress=False, n_threads=1
+        )
+        return [
+            ScoredId(int(self._ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0
+        ]
+
+    def save(self, directory: Path) -> list[str]:
+        retriever = self._built()
+        target = directory / DIRECTORY
+        target.mkdir(parents=True, exist_ok=True)
+        if self._chunks:
+            retriever.save(str(target), show_progress=False)
+        np.save(target / IDS_FILE, self._ids, allow_pickle=False)
+        return sorted(p.relative_to(directory).as_posix() for p in target.iterdir())
+
+    @classmethod
+    def load(cls, directory: Path, chunks: Sequence[Chunk]) -> Bm25LexicalStore:
+        import bm25s
+
+        target = directory / DIRECTORY
+        ids = np.load(target / IDS_FILE, allow_pickle=False)
+        store = cls()
+        store._chunks = {c.id: c for c in chunks}
+        if len(ids) != len(chunks) or set(ids.tolist()) != set(store._chunks):
+            raise ValueError(f"{DIRECTORY}/{IDS_FILE} does not match the chunk list")
+        if chunks:
+            params = json.loads((target / PARAMS_FILE).read_text(encoding="utf-8"))
+            if params.get("num_docs") != len(chunks):
+                raise ValueError(f"{DIRECTORY}/{PARAMS_FILE} counts {params.get('num_docs')} docs")
+            store.k1, store.b = float(params["k1"]), float(params["b"])
+            store._retriever = bm25s.BM25.load(
+                str(target), mmap=True, allow_pickle=False, show_progress=False
+            )
+        else:
+            store._retriever = None
+        store._ids = ids.astype(np.int64)
+        return store
+
+    def describe(self) -> dict[str, Any]:
+        import bm25s
+
+        return {
+            "engine": "bm25s",
+            "version": bm25s.__version__,
+            "k1": self.k1,
+            "b": self.b,
+            "stemmer": "english",
+            "stopwords": "en",
+        }
+
+    def __len__(self) -> int:
+        return len(self._chunks)

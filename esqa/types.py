@@ -1,0 +1,116 @@
+"""The data model: every piece of text carries where it came from.
+
+Data flows files -> Document (with Article and Paragraph) -> Chunk -> Hit.
+Line numbers are 1-based and count lines as an editor shows them; paragraph
+numbers are defined in the README ("Citations").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of a source file, verbatim, with its place in the file."""
+
+    source: str  # path relative to the corpus root, with "/" separators
+    number: int  # 1-based paragraph number within the file
+    line_start: int
+    line_end: int
+    text: str  # the lines of the paragraph joined by "\n", surrounding blanks stripped
+    article: int  # 1-based article number within the file
+    kind: str = "body"  # "body", "caption" or "heading"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Article:
+    """A news article found in a file; a scraped page may hold several."""
+
+    source: str
+    number: int  # 1-based within the file
+    title: str | None
+    publisher: str | None
+    published: str | None  # ISO 8601 date when the page gives one
+    teaser: bool  # a "related article" summary rather than the page's own article
+    line_start: int
+    line_end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One ingested file: its articles and their paragraphs, boilerplate removed."""
+
+    source: str
+    sha256: str
+    encoding: str
+    articles: tuple[Article, ...]
+    paragraphs: tuple[Paragraph, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def article_of(self, paragraph: Paragraph) -> Article:
+        return self.articles[paragraph.article - 1]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of one paragraph sized for the embedding model; the unit of search."""
+
+    id: int
+    source: str
+    paragraph: int
+    line_start: int
+    line_end: int
+    text: str  # verbatim substring of the paragraph
+    article_title: str | None = None
+    publisher: str | None = None
+    published: str | None = None
+    teaser: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by search, with its fused score and the scores behind it."""
+
+    chunk: Chunk
+    score: float  # reciprocal-rank-fusion score; higher is better
+    dense_score: float | None = None  # cosine similarity, when the dense search found it
+    lexical_score: float | None = None  # BM25 score, when the lexical search found it
+
+    @property
+    def source(self) -> str:
+        return self.chunk.source
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "source": c.source,
+            "paragraph": c.paragraph,
+            "line_start": c.line_start,
+            "line_end": c.line_end,
+            "text": c.text,
+            "score": round(self.score, 6),
+            "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
+            "lexical_score": None if self.lexical_score is None else round(self.lexical_score, 6),
+            "article_title": c.article_title,
+            "publisher": c.publisher,
+            "published": c.published,
+        }
