@@ -1,9 +1,9 @@
 """The library entry points: what `import esqa` and the CLI call.
 
-    import esqa
-    qa = esqa.load()                       # indexes/default, built from seeds/ if missing
-    for hit in qa.search("ESPA fourth pillar", k=3):
-        print(hit.source, hit.chunk.line_start, hit.text[:80])
+import esqa
+qa = esqa.load()                       # indexes/default, built from seeds/ if missing
+for hit in qa.search("ESPA fourth pillar", k=3):
+    print(hit.source, hit.chunk.line_start, hit.text[:80])
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from esqa.answer import Composer, expand_query
 from esqa.embed import Embedder, SentenceTransformerEmbedder
 from esqa.index import (
     MANIFEST,
@@ -25,10 +26,12 @@ from esqa.index import (
     read_manifest,
 )
 from esqa.retrieve import clean_query, hybrid_search
-from esqa.types import Hit
+from esqa.types import Answer, Hit
 
 DEFAULT_CORPUS = Path("seeds")
 DEFAULT_INDEX = Path("indexes/default")
+# Chunks the composer reads its candidate sentences from.
+ANSWER_CHUNKS = 8
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,32 @@ class QA:
         self.index = index
         self.embedder = embedder
         self.built = built  # set when `load` had to build the index first
+        self.__composer: Composer | None = None
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages that best match the query, best first."""
         text = clean_query(query)
         vector = self.embedder.embed([text])[0]
         return hybrid_search(self.index, text, vector, k)
+
+    def ask(self, question: str, k: int = ANSWER_CHUNKS) -> Answer:
+        """Answer a question with verbatim sentences and their citations.
+
+        `k` is how many retrieved passages the composer reads. Example:
+        `qa.ask("what is ESPA's fourth pillar").text`.
+        """
+        text = clean_query(question)
+        query = expand_query(text, self.index.acronyms)
+        vector = self.embedder.embed([query])[0]
+        hits = hybrid_search(self.index, query, vector, k)
+        return self._composer.compose(text, hits)
+
+    @property
+    def _composer(self) -> Composer:
+        if self.__composer is None:
+            lexical = self.index.lexical
+            self.__composer = Composer(lexical.terms, lexical.idf, self.index.acronyms)
+        return self.__composer
 
     def info(self, corpus: Path | None = None) -> IndexInfo:
         return info(self.index.path, corpus)

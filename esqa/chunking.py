@@ -39,6 +39,14 @@ class Span:
     end: int
 
 
+@dataclass(frozen=True)
+class Window:
+    """A chunk's span in its paragraph, and the sentence spans inside it."""
+
+    span: Span
+    sentences: tuple[Span, ...]
+
+
 @lru_cache(maxsize=1)
 def _segmenter():  # type: ignore[no-untyped-def]
     import pysbd  # deferred: only ingestion needs it
@@ -46,8 +54,45 @@ def _segmenter():  # type: ignore[no-untyped-def]
     return pysbd.Segmenter(language="en", clean=False)
 
 
+# pysbd keeps a "sentence" whole while it believes a quotation is open, so one
+# stray quote mark (scraped pages mix ' and ") can swallow a page. Spans longer
+# than this are cut again at plain sentence ends.
+_LONG_SENTENCE = 600
+_PLAIN_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREVIATION = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Gen|Gov|Sen|Rep|Rev|Corp|Inc|Ltd|Co|No|"
+    r"Vol|Fig|vs|etc|approx|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|\.\w)\.$"
+)
+
+
+def _resplit(text: str, span: Span) -> list[Span]:
+    parts: list[Span] = []
+    start = span.start
+    for m in _PLAIN_END.finditer(text, span.start, span.end):
+        head = text[start : m.start()].rstrip("\"'”’)]")
+        if _ABBREVIATION.search(head):
+            continue
+        parts.append(Span(start, m.start()))
+        start = m.end()
+    parts.append(Span(start, span.end))
+    return [_strip(text, p) for p in parts if text[p.start : p.end].strip()]
+
+
+def _strip(text: str, span: Span) -> Span:
+    piece = text[span.start : span.end]
+    lead = len(piece) - len(piece.lstrip())
+    return Span(span.start + lead, span.start + len(piece.rstrip()))
+
+
 def split_sentences(text: str) -> list[Span]:
     """Sentence spans of text, as offsets; text[s.start:s.end] is a stripped sentence."""
+    spans: list[Span] = []
+    for span in _segment(text):
+        spans.extend(_resplit(text, span) if span.end - span.start > _LONG_SENTENCE else [span])
+    return spans
+
+
+def _segment(text: str) -> list[Span]:
     spans: list[Span] = []
     for piece in _pieces(text):
         pos = piece.start
@@ -107,10 +152,10 @@ def _split_long(text: str, span: Span, budget: int, count: TokenCounter) -> list
     return parts
 
 
-def window_spans(
+def windows(
     text: str, count: TokenCounter, params: ChunkingParams = ChunkingParams()
-) -> list[Span]:
-    """Chunk spans of one paragraph: overlapping windows of whole sentences."""
+) -> list[Window]:
+    """Chunk windows of one paragraph: overlapping runs of whole sentences."""
     budget = params.max_tokens - SPECIAL_TOKENS
     sentences = split_sentences(text)
     if not sentences:
@@ -123,15 +168,23 @@ def window_spans(
         else:
             parts = _split_long(text, sentence, budget, count)
             units.extend(zip(parts, count([text[p.start : p.end] for p in parts])))
-    windows: list[Span] = []
+    result: list[Window] = []
     i = 0
     while i < len(units):
         j, used = i, 0
         while j < len(units) and (j == i or used + units[j][1] <= budget):
             used += units[j][1]
             j += 1
-        windows.append(Span(units[i][0].start, units[j - 1][0].end))
+        span = Span(units[i][0].start, units[j - 1][0].end)
+        result.append(Window(span, tuple(u for u, _ in units[i:j])))
         if j >= len(units):
             break
         i = max(i + 1, j - params.overlap)
-    return windows
+    return result
+
+
+def window_spans(
+    text: str, count: TokenCounter, params: ChunkingParams = ChunkingParams()
+) -> list[Span]:
+    """The spans of `windows(...)`."""
+    return [w.span for w in windows(text, count, params)]

@@ -129,7 +129,11 @@ def _load(corpus: Path, index_dir: Path) -> Any:
 
 def _describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
     parts = []
-    for label, names in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+    for label, names in (
+        ("added", changes.added),
+        ("changed", changes.changed),
+        ("removed", changes.removed),
+    ):
         if names:
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             parts.append(f"{label}: {shown}")
@@ -141,7 +145,9 @@ def _describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
 
 @cli.command()
 @click.argument("query")
-@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Passages to show.")
+@click.option(
+    "-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Passages to show."
+)
 @json_option
 @corpus_option
 @index_option
@@ -171,7 +177,9 @@ def _render_hit(rank: int, hit: Any) -> str:
     head = f"[{rank}] {c.source} ¶{c.paragraph}, {_lines(c)}  (score {hit.score:.4f})"
     if about:
         head += f"\n    {about}"
-    body = textwrap.fill(" ".join(c.text.split()), width=100, initial_indent="    “", subsequent_indent="     ")
+    body = textwrap.fill(
+        " ".join(c.text.split()), width=100, initial_indent="    “", subsequent_indent="     "
+    )
     return f"{head}\n{body}”\n"
 
 
@@ -202,8 +210,14 @@ def info(as_json: bool, corpus: Path, index_dir: Path) -> None:
         ("model", f"{details.model} ({details.dimension} dimensions)"),
         ("files", str(counts.get("files"))),
         ("articles", str(counts.get("articles"))),
-        ("paragraphs", f"{counts.get('paragraphs')} ({counts.get('duplicate_paragraphs')} near-duplicates)"),
-        ("chunks", f"{counts.get('chunks')} (at most {details.chunking.get('max_tokens')} word pieces)"),
+        (
+            "paragraphs",
+            f"{counts.get('paragraphs')} ({counts.get('duplicate_paragraphs')} near-duplicates)",
+        ),
+        (
+            "chunks",
+            f"{counts.get('chunks')} (at most {details.chunking.get('max_tokens')} word pieces)",
+        ),
         ("dense", ", ".join(f"{k}={v}" for k, v in details.dense.items())),
         ("lexical", ", ".join(f"{k}={v}" for k, v in details.lexical.items())),
     ]

@@ -23,7 +23,6 @@ from esqa.boilerplate import (
     LineKind,
     classify_line,
     ends_sentence,
-    is_blank,
     parse_dateline,
     word_count,
 )

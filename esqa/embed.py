@@ -82,7 +82,10 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        # Its weight-loading progress bar would interleave with esqa's own.
+        transformers_logging.disable_progress_bar()
         model = SentenceTransformer(str(self.model_path), device="cpu")
         model.max_seq_length = self.max_tokens
         return model

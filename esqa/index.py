@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from esqa import __version__
-from esqa.chunking import ChunkingParams, window_spans
+from esqa.acronyms import Acronym, mine_acronyms
+from esqa.chunking import ChunkingParams, windows
 from esqa.corpus import iter_corpus_files, load_corpus
 from esqa.dedup import DedupItem, find_duplicates
 from esqa.embed import Embedder, ProgressFn
@@ -35,6 +36,7 @@ from esqa.types import Chunk, Document
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
+ACRONYMS = "acronyms.json"
 
 # Given the number of texts to embed, returns the callback to report progress.
 ProgressFactory = Callable[[int], ProgressFn]
@@ -63,7 +65,11 @@ class CorpusChanges:
         return bool(self.added or self.changed or self.removed)
 
     def to_dict(self) -> dict[str, list[str]]:
-        return {"added": list(self.added), "changed": list(self.changed), "removed": list(self.removed)}
+        return {
+            "added": list(self.added),
+            "changed": list(self.changed),
+            "removed": list(self.removed),
+        }
 
 
 @dataclass
@@ -76,6 +82,7 @@ class Index:
     chunks: dict[int, Chunk]
     dense: FaissDenseStore
     lexical: Bm25LexicalStore
+    acronyms: dict[str, Acronym]
 
 
 def make_chunks(
@@ -95,7 +102,8 @@ def make_chunks(
                 continue
             article = doc.article_of(paragraph)
             text = paragraph.text
-            for span in window_spans(text, embedder.count_tokens, params):
+            for window in windows(text, embedder.count_tokens, params):
+                span = window.span
                 chunks.append(
                     Chunk(
                         id=len(chunks),
@@ -108,6 +116,9 @@ def make_chunks(
                         publisher=article.publisher,
                         published=article.published,
                         teaser=article.teaser,
+                        sentences=tuple(
+                            (s.start - span.start, s.end - span.start) for s in window.sentences
+                        ),
                     )
                 )
     return chunks, len(duplicates)
@@ -140,6 +151,7 @@ def build_index(
         dense.add(chunks, vectors)
         lexical = Bm25LexicalStore()
         lexical.add(chunks)
+        acronyms = mine_acronyms(chunks)
         sources = _source_records(corpus, documents, chunks)
         seconds = time.monotonic() - started
         manifest: dict[str, Any] = {
@@ -168,9 +180,17 @@ def build_index(
             with (directory / CHUNKS).open("w", encoding="utf-8") as f:
                 for chunk in chunks:
                     f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
-            names = [CHUNKS, *dense.save(directory), *lexical.save(directory)]
+            (directory / ACRONYMS).write_text(
+                json.dumps(
+                    {k: a.to_dict() for k, a in sorted(acronyms.items())}, ensure_ascii=False
+                )
+            )
+            names = [CHUNKS, ACRONYMS, *dense.save(directory), *lexical.save(directory)]
             manifest["files"] = {
-                name: {"sha256": sha256_file(directory / name), "bytes": (directory / name).stat().st_size}
+                name: {
+                    "sha256": sha256_file(directory / name),
+                    "bytes": (directory / name).stat().st_size,
+                }
                 for name in names
             }
             (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -268,6 +288,10 @@ def load_index(index: Path, model_id: str, dimension: int, verify: bool = True) 
             chunk_list = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
         dense = FaissDenseStore.load(directory, dimension, chunk_list)
         lexical = Bm25LexicalStore.load(directory, chunk_list)
+        acronyms = {
+            k: Acronym(**v)
+            for k, v in json.loads((directory / ACRONYMS).read_text(encoding="utf-8")).items()
+        }
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexInvalidError(f"index {index} cannot be read ({exc}); {_repair(index)}") from None
     return Index(
@@ -277,6 +301,7 @@ def load_index(index: Path, model_id: str, dimension: int, verify: bool = True) 
         chunks={c.id: c for c in chunk_list},
         dense=dense,
         lexical=lexical,
+        acronyms=acronyms,
     )
 
 

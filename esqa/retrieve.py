@@ -30,7 +30,7 @@ def clean_query(query: str) -> str:
     text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in query)
     text = " ".join(text.split())[:MAX_QUERY_CHARS]
     if not _WORD.search(text):
-        raise QueryError("the query has no words in it; ask a question such as \"what is ESPA?\"")
+        raise QueryError('the query has no words in it; ask a question such as "what is ESPA?"')
     return text
 
 

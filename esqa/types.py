@@ -73,13 +73,24 @@ class Chunk:
     publisher: str | None = None
     published: str | None = None
     teaser: bool = False
+    # Sentence spans as (start, end) offsets into `text`, found at index time so
+    # that answering needs no sentence splitting.
+    sentences: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["sentences"] = [list(s) for s in self.sentences]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**data)
+        fields = dict(data)
+        fields["sentences"] = tuple((int(a), int(b)) for a, b in fields.get("sentences", ()))
+        return cls(**fields)
+
+    def line_of(self, offset: int) -> int:
+        """The file line that holds character `offset` of the chunk's text."""
+        return self.line_start + self.text.count("\n", 0, offset)
 
 
 @dataclass(frozen=True)
@@ -114,3 +125,52 @@ class Hit:
             "publisher": c.publisher,
             "published": c.published,
         }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote and exactly where it stands in the corpus."""
+
+    source: str
+    paragraph: int
+    line_start: int
+    line_end: int
+    quote: str  # an exact substring of lines line_start..line_end of the file
+    score: float
+    article_title: str | None = None
+    published: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = round(self.score, 4)
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A composed answer: verbatim sentences from the corpus and their citations.
+
+    When `answered` is False the articles do not support an answer; `text` says
+    so and `citations` lists the closest passages.
+    """
+
+    question: str
+    answered: bool
+    text: str
+    confidence: float  # in [0, 1]
+    citations: tuple[Citation, ...]
+    answer_type: str = "other"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.text,
+            "confidence": round(self.confidence, 4),
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+    def _repr_html_(self) -> str:
+        from esqa.render import answer_html
+
+        return answer_html(self)

@@ -60,6 +60,14 @@ class LexicalStore(Protocol):
         """The k chunks that best match the query's terms, best first (score > 0)."""
         ...
 
+    def terms(self, text: str) -> list[str]:
+        """The text's terms as the store indexes them (so they can be compared)."""
+        ...
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """Inverse document frequency of each term over the store's chunks."""
+        ...
+
     def save(self, directory: Path) -> list[str]:
         """Write the store into directory; returns the file names written."""
         ...

@@ -69,7 +69,9 @@ class Bm25LexicalStore:
             self._ids = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
             retriever = bm25s.BM25(k1=self.k1, b=self.b)
             if self._chunks:
-                retriever.index(tokenize([c.text for c in self._chunks.values()]), show_progress=False)
+                retriever.index(
+                    tokenize([c.text for c in self._chunks.values()]), show_progress=False
+                )
             self._retriever = retriever
         return self._retriever
 
@@ -83,9 +85,25 @@ class Bm25LexicalStore:
         docs, scores = retriever.retrieve(
             [tokens], k=min(k, len(self._ids)), show_progress=False, n_threads=1
         )
-        return [
-            ScoredId(int(self._ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0
-        ]
+        return [ScoredId(int(self._ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    def terms(self, text: str) -> list[str]:
+        """The text's terms as this store indexes them (lower-cased, stemmed, no stop words)."""
+        return tokenize([text])[0]
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each term; unseen terms get the maximum."""
+        retriever = self._built()
+        indptr = retriever.scores.get("indptr") if retriever.scores else None
+        n = len(self._ids)
+        out: dict[str, float] = {}
+        for term in terms:
+            index = retriever.vocab_dict.get(term) if n else None
+            df = 0
+            if index is not None and indptr is not None and index + 1 < len(indptr):
+                df = int(indptr[index + 1] - indptr[index])
+            out[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return out
 
     def save(self, directory: Path) -> list[str]:
         retriever = self._built()

@@ -29,7 +29,9 @@ class FaissDenseStore:
     def __init__(self, dimension: int, index: Any = None) -> None:
         faiss = _faiss()
         self.dimension = dimension
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index = (
+            index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        )
         self._ids_by_source: dict[str, list[int]] = defaultdict(list)
 
     def _track(self, chunks: Sequence[Chunk]) -> None:

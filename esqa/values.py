@@ -1,0 +1,77 @@
+"""Does a sentence hold a value of the type a question expects?
+
+Surface patterns, not a tagger: they only need to tell "On December 15" from
+a sentence with no date, as one signal among several for the composer.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.|Feb\.|Mar\.|Apr\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
+)
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|trillion|dozens?|half|a third|a quarter)"
+)
+_CAPITAL_WORD = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
+_ORG_WORD = (
+    r"(?:Corp\.?|Corporation|Inc\.?|Ltd\.?|Co\.|Company|Group|Agency|Ministry|Organi[sz]ation|"
+    r"Institute|Foundation|Bank|University|Association|Council|Commission|Party|Department|Office|"
+    r"Bureau|Forum|Fund|Authority|Administration|Directorate|Secretariat|Times|News|Holdings|"
+    r"Industries|Systems|Center|Centre|Committee|Union)"
+)
+
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "percentage": re.compile(
+        r"\d\s?%|\b\d+(?:\.\d+)?\s?(?:percent|per cent)\b|\bpercentage points?\b"
+    ),
+    "money": re.compile(
+        r"[$¥€£]\s?\d|\b\d[\d,.]*\s?(?:dollars|yen|euros?|pounds|yuan|won|rupees)\b|"
+        r"\b(?:US|U\.S\.)?\$|\b\d[\d,.]*\s?(?:million|billion|trillion)\s+(?:dollars|yen|euros?)\b"
+    ),
+    "date": re.compile(
+        rf"\b{_MONTH}(?:\s+\d{{1,2}})?\b|\b\d{{1,2}}\s+{_MONTH}|\b(?:1[89]|20)\d{{2}}s?\b|"
+        r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+        r"\b(?:yesterday|today|tomorrow|last|next)\s+(?:week|month|year)\b|\bfiscal\s+\d{4}\b|"
+        r"\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
+    ),
+    "number": re.compile(rf"\b\d[\d,.]*\b|\b{_NUMBER_WORD}\b", re.IGNORECASE),
+    "person": re.compile(
+        rf"\b{_CAPITAL_WORD}\s+(?:[A-Z]\.\s+)?{_CAPITAL_WORD}\b(?!\s+{_ORG_WORD})|"
+        r"\b(?:Mr|Mrs|Ms|Dr|Prof)\.?\s+[A-Z]|\b(?:said|says|told|according to)\s+[A-Z][a-z]+"
+    ),
+    "organisation": re.compile(
+        rf"\b(?:[A-Z][\w&'-]+\s+(?:(?:of|for|and|the)\s+)?){{1,6}}{_ORG_WORD}|\b[A-Z]{{3,}}\b"
+    ),
+    "place": re.compile(
+        rf"\b(?:in|at|from|to|near|off)\s+(?:the\s+)?{_CAPITAL_WORD}(?:\s+{_CAPITAL_WORD})*"
+    ),
+    "list": re.compile(r"(?:[^,;]+[,;]){2,}|\b\w+,\s+\w+,?\s+and\s+\w+"),
+    "reason": re.compile(
+        r"\b(?:because|due to|owing to|following|after|as a result|in order to|so that|"
+        r"to (?:evaluate|address|discuss|ensure|prevent|protect|secure|reduce|respond)|amid|"
+        r"since|retaliation|in response to|aim(?:ing|ed|s)? to|driven by|prompted)\b",
+        re.IGNORECASE,
+    ),
+    "definition": re.compile(
+        r"\b(?:is|are|was|refers? to|means|stands? for|defined as|known as|called|termed?)\b"
+    ),
+}
+
+
+def has_value(sentence: str, answer_type: str) -> bool:
+    """Whether the sentence holds something of the expected answer type.
+
+    Types without a pattern ("other", "acronym") accept every sentence.
+    """
+    pattern = PATTERNS.get(answer_type)
+    if pattern is None:
+        return True
+    if answer_type == "person":
+        # A name that opens the sentence is often a place or an organisation;
+        # look for one after the first word too.
+        return bool(pattern.search(sentence, 1)) or bool(pattern.match(sentence))
+    return bool(pattern.search(sentence))
