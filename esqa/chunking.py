@@ -141,8 +141,8 @@ def _split_long(text: str, span: Span, budget: int, count: TokenCounter) -> list
     words = [m.span() for m in _WORD.finditer(text, span.start, span.end)]
     sizes = count([text[a:b] for a, b in words])
     parts: list[Span] = []
-    start, used = words[0][0], 0
-    for (a, b), size in zip(words, sizes):
+    start, used, prev_end = words[0][0], 0, words[0][1]
+    for (a, b), size in zip(words, sizes, strict=True):
         if used and used + size > budget:
             parts.append(Span(start, prev_end))
             start, used = a, 0
@@ -162,12 +162,12 @@ def windows(
         return []
     sizes = count([text[s.start : s.end] for s in sentences])
     units: list[tuple[Span, int]] = []
-    for sentence, size in zip(sentences, sizes):
+    for sentence, size in zip(sentences, sizes, strict=True):
         if size <= budget:
             units.append((sentence, size))
         else:
             parts = _split_long(text, sentence, budget, count)
-            units.extend(zip(parts, count([text[p.start : p.end] for p in parts])))
+            units.extend(zip(parts, count([text[p.start : p.end] for p in parts]), strict=True))
     result: list[Window] = []
     i = 0
     while i < len(units):

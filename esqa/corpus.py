@@ -194,7 +194,7 @@ def _continues(prev: str, line: str) -> bool:
 def _group(lines: list[str], kinds: list[LineKind]) -> list[_Block]:
     """Group non-blank lines into paragraphs; only text lines ever span several lines."""
     blocks: list[_Block] = []
-    for i, (line, kind) in enumerate(zip(lines, kinds)):
+    for i, (line, kind) in enumerate(zip(lines, kinds, strict=True)):
         if kind is LineKind.BLANK:
             continue
         prev = blocks[-1] if blocks else None

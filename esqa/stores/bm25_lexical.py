@@ -85,7 +85,11 @@ class Bm25LexicalStore:
         docs, scores = retriever.retrieve(
             [tokens], k=min(k, len(self._ids)), show_progress=False, n_threads=1
         )
-        return [ScoredId(int(self._ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        return [
+            ScoredId(int(self._ids[d]), float(s))
+            for d, s in zip(docs[0], scores[0], strict=True)
+            if s > 0
+        ]
 
     def terms(self, text: str) -> list[str]:
         """The text's terms as this store indexes them (lower-cased, stemmed, no stop words)."""

@@ -58,7 +58,9 @@ class FaissDenseStore:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         scores, ids = self._index.search(query, min(k, self._index.ntotal))
-        return [ScoredId(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return [
+            ScoredId(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
+        ]
 
     def save(self, directory: Path) -> list[str]:
         _faiss().write_index(self._index, str(directory / FILE_NAME))
