@@ -24,7 +24,6 @@ from esqa.types import Chunk
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,7}s?\b")
 _PAREN = re.compile(r"\(([A-Z][A-Za-z0-9&]{1,9})\)")
 _FUNCTION_WORDS = {"of", "and", "for", "the", "on", "in", "to", "&", "de", "du", "des", "la"}
-_NAME_WORD = re.compile(r"[A-Z][\w'’.-]*|of|and|for|the|on|in|to|&|de|du|des|la")
 # Two-letter words that are not acronyms in running English text.
 _NOT_ACRONYMS = {
     "I",
@@ -113,22 +112,50 @@ def mine_acronyms(chunks: Iterable[Chunk]) -> dict[str, Acronym]:
     if not wanted:
         return found
     for chunk in chunk_list:
-        for name in _capitalised_names(chunk.text):
-            words = re.findall(r"[\w'’.&-]+", name)
-            content = [w for w in words if w.lower() not in _FUNCTION_WORDS]
-            if len(content) < 3:
-                continue
-            letters = "".join(w[0].upper() for w in content)
-            for short in (letters, letters + "s"):
-                if short in wanted and short not in found:
-                    found[short] = Acronym(short, name, chunk.source, chunk.id, False)
+        for letters, name in name_initials(chunk.text):
+            if letters in wanted and letters not in found:
+                found[letters] = Acronym(letters, name, chunk.source, chunk.id, False)
     return found
 
 
-def _capitalised_names(text: str) -> Iterable[str]:
+def name_initials(text: str) -> Iterable[tuple[str, str]]:
+    """(initials, name) for every stretch of every run of capitalised words.
+
+    Any stretch may be the name: "Liberal Democratic Party's Headquarters for
+    ..." holds "Liberal Democratic Party" (LDP).
+    """
+    for run in _capitalised_names(text):
+        words = list(re.finditer(r"[\w'’.&-]+", run.group()))
+        for i in range(len(words)):
+            if words[i].group().lower() in _FUNCTION_WORDS:
+                continue
+            letters = ""
+            for j in range(i, min(len(words), i + 12)):
+                word = words[j].group()
+                if word.lower() in _FUNCTION_WORDS:
+                    continue
+                letters += word[0].upper()
+                if len(letters) >= 2:
+                    start = run.start() + words[i].start()
+                    end = run.start() + words[j].end()
+                    yield letters, re.sub(r"['’]s$", "", text[start:end].rstrip("."))
+
+
+def infer_expansion(short: str, texts: Iterable[str]) -> str | None:
+    """A capitalised name in texts whose initials spell `short` (at least 2 words)."""
+    wanted = short.upper().rstrip("S") if len(short) > 3 and short.endswith("s") else short.upper()
+    for text in texts:
+        for letters, name in name_initials(text):
+            if letters == wanted:
+                return name
+    return None
+
+
+_NAME_RUN = re.compile(
+    r"[A-Z][\w'’.&-]*(?:(?:,?\s+(?:of|and|for|the|on|in|to|&)\s+|,\s+|\s+)[A-Z][\w'’.&-]*)+"
+)
+
+
+def _capitalised_names(text: str) -> Iterable[re.Match[str]]:
     """Runs of capitalised words, function words allowed inside, commas between."""
-    pattern = re.compile(
-        r"[A-Z][\w'’.&-]*(?:(?:,?\s+(?:of|and|for|the|on|in|to|&)\s+|,\s+|\s+)[A-Z][\w'’.&-]*)+"
-    )
-    for m in pattern.finditer(text):
-        yield m.group().rstrip(".")
+    return _NAME_RUN.finditer(text)

@@ -24,10 +24,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from esqa.acronyms import Acronym
+from esqa.acronyms import Acronym, infer_expansion
 from esqa.enumerations import find_enumeration, same_noun
 from esqa.question import Question, analyse
-from esqa.types import Answer, Citation, Hit
+from esqa.types import Answer, Chunk, Citation, Hit
 from esqa.values import has_value
 
 MAX_ANSWER_CHARS = 600
@@ -50,7 +50,23 @@ _AUTHOR_BIO = re.compile(
     r"columnist|fellow|president|chair|research)\b"
 )
 
+# Words that name the expected answer type ("what year", "what share") rather
+# than the topic; removed from the question's terms once the type is known.
+_TYPE_WORDS = {
+    "date": {"date", "year", "day", "month", "time"},
+    "percentage": {"share", "percentag", "proport", "percent", "fraction", "portion"},
+    "number": {"number", "count"},
+}
+# "Besides X, which ...": X is given, not asked for.
+_GIVEN = re.compile(
+    r"\b(?:besides|apart from|other than|except(?: for)?|in addition to|aside from)\s+([^,?]+)",
+    re.IGNORECASE,
+)
+
+_QUESTION_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,7}\b")
+
 Terms = Callable[[str], list[str]]
+Neighbours = Callable[[Chunk], Sequence[Chunk]]
 
 
 @dataclass(frozen=True)
@@ -93,28 +109,40 @@ class Composer:
         terms: Terms,
         idf: Callable[[Sequence[str]], dict[str, float]],
         acronyms: dict[str, Acronym],
+        neighbours: Neighbours | None = None,
     ) -> None:
         self._terms = terms
         self._idf = idf
         self.acronyms = acronyms
+        self._neighbours = neighbours or (lambda chunk: [chunk])
 
-    def _question_terms(self, question: str) -> dict[str, float]:
-        terms = [t for t in self._terms(question) if t not in _QUESTION_WORDS]
+    def _question_terms(self, q: Question) -> dict[str, float]:
+        skip = _QUESTION_WORDS | _TYPE_WORDS.get(q.answer_type, set())
+        given = _GIVEN.search(q.text)
+        if given:
+            skip = skip | set(self._terms(given.group(1)))
+        terms = [t for t in self._terms(q.text) if t not in skip]
         return self._idf(terms) if terms else {}
 
-    def _synonyms(self, question: str) -> dict[str, list[set[str]]]:
-        """For each acronym term of the question, the term sets of its expansion."""
+    def _synonyms(self, question: str, hits: Sequence[Hit]) -> dict[str, list[set[str]]]:
+        """For each acronym term of the question, the term sets of its expansion.
+
+        Acronyms the corpus never defines ("LDP") are looked up by initials in
+        the retrieved passages ("Liberal Democratic Party").
+        """
         out: dict[str, list[set[str]]] = {}
-        for short, acronym in self.acronyms.items():
-            if re.search(rf"\b{re.escape(short)}\b", question):
+        for short in set(_QUESTION_ACRONYM.findall(question)):
+            known = self.acronyms.get(short)
+            long = known.long if known else infer_expansion(short, (h.chunk.text for h in hits))
+            if long:
                 for term in self._terms(short):
-                    out.setdefault(term, []).append(set(self._terms(acronym.long)))
+                    out.setdefault(term, []).append(set(self._terms(long)))
         return out
 
     def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
         q = analyse(question)
-        weights = self._question_terms(question)
-        synonyms = self._synonyms(question)
+        weights = self._question_terms(q)
+        synonyms = self._synonyms(question, hits)
         candidates = self._candidates(q, hits, weights, synonyms)
         if not candidates:
             return _abstain(q, [], 0.0)
@@ -154,11 +182,24 @@ class Composer:
             chunk = hit.chunk
             dense = hit.dense_score or 0.0
             spans = chunk.sentences or ((0, len(chunk.text)),)
+            previous: set[str] = set()  # terms of the sentence before
+            earlier: set[str] = set()  # terms of the sentences before that
             for index, (start, end) in enumerate(spans):
                 sentence = chunk.text[start:end]
-                matched = _matched(set(self._terms(sentence)), weights, synonyms)
-                coverage = sum(weights[t] for t in matched) / total
-                typed = has_value(sentence, q.answer_type)
+                terms = set(self._terms(sentence))
+                matched = _matched(terms, weights, synonyms)
+                # A sentence leans on the ones before it ("Investments come
+                # from ..." after "Rapidus"): their terms count, less and less.
+                near = _matched(previous, weights, synonyms) - matched
+                far = _matched(earlier, weights, synonyms) - matched - near
+                earlier |= previous
+                previous = terms
+                coverage = (
+                    sum(weights[t] for t in matched)
+                    + 0.5 * sum(weights[t] for t in near)
+                    + 0.25 * sum(weights[t] for t in far)
+                ) / total
+                typed = has_value(sentence, q.answer_type, q.text)
                 score = (
                     W_COVERAGE * coverage
                     + W_DENSE * dense
@@ -210,7 +251,7 @@ class Composer:
                 chosen.insert(0, prev)
         # "I came up with ...": in an opinion piece the writer is named in the bio at its end.
         if q.answer_type == "person" and _FIRST_PERSON.search(best.text):
-            bio = _author_bio(best, hits)
+            bio = _author_bio(best, self._neighbours(best.hit.chunk))
             if bio is not None:
                 chosen.append(bio)
         # A sentence elsewhere that covers what the chosen ones leave out.
@@ -279,16 +320,15 @@ def _matched(
     return matched
 
 
-def _author_bio(best: _Candidate, hits: Sequence[Hit]) -> _Candidate | None:
-    """The "Name is a ..." sentence of the same article, if retrieval brought it."""
-    chunk = best.hit.chunk
-    for rank, hit in enumerate(hits):
-        other = hit.chunk
-        if other.source != chunk.source or other.article_title != chunk.article_title:
-            continue
-        for index, (start, end) in enumerate(other.sentences):
-            if _AUTHOR_BIO.match(other.text[start:end]):
-                return _Candidate(hit, rank, index, start, end, 0.0, True, 0.0, frozenset())
+def _author_bio(best: _Candidate, article: Sequence[Chunk]) -> _Candidate | None:
+    """The "Name is a ..." sentence that closes an opinion piece, if the article has one."""
+    for chunk in reversed(article):
+        for index, (start, end) in reversed(list(enumerate(chunk.sentences))):
+            if _AUTHOR_BIO.match(chunk.text[start:end]) and not _FIRST_PERSON.search(
+                chunk.text[start:end]
+            ):
+                hit = Hit(chunk, 0.0)
+                return _Candidate(hit, best.rank, index, start, end, 0.0, True, 0.0, frozenset())
     return None
 
 

@@ -26,7 +26,7 @@ from esqa.index import (
     read_manifest,
 )
 from esqa.retrieve import clean_query, hybrid_search
-from esqa.types import Answer, Hit
+from esqa.types import Answer, Chunk, Hit
 
 DEFAULT_CORPUS = Path("seeds")
 DEFAULT_INDEX = Path("indexes/default")
@@ -123,6 +123,7 @@ class QA:
         self.embedder = embedder
         self.built = built  # set when `load` had to build the index first
         self.__composer: Composer | None = None
+        self.__articles: dict[tuple[str, str | None], list[Chunk]] | None = None
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages that best match the query, best first."""
@@ -146,8 +147,21 @@ class QA:
     def _composer(self) -> Composer:
         if self.__composer is None:
             lexical = self.index.lexical
-            self.__composer = Composer(lexical.terms, lexical.idf, self.index.acronyms)
+            self.__composer = Composer(
+                lexical.terms, lexical.idf, self.index.acronyms, self._article_chunks
+            )
         return self.__composer
+
+    def _article_chunks(self, chunk: Chunk) -> list[Chunk]:
+        """Every chunk of the article that holds `chunk`, in file order."""
+        if self.__articles is None:
+            articles: dict[tuple[str, str | None], list[Chunk]] = {}
+            for c in sorted(
+                self.index.chunks.values(), key=lambda c: (c.source, c.line_start, c.id)
+            ):
+                articles.setdefault((c.source, c.article_title), []).append(c)
+            self.__articles = articles
+        return self.__articles.get((chunk.source, chunk.article_title), [chunk])
 
     def info(self, corpus: Path | None = None) -> IndexInfo:
         return info(self.index.path, corpus)

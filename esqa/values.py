@@ -62,16 +62,43 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
-def has_value(sentence: str, answer_type: str) -> bool:
-    """Whether the sentence holds something of the expected answer type.
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]+(?:\s+(?:[A-Z]\.\s+)?[A-Z][\w'’-]+)+")
+_TITLES = {
+    "prime", "minister", "president", "secretary", "general", "ambassador", "professor",
+    "director", "chief", "deputy", "senior", "chairman", "chair", "governor", "mayor",
+    "senator", "dr", "mr", "mrs", "ms", "prof", "the", "foreign", "finance", "defense",
+}  # fmt: skip
+_ORG_WORDS = re.compile(_ORG_WORD + r"$")
+_WORD = re.compile(r"[\w'’-]+")
+
+
+def _names(sentence: str) -> list[list[str]]:
+    """Runs of 2-4 capitalised words that may be a person's name (titles removed)."""
+    names = []
+    for run in _NAME_RUN.finditer(sentence):
+        if re.search(r"\b(?:of|for)\s+$", sentence[max(0, run.start() - 5) : run.start()]):
+            continue  # inside an organisation's name: "Promotion of Economic Security"
+        words = [re.sub(r"['’]s$", "", w) for w in _WORD.findall(run.group())]
+        while words and words[0].lower() in _TITLES:
+            words.pop(0)
+        if 2 <= len(words) <= 4 and not any(_ORG_WORDS.match(w) for w in words):
+            names.append(words)
+    return names
+
+
+def has_value(sentence: str, answer_type: str, given: str = "") -> bool:
+    """Whether the sentence holds something of the expected answer type that
+    is not already in `given` (the question: an answer must add something).
 
     Types without a pattern ("other", "acronym") accept every sentence.
     """
+    if answer_type == "person":
+        known = {w.casefold() for w in _WORD.findall(given)}
+        return any(any(w.casefold() not in known for w in name) for name in _names(sentence))
     pattern = PATTERNS.get(answer_type)
     if pattern is None:
         return True
-    if answer_type == "person":
-        # A name that opens the sentence is often a place or an organisation;
-        # look for one after the first word too.
-        return bool(pattern.search(sentence, 1)) or bool(pattern.match(sentence))
+    if answer_type in ("organisation", "place") and given:
+        known = given.casefold()
+        return any(m.group().casefold() not in known for m in pattern.finditer(sentence))
     return bool(pattern.search(sentence))

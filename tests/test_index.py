@@ -1,0 +1,398 @@
+"""esqa.index: building, publishing, checking and loading an index directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import SEED_BOILERPLATE, SEEDS, HashedEmbedder, seed_lines, write_corpus
+
+import esqa
+import esqa.storage
+from esqa.chunking import ChunkingParams
+from esqa.corpus import load_corpus
+from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
+from esqa.index import CHUNKS, MANIFEST, build_index, load_index, make_chunks
+from esqa.retrieve import hybrid_search
+from esqa.storage import writer_lock
+from esqa.stores.bm25_lexical import Bm25LexicalStore
+from esqa.stores.faiss_dense import FaissDenseStore
+
+ARTICLE_A = "\n".join(
+    [
+        "Japan adds cables to critical goods",
+        "",
+        "The Ministry of Economy, Trade and Industry plans to add undersea cables and "
+        "satellites to the list of critical products under the Economic Security Promotion Act.",
+        "",
+        "Officials said the change would take effect next year after a public comment period.",
+        "",
+    ]
+)
+ARTICLE_B = "\n".join(
+    [
+        "Rare earth imports fall",
+        "",
+        "Japan imported nearly 60% of its rare earth materials from China in 2022, down from "
+        "over 80% in 2009, according to government data.",
+        "",
+    ]
+)
+QUERIES = ["undersea cables", "rare earth imports from China", "comment period", "ESPA pillar"]
+
+
+def load(index: Path, embedder=None):
+    embedder = embedder or HashedEmbedder()
+    return load_index(index, embedder.model_id, embedder.dimension)
+
+
+def results(index, embedder=None):
+    embedder = embedder or HashedEmbedder()
+    out = []
+    for q in QUERIES:
+        hits = hybrid_search(index, q, embedder.embed([q])[0], 5)
+        out.append([(h.chunk, round(h.score, 9)) for h in hits])
+    return out
+
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    return write_corpus(tmp_path / "corpus", {"a.txt": ARTICLE_A, "b.txt": ARTICLE_B})
+
+
+@pytest.fixture
+def built(small_corpus, tmp_path):
+    index = tmp_path / "indexes" / "default"
+    build_index(small_corpus, index, HashedEmbedder())
+    return index
+
+
+def test_build_report_counts_what_was_indexed(small_corpus, tmp_path):
+    report = build_index(small_corpus, tmp_path / "idx", HashedEmbedder())
+    assert report.files == 2
+    assert report.articles == 2
+    assert report.chunks >= 3  # three body paragraphs at least
+    assert report.index == tmp_path / "idx"
+
+
+def test_loaded_index_searches_like_stores_built_in_memory(small_corpus, built):
+    embedder = HashedEmbedder()
+    loaded = load(built)
+    chunks, _ = make_chunks(load_corpus(small_corpus).documents, embedder, ChunkingParams())
+    assert sorted(loaded.chunks.values(), key=lambda c: c.id) == chunks
+    fresh = FaissDenseStore(embedder.dimension)
+    fresh.add(chunks, embedder.embed([c.text for c in chunks]))
+    lexical = Bm25LexicalStore()
+    lexical.add(chunks)
+    for q in QUERIES:
+        vector = embedder.embed([q])[0]
+        assert loaded.dense.search(vector, 5) == fresh.search(vector, 5)
+        assert [h.id for h in loaded.lexical.search(q, 5)] == [h.id for h in lexical.search(q, 5)]
+
+
+def test_loading_twice_gives_identical_results(built):
+    assert results(load(built)) == results(load(built))
+
+
+def test_manifest_records_versions_model_chunking_sources_counts_and_checksums(
+    small_corpus, built
+):
+    directory = built.resolve()
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    assert isinstance(manifest["format_version"], int)
+    assert manifest["esqa_version"] == esqa.__version__
+    assert manifest["model"] == {"id": "test/hashed-bag-of-words", "dimension": 64}
+    assert manifest["chunking"]["max_tokens"] == 256
+    assert "overlap" in manifest["chunking"]
+    assert set(manifest["sources"]) == {"a.txt", "b.txt"}
+    data = (small_corpus / "a.txt").read_bytes()
+    assert manifest["sources"]["a.txt"]["sha256"] == hashlib.sha256(data).hexdigest()
+    counts = manifest["counts"]
+    assert counts["files"] == 2
+    assert counts["chunks"] == len(load(built).chunks)
+    assert CHUNKS in manifest["files"]
+    assert "dense.faiss" in manifest["files"]
+    assert any(name.startswith("lexical/") for name in manifest["files"])
+    for name, record in manifest["files"].items():
+        data = (directory / name).read_bytes()
+        assert record["sha256"] == hashlib.sha256(data).hexdigest(), name
+        assert record["bytes"] == len(data)
+
+
+def test_manifest_lists_skipped_files_with_a_reason(tmp_path):
+    corpus = write_corpus(tmp_path / "c", {"a.txt": ARTICLE_A, "empty.txt": b""})
+    report = build_index(corpus, tmp_path / "idx", HashedEmbedder())
+    manifest = load(tmp_path / "idx").manifest
+    assert "empty.txt" in manifest["skipped"]
+    assert "empty" in manifest["skipped"]["empty.txt"]["reason"]
+    assert report.files == 1
+    assert any("empty.txt" in w for w in report.warnings)
+
+
+def _assert_one_line_repair_error(excinfo, name: str) -> None:
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert name in message
+    assert "esqa index build" in message
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip], ids=["truncated", "flipped"])
+@pytest.mark.parametrize("name", [CHUNKS, "dense.faiss"])
+def test_a_damaged_index_file_is_reported_by_name(built, damage, name):
+    damage(built.resolve() / name)
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    _assert_one_line_repair_error(excinfo, name)
+
+
+def test_a_missing_lexical_file_is_reported_by_name(built):
+    files = sorted((built.resolve() / "lexical").iterdir())
+    files[0].unlink()
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    _assert_one_line_repair_error(excinfo, files[0].name)
+
+
+def test_an_unparsable_manifest_is_reported_by_name(built):
+    (built.resolve() / MANIFEST).write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    _assert_one_line_repair_error(excinfo, MANIFEST)
+
+
+def _edit_manifest(index: Path, **changes) -> None:
+    path = index.resolve() / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.update(changes)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_another_format_version_is_rejected(built):
+    version = load(built).manifest["format_version"]
+    _edit_manifest(built, format_version=version + 1)
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    assert "esqa index build" in str(excinfo.value)
+
+
+def test_an_index_of_another_model_is_rejected(built):
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load_index(built, "sentence-transformers/all-MiniLM-L6-v2", 384)
+    assert "esqa index build" in str(excinfo.value)
+    _edit_manifest(built, model={"id": "other/model", "dimension": 64})
+    with pytest.raises(IndexInvalidError):
+        load(built)
+
+
+def test_a_missing_index_raises_index_missing_error(tmp_path):
+    with pytest.raises(IndexMissingError) as excinfo:
+        load(tmp_path / "nowhere")
+    assert "esqa index build" in str(excinfo.value)
+
+
+def test_no_index_file_is_a_pickle(built):
+    files = [p for p in built.resolve().rglob("*") if p.is_file()]
+    assert len(files) >= 4
+    for path in files:
+        with path.open("rb") as f:
+            assert f.read(1) != b"\x80", f"{path} looks like a pickle"
+
+
+class FailingEmbedder(HashedEmbedder):
+    def embed(self, texts, batch_size=32, progress=None):
+        raise RuntimeError("model crashed")
+
+
+def _snapshot(index: Path) -> dict[str, bytes]:
+    directory = index.resolve()
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_a_build_that_fails_leaves_the_previous_index_unchanged(small_corpus, built):
+    before_target = built.resolve()
+    before = _snapshot(built)
+    before_results = results(load(built))
+    write_corpus(small_corpus, {"c.txt": ARTICLE_A.replace("Japan", "Korea")})
+    with pytest.raises(RuntimeError):
+        build_index(small_corpus, built, FailingEmbedder())
+    assert built.resolve() == before_target
+    assert _snapshot(built) == before
+    assert results(load(built)) == before_results
+
+
+def test_a_build_that_fails_while_writing_leaves_the_previous_index_and_no_debris(
+    small_corpus, built, monkeypatch
+):
+    before = _snapshot(built)
+    names_before = sorted(p.name for p in built.parent.iterdir())
+
+    def broken_save(self, directory):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Bm25LexicalStore, "save", broken_save)
+    with pytest.raises(OSError):
+        build_index(small_corpus, built, HashedEmbedder())
+    assert _snapshot(built) == before
+    assert sorted(p.name for p in built.parent.iterdir()) == names_before
+    load(built)
+
+
+def test_an_empty_corpus_is_an_error_and_keeps_the_previous_index(tmp_path, built):
+    before = _snapshot(built)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError):
+        build_index(empty, built, HashedEmbedder())
+    assert _snapshot(built) == before
+
+
+def test_a_second_writer_is_refused_while_the_lock_is_held(small_corpus, built):
+    with writer_lock(built):
+        with pytest.raises(EsqaError, match="another esqa process"):
+            build_index(small_corpus, built, HashedEmbedder())
+    build_index(small_corpus, built, HashedEmbedder())  # lock released
+
+
+def _generation_dirs(index: Path) -> list[Path]:
+    return [
+        p
+        for p in index.parent.iterdir()
+        if p.name.startswith(f".{index.name}.") and p.is_dir() and not p.is_symlink()
+    ]
+
+
+def test_the_index_is_a_symlink_swapped_to_a_new_generation(small_corpus, built):
+    assert built.is_symlink()
+    first = built.resolve()
+    build_index(small_corpus, built, HashedEmbedder())
+    second = built.resolve()
+    assert built.is_symlink()
+    assert second != first
+    assert first.is_dir(), "the previous generation must survive one rebuild"
+    load(built)
+
+
+def test_older_generations_are_pruned(small_corpus, built):
+    for _ in range(3):
+        build_index(small_corpus, built, HashedEmbedder())
+    generations = _generation_dirs(built)
+    assert len(generations) == 2
+    assert built.resolve() in generations
+
+
+@pytest.mark.xfail(
+    reason="BUG: storage._prune keeps the generation whose name sorts last; names are "
+    "'<second>-<random token>', so for builds within the same second it can delete the "
+    "generation just replaced and keep an older one",
+    strict=True,
+)
+def test_the_generation_just_replaced_survives_builds_within_one_second(
+    small_corpus, tmp_path, monkeypatch
+):
+    # Three builds in the same second; random tokens happen to sort in reverse.
+    monkeypatch.setattr(esqa.storage.time, "strftime", lambda fmt, *args: "20250101T000000")
+    tokens = iter(["f" * 32, "e" * 32, "d" * 32])
+    monkeypatch.setattr(esqa.storage.uuid, "uuid4", lambda: uuid.UUID(next(tokens)))
+    index = tmp_path / "idx"
+    build_index(small_corpus, index, HashedEmbedder())
+    build_index(small_corpus, index, HashedEmbedder())
+    previous = index.resolve()
+    build_index(small_corpus, index, HashedEmbedder())
+    assert previous.is_dir()
+
+
+def test_leftovers_of_a_killed_build_are_removed_by_the_next_build(small_corpus, built):
+    staging = built.parent / f".{built.name}.tmp-deadbeef"
+    staging.mkdir()
+    (staging / CHUNKS).write_text("half written", encoding="utf-8")
+    os.symlink("nowhere", built.parent / f".{built.name}.link-deadbeef")
+    build_index(small_corpus, built, HashedEmbedder())
+    assert not staging.exists()
+    assert not (built.parent / f".{built.name}.link-deadbeef").is_symlink()
+    load(built)
+
+
+def test_every_chunk_is_verbatim_from_its_cited_lines(fake_seed_index):
+    index = load(fake_seed_index)
+    assert index.chunks
+    files = {source: seed_lines(source) for source in SEED_BOILERPLATE}
+    for chunk in index.chunks.values():
+        lines = files[chunk.source]
+        assert 1 <= chunk.line_start <= chunk.line_end <= len(lines)
+        assert chunk.text.strip() and chunk.text == chunk.text.strip()
+        assert chunk.text in "\n".join(lines[chunk.line_start - 1 : chunk.line_end])
+
+
+def test_chunks_of_a_hard_wrapped_paragraph_cite_the_lines_they_are_on(tmp_path):
+    lines = ["Rates rise again", ""]
+    for i in range(12):
+        lines.append(f"line {i:02d} of a long wrapped paragraph about rates and the economy and")
+    lines[-1] = lines[-1].removesuffix(" and") + "."
+    corpus = write_corpus(tmp_path / "c", {"w.txt": "\n".join(lines) + "\n"})
+    build_index(corpus, tmp_path / "idx", HashedEmbedder(), ChunkingParams(max_tokens=40))
+    chunks = [c for c in load(tmp_path / "idx").chunks.values() if c.line_start >= 3]
+    assert len(chunks) > 1
+    assert min(c.line_start for c in chunks) == 3 and max(c.line_end for c in chunks) == 14
+    for chunk in chunks:
+        assert chunk.text in "\n".join(lines[chunk.line_start - 1 : chunk.line_end])
+        assert chunk.text.startswith(lines[chunk.line_start - 1].split()[0]) or chunk.text[:8] in (
+            lines[chunk.line_start - 1]
+        )
+
+
+def test_no_chunk_of_the_seed_index_covers_a_boilerplate_line(fake_seed_index):
+    index = load(fake_seed_index)
+    bad = [
+        (c.source, n)
+        for c in index.chunks.values()
+        for n in SEED_BOILERPLATE.get(c.source, [])
+        if c.line_start <= n <= c.line_end
+    ]
+    assert bad == []
+
+
+def test_chunks_carry_their_article_metadata(fake_seed_index):
+    index = load(fake_seed_index)
+    espa = [c for c in index.chunks.values() if "ESPA" in c.text]
+    assert espa
+    assert {(c.source, c.article_title, c.publisher, c.published, c.teaser) for c in espa} == {
+        (
+            "003_116bf12851cd3169.txt",
+            "Japan sets the pace for private sector economic security management",
+            "Asia Times",
+            "2025-05-05",
+            False,
+        )
+    }
+
+
+def test_seed_chunks_fit_the_model_window(fake_seed_index):
+    index = load(fake_seed_index)
+    counter = HashedEmbedder().count_tokens
+    assert max(counter([c.text for c in index.chunks.values()])) <= 254
+    # the giant single lines of 003 were split into several chunks
+    line_18 = [c for c in index.chunks.values() if c.source.startswith("003") and c.line_start == 18]
+    assert len(line_18) > 1
+
+
+def test_seeds_index_builds_from_the_shipped_corpus_path():
+    assert (SEEDS / "003_116bf12851cd3169.txt").is_file()

@@ -1,0 +1,101 @@
+"""esqa.index.corpus_changes: which corpus files changed since the index was built."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import HashedEmbedder, write_corpus
+
+from esqa.index import build_index, corpus_changes, read_manifest
+
+A = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
+B = "Chip rules\n\nJapan will tighten controls on exports of chip-making equipment, officials said.\n"
+
+
+@pytest.fixture
+def setup(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B, "empty.txt": b""})
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    _, manifest = read_manifest(index)
+    return corpus, manifest
+
+
+def _later(path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+
+def test_a_fresh_index_is_up_to_date(setup):
+    corpus, manifest = setup
+    changes = corpus_changes(manifest, corpus)
+    assert (changes.added, changes.changed, changes.removed) == ((), (), ())
+    assert not changes.stale
+
+
+def test_an_added_file_is_reported(setup):
+    corpus, manifest = setup
+    write_corpus(corpus, {"new/c.txt": A.replace("Rates", "Yields")})
+    changes = corpus_changes(manifest, corpus)
+    assert changes.added == ("new/c.txt",)
+    assert changes.changed == () and changes.removed == ()
+    assert changes.stale
+
+
+def test_a_file_whose_content_changed_is_reported(setup):
+    corpus, manifest = setup
+    path = corpus / "a.txt"
+    path.write_text(A.replace("quarter", "half"), encoding="utf-8")
+    _later(path)
+    changes = corpus_changes(manifest, corpus)
+    assert changes.changed == ("a.txt",)
+    assert changes.added == () and changes.removed == ()
+
+
+def test_a_same_size_edit_is_reported(setup):
+    corpus, manifest = setup
+    path = corpus / "sub" / "b.txt"
+    path.write_text(B.replace("chip", "ship"), encoding="utf-8")
+    _later(path)
+    assert corpus_changes(manifest, corpus).changed == ("sub/b.txt",)
+
+
+def test_a_removed_file_is_reported(setup):
+    corpus, manifest = setup
+    (corpus / "a.txt").unlink()
+    changes = corpus_changes(manifest, corpus)
+    assert changes.removed == ("a.txt",)
+    assert changes.added == () and changes.changed == ()
+
+
+def test_touching_a_file_without_changing_it_is_not_a_change(setup):
+    corpus, manifest = setup
+    _later(corpus / "a.txt")
+    assert not corpus_changes(manifest, corpus).stale
+
+
+def test_a_skipped_empty_file_is_not_reported_as_added(setup):
+    corpus, manifest = setup
+    assert "empty.txt" in manifest["skipped"]
+    changes = corpus_changes(manifest, corpus)
+    assert "empty.txt" not in changes.added + changes.changed
+
+
+@pytest.mark.xfail(
+    reason="BUG: index.corpus_changes reports a touched (unchanged) skipped file as changed: "
+    "skipped records have no sha256, so any mtime change counts as a content change",
+    strict=True,
+)
+def test_touching_a_skipped_empty_file_is_not_a_change(setup):
+    corpus, manifest = setup
+    _later(corpus / "empty.txt")
+    assert not corpus_changes(manifest, corpus).stale
+
+
+def test_a_skipped_file_that_gains_text_is_reported(setup):
+    corpus, manifest = setup
+    path = corpus / "empty.txt"
+    path.write_text(A, encoding="utf-8")
+    _later(path)
+    assert corpus_changes(manifest, corpus).stale
