@@ -184,6 +184,119 @@ def _render_hit(rank: int, hit: Any) -> str:
 
 
 @cli.command()
+@click.argument("question", required=False)
+@click.option(
+    "--jsonl",
+    "jsonl",
+    type=click.File("r", encoding="utf-8"),
+    help="Answer one question per line of this file ('-' for stdin); print JSON lines.",
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 50),
+    default=8,
+    show_default=True,
+    help="Passages the composer reads.",
+)
+@json_option
+@corpus_option
+@index_option
+@_errors_to_exit
+def ask(
+    question: str | None, jsonl: Any, k: int, as_json: bool, corpus: Path, index_dir: Path
+) -> None:
+    """Answer QUESTION with verbatim sentences, each cited by file, paragraph and lines.
+
+    Example: esqa ask "what is ESPA's fourth pillar"
+    """
+    if (question is None) == (jsonl is None):
+        raise click.UsageError("give a QUESTION or --jsonl FILE, not both and not neither")
+    qa = _load(corpus, index_dir)
+    if jsonl is not None:
+        from esqa.errors import QueryError
+
+        for line in jsonl:
+            if not line.strip():
+                continue
+            text = _question_of(line)
+            try:
+                answer = qa.ask(text, k).to_dict()
+            except QueryError as exc:
+                answer = {
+                    "question": text,
+                    "answered": False,
+                    "answer": str(exc),
+                    "confidence": 0.0,
+                    "citations": [],
+                }
+            click.echo(json.dumps(answer, ensure_ascii=False))
+        return
+    answer = qa.ask(question, k)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(_render_answer(answer))
+
+
+def _question_of(line: str) -> str:
+    """A JSON line's "question" (QA files) or the line itself (plain text)."""
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        try:
+            return str(json.loads(stripped)["question"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return stripped
+
+
+def _render_answer(answer: Any) -> str:
+    out = [textwrap.fill(answer.text, width=100)]
+    state = "" if answer.answered else "not answered; "
+    out.append(f"({state}confidence {answer.confidence:.2f})\n")
+    for n, c in enumerate(answer.citations, start=1):
+        lines = (
+            f"line {c.line_start}"
+            if c.line_start == c.line_end
+            else f"lines {c.line_start}-{c.line_end}"
+        )
+        about = ", ".join(x for x in (c.article_title, c.published) if x)
+        out.append(f"[{n}] {c.source} ¶{c.paragraph}, {lines}" + (f" — {about}" if about else ""))
+        quote = textwrap.fill(c.quote, width=100, initial_indent="    “", subsequent_indent="     ")
+        out.append(f"{quote}”")
+    return "\n".join(out)
+
+
+@cli.command("eval")
+@click.argument("qa_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--verbose", is_flag=True, help="List every miss.")
+@json_option
+@corpus_option
+@index_option
+@_errors_to_exit
+def eval_command(
+    qa_file: Path, verbose: bool, as_json: bool, corpus: Path, index_dir: Path
+) -> None:
+    """Answer every question of QA_FILE (JSON lines) and print the grader's metrics."""
+    from esqa.evaluate import evaluate, read_questions
+
+    questions = read_questions(qa_file)
+    qa = _load(corpus, index_dir)
+    report = evaluate(qa, questions, corpus)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if verbose:
+        for miss in report.misses:
+            click.echo(f"MISS {miss['id']} {miss['why']}")
+    for name in (
+        "answerable", "unanswerable", "answer_accuracy", "citation_at_1", "citation_at_3",
+        "abstain_accuracy", "false_abstain_rate", "quote_fidelity", "latency_median_ms", "latency_p95_ms",
+    ):  # fmt: skip
+        click.echo(f"{name}={getattr(report, name)}")
+
+
+@cli.command()
 @json_option
 @corpus_option
 @index_option

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from itertools import pairwise
+
 import pytest
+from conftest import seed_lines
 
 from esqa.chunking import ChunkingParams, split_sentences, window_spans
 
@@ -72,7 +76,7 @@ def test_consecutive_windows_overlap_by_a_sentence():
     text = make_paragraph(40, min_len=5, spread=6)  # short sentences: several per window
     spans = window_spans(text, words, ChunkingParams(max_tokens=40, overlap=1))
     assert len(spans) > 2
-    for a, b in zip(spans, spans[1:]):
+    for a, b in pairwise(spans):
         assert b.start < a.end, "consecutive windows share no text"
 
 
@@ -80,7 +84,7 @@ def test_overlap_zero_gives_disjoint_windows():
     text = make_paragraph(40, min_len=5, spread=6)
     spans = window_spans(text, words, ChunkingParams(max_tokens=40, overlap=0))
     assert len(spans) > 2
-    for a, b in zip(spans, spans[1:]):
+    for a, b in pairwise(spans):
         assert a.end <= b.start
     assert uncovered_words(text, spans) == []
 
@@ -152,3 +156,25 @@ def test_a_long_run_without_spaces_is_split_within_budget():
     text = "See https://example.com/" + "a" * 3000 + " for details."
     spans = window_spans(text, chars, ChunkingParams(max_tokens=100))
     assert all(chars([text[s.start : s.end]])[0] <= 98 for s in spans)
+
+
+def word_pieces(texts):
+    # Like the model's pre-tokenizer: words and each punctuation mark count separately.
+    return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]
+
+
+@pytest.mark.xfail(
+    reason="BUG: chunking.windows sizes a window as the sum of its sentences' counts; closing "
+    "quotes that _resplit leaves between sentence spans (003 line 46: \"'soft power.' Soft\") "
+    "are inside the window text but never counted, so windows exceed the budget",
+    strict=True,
+)
+def test_windows_of_seed_003_line_46_fit_a_punctuation_aware_budget():
+    text = seed_lines("003_116bf12851cd3169.txt")[45]
+    over = {}
+    for max_tokens in (64, 128, 192, 256):
+        for s in window_spans(text, word_pieces, ChunkingParams(max_tokens=max_tokens)):
+            size = word_pieces([text[s.start : s.end]])[0]
+            if size > max_tokens - 2:
+                over[max_tokens] = size
+    assert over == {}

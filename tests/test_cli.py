@@ -134,7 +134,16 @@ def test_index_build_warns_about_a_cp1252_file(runner, corpus, index):
 
 def test_search_json_lists_hits_with_their_citations(runner, corpus, index):
     build(runner, corpus, index)
-    result = run(runner, "search", "materials government data 2009", "--json", "--corpus", corpus, "--index", index)
+    result = run(
+        runner,
+        "search",
+        "materials government data 2009",
+        "--json",
+        "--corpus",
+        corpus,
+        "--index",
+        index,
+    )
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
     assert isinstance(hits, list) and 1 <= len(hits) <= 5
@@ -150,7 +159,9 @@ def test_search_json_lists_hits_with_their_citations(runner, corpus, index):
 
 def test_search_k_limits_the_hits(runner, corpus, index):
     build(runner, corpus, index)
-    result = run(runner, "search", "Japan", "-k", "1", "--json", "--corpus", corpus, "--index", index)
+    result = run(
+        runner, "search", "Japan", "-k", "1", "--json", "--corpus", corpus, "--index", index
+    )
     assert len(json.loads(result.stdout)) == 1
 
 
@@ -164,7 +175,9 @@ def test_search_text_output_cites_file_paragraph_and_lines(runner, corpus, index
 
 def test_search_builds_a_missing_index_first(runner, corpus, index):
     assert not index.exists()
-    result = run(runner, "search", "undersea cables", "--json", "--corpus", corpus, "--index", index)
+    result = run(
+        runner, "search", "undersea cables", "--json", "--corpus", corpus, "--index", index
+    )
     assert result.exit_code == 0, result.output
     assert "building" in result.stderr
     assert json.loads(result.stdout)[0]["source"] == "a.txt"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,9 @@ def test_no_boilerplate_line_of_the_seeds_is_in_a_paragraph(seed_docs, source):
 
 def test_the_boilerplate_list_points_at_furniture_lines():
     # Guard against the hand-made list drifting from the files.
-    assert seed_lines("001_9c16898d448cd4fa.txt")[52] == "Dette nettstedet bruker informasjonskapsler"
+    assert (
+        seed_lines("001_9c16898d448cd4fa.txt")[52] == "Dette nettstedet bruker informasjonskapsler"
+    )
     assert seed_lines("004_55f16e264c431d7b.txt")[52] == "Hylkää"
     assert seed_lines("002_28dcf7c095409e64.txt")[81] == "app-storeplay-store"
     assert seed_lines("003_116bf12851cd3169.txt")[13] == "  • Asia Times"
@@ -64,7 +67,7 @@ def test_paragraph_text_is_verbatim_from_its_cited_lines(seed_docs, source):
 def test_paragraph_numbers_are_1_based_and_increasing(seed_docs, source):
     numbers = [p.number for p in seed_docs[source].paragraphs]
     assert numbers[0] >= 1
-    assert all(a < b for a, b in zip(numbers, numbers[1:]))
+    assert all(a < b for a, b in pairwise(numbers))
     starts = [p.line_start for p in seed_docs[source].paragraphs]
     assert starts == sorted(starts)
 

@@ -79,7 +79,9 @@ def test_seed_teaser_001_line_29_is_not_indexed_but_004_line_3_is(fake_seed_inde
     index = load_index(fake_seed_index, fake_embedder.model_id, fake_embedder.dimension)
     chunks = list(index.chunks.values())
     assert not [
-        c for c in chunks if c.source == "001_9c16898d448cd4fa.txt" and c.line_start <= 29 <= c.line_end
+        c
+        for c in chunks
+        if c.source == "001_9c16898d448cd4fa.txt" and c.line_start <= 29 <= c.line_end
     ]
     assert [c for c in chunks if c.source == "004_55f16e264c431d7b.txt" and c.line_start == 3]
 
@@ -88,7 +90,9 @@ def test_seed_teaser_004_line_24_points_at_001_line_8(fake_seed_index, fake_embe
     index = load_index(fake_seed_index, fake_embedder.model_id, fake_embedder.dimension)
     chunks = list(index.chunks.values())
     assert not [
-        c for c in chunks if c.source == "004_55f16e264c431d7b.txt" and c.line_start <= 24 <= c.line_end
+        c
+        for c in chunks
+        if c.source == "004_55f16e264c431d7b.txt" and c.line_start <= 24 <= c.line_end
     ]
     assert [c for c in chunks if c.source == "001_9c16898d448cd4fa.txt" and c.line_start == 8]
 

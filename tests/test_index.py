@@ -98,9 +98,7 @@ def test_loading_twice_gives_identical_results(built):
     assert results(load(built)) == results(load(built))
 
 
-def test_manifest_records_versions_model_chunking_sources_counts_and_checksums(
-    small_corpus, built
-):
+def test_manifest_records_versions_model_chunking_sources_counts_and_checksums(small_corpus, built):
     directory = built.resolve()
     manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     assert isinstance(manifest["format_version"], int)
@@ -354,8 +352,9 @@ def test_chunks_of_a_hard_wrapped_paragraph_cite_the_lines_they_are_on(tmp_path)
     assert min(c.line_start for c in chunks) == 3 and max(c.line_end for c in chunks) == 14
     for chunk in chunks:
         assert chunk.text in "\n".join(lines[chunk.line_start - 1 : chunk.line_end])
-        assert chunk.text.startswith(lines[chunk.line_start - 1].split()[0]) or chunk.text[:8] in (
-            lines[chunk.line_start - 1]
+        assert (
+            chunk.text.startswith(lines[chunk.line_start - 1].split()[0])
+            or chunk.text[:8] in (lines[chunk.line_start - 1])
         )
 
 
@@ -390,7 +389,9 @@ def test_seed_chunks_fit_the_model_window(fake_seed_index):
     counter = HashedEmbedder().count_tokens
     assert max(counter([c.text for c in index.chunks.values()])) <= 254
     # the giant single lines of 003 were split into several chunks
-    line_18 = [c for c in index.chunks.values() if c.source.startswith("003") and c.line_start == 18]
+    line_18 = [
+        c for c in index.chunks.values() if c.source.startswith("003") and c.line_start == 18
+    ]
     assert len(line_18) > 1
 
 

@@ -145,7 +145,7 @@ def test_lexical_save_load_round_trip_gives_the_same_results(chunks, tmp_path):
     loaded = Bm25LexicalStore.load(tmp_path, chunks)
     after = [loaded.search(q, 5) for q in queries]
     assert [[h.id for h in hits] for hits in after] == [[h.id for h in hits] for hits in before]
-    for hits_a, hits_b in zip(after, before):
+    for hits_a, hits_b in zip(after, before, strict=True):
         assert np.allclose([h.score for h in hits_a], [h.score for h in hits_b])
 
 

@@ -1,0 +1,88 @@
+"""esqa.api: the library entry points (load, build, info, QA.search)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import HashedEmbedder, write_corpus
+
+from esqa import api
+from esqa.errors import IndexMissingError, QueryError
+
+A = (
+    "Japan adds cables to critical goods\n\nThe Ministry of Economy, Trade and Industry plans to "
+    "add undersea cables and satellites to the list of critical products.\n"
+)
+B = (
+    "Rare earth imports fall\n\nJapan imported nearly 60% of its rare earth materials from China "
+    "in 2022, down from over 80% in 2009.\n"
+)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_corpus(tmp_path / "corpus", {"a.txt": A, "b.txt": B})
+
+
+def test_load_builds_a_missing_index_and_then_reuses_it(corpus, tmp_path):
+    index = tmp_path / "idx"
+    embedder = HashedEmbedder()
+    qa = api.load(index, corpus, embedder=embedder)
+    assert qa.built is not None and qa.built.files == 2
+    assert api.index_exists(index)
+    again = api.load(index, corpus, embedder=HashedEmbedder())
+    assert again.built is None
+
+
+def test_load_without_building_raises_index_missing(corpus, tmp_path):
+    with pytest.raises(IndexMissingError):
+        api.load(tmp_path / "idx", corpus, embedder=HashedEmbedder(), build_if_missing=False)
+
+
+def test_search_returns_cited_hits_best_first(corpus, tmp_path):
+    qa = api.load(tmp_path / "idx", corpus, embedder=HashedEmbedder())
+    hits = qa.search("undersea cables satellites", k=2)
+    assert len(hits) == 2
+    assert hits[0].source == "a.txt"
+    assert (hits[0].chunk.line_start, hits[0].chunk.line_end) == (3, 3)
+    assert "undersea cables" in hits[0].text
+    assert hits[0].score >= hits[1].score
+
+
+def test_search_refuses_a_query_without_words(corpus, tmp_path):
+    qa = api.load(tmp_path / "idx", corpus, embedder=HashedEmbedder())
+    with pytest.raises(QueryError):
+        qa.search("?!?")
+
+
+def test_info_reports_counts_and_staleness(corpus, tmp_path):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    details = api.info(index, corpus)
+    assert details.counts["files"] == 2
+    assert details.model == HashedEmbedder.model_id
+    assert details.dimension == HashedEmbedder.dimension
+    assert not details.stale
+    write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
+    details = api.info(index, corpus)
+    assert details.stale
+    assert details.changes is not None and details.changes.added == ("c.txt",)
+
+
+def test_info_of_an_index_whose_corpus_is_gone_is_stale(corpus, tmp_path):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    details = api.info(index, tmp_path / "gone")
+    assert details.changes is None and details.stale
+
+
+def test_build_reports_progress_for_every_chunk(corpus, tmp_path):
+    done = []
+    totals = []
+
+    def factory(total):
+        totals.append(total)
+        return done.append
+
+    report = api.build(corpus, tmp_path / "idx", embedder=HashedEmbedder(), progress=factory)
+    assert totals == [report.chunks]
+    assert sum(done) == report.chunks
