@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/esqa search "$(QUESTION)" -k 3
+	$(BIN)/esqa ask "$(QUESTION)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,14 +62,6 @@ class HashedEmbedder:
 @pytest.fixture
 def fake_embedder() -> HashedEmbedder:
     return HashedEmbedder()
-
-
-@pytest.fixture
-def seeds_copy(tmp_path: Path) -> Path:
-    """A private copy of the seed corpus that a test may change."""
-    target = tmp_path / "corpus"
-    shutil.copytree(SEEDS, target)
-    return target
 
 
 def write_corpus(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -93,7 +93,7 @@ def test_cli_search_json_round_trip(real_seed_index, real_embedder, monkeypatch)
     hits = json.loads(result.stdout)
     assert hits[0]["source"] == "003_116bf12851cd3169.txt"
     assert hits[0]["line_start"] <= 18 <= hits[0]["line_end"]
-    assert "up to date" not in result.stderr and "warning" not in result.stderr
+    assert "warning" not in result.stderr  # the index matches the corpus
 
 
 @pytest.mark.xfail(
