@@ -88,21 +88,22 @@ _COOKIE = re.compile(
     r"cookie|informasjonskapsl|evästei|\bkakor\b|\bkagerne?\b|tietosuoj|personvern|datenschutz",
     re.IGNORECASE,
 )
-_SITE_SELF = re.compile(
-    r"\b(?:we|our|this (?:web)?site|vi|vår|nettstedet|käytämme|verkkosivusto|sivusto|wir|"
-    r"unsere|nous|nos|webbplats|hjemmeside)\b",
+_SITE_USES_COOKIES = re.compile(
+    r"\b(?:use|uses|using|bruker|käyttää|käytämme|verwendet|verwenden|utilise|utilisons|"
+    r"använder|bruger|usa|usamos)\s+(?:\w+\s+)?(?:cookie|informasjonskapsl|evästei|kakor)",
     re.IGNORECASE,
 )
 
+# The shapes of an app promotion, not any mention of app stores (which is news).
 _APP_PROMO = re.compile(
-    r"\bdownload\b.*\bapps?\b|\bapp[- ]?store|play[- ]?store\b|\bgoogle play\b|"
-    r"\bget (?:it|the app) on\b",
+    r"\bdownload\s+(?:the\s+|our\s+)?(?:[\w-]+\s+)?app\b|app[- ]?store\s*play[- ]?store|"
+    r"\b(?:available|get it) on (?:the )?(?:app store|google play)\b|\bpreferred app store\b",
     re.IGNORECASE,
 )
 
 _TAG_LINE = re.compile(
     r"^(?:#\S*|(?:#\w+\s*)+|(?:latest|more) (?:news|stories|articles) (?:with|on|about|tagged) .*|"
-    r"(?:related )?(?:tags?|topics?|categories)\s*:?.*)$",
+    r"(?:related )?(?:tags?|topics?|categories)\s*(?::.*)?)$",
     re.IGNORECASE,
 )
 
@@ -213,7 +214,7 @@ def classify_line(line: str) -> LineKind:
         return LineKind.TAGS
     if words <= 12 and parse_dateline(text) is not None:
         return LineKind.DATELINE
-    if _COOKIE.search(text) and (words <= 12 or _SITE_SELF.search(text)):
+    if _COOKIE.search(text) and (words <= 12 or _SITE_USES_COOKIES.search(text)):
         return LineKind.BOILERPLATE
     if _APP_PROMO.search(text) and words <= 40:
         return LineKind.BOILERPLATE

@@ -119,26 +119,23 @@ def _pieces(text: str) -> list[Span]:
         return [Span(0, len(text))]
     pieces: list[Span] = []
     for line in re.finditer(r"[^\n]+", text):
-        for start in range(line.start(), line.end(), _SEGMENT_MAX_CHARS):
+        start = line.start()
+        while start < line.end():
             end = min(line.end(), start + _SEGMENT_MAX_CHARS)
-            if end < line.end():  # move the cut back to a space
+            if end < line.end():  # move the cut back to a space, if there is one
                 space = text.rfind(" ", start + 1, end)
                 end = space if space > start else end
             pieces.append(Span(start, end))
-    # Cuts at spaces shift starts; rebuild contiguous, non-overlapping pieces.
-    merged: list[Span] = []
-    pos = 0
-    for piece in pieces:
-        start = max(piece.start, pos)
-        if piece.end > start:
-            merged.append(Span(start, piece.end))
-            pos = piece.end
-    return merged
+            start = end
+    return pieces
 
 
 def _split_long(text: str, span: Span, budget: int, count: TokenCounter) -> list[Span]:
-    """Cut one over-long sentence at word boundaries into spans of <= budget pieces."""
-    words = [m.span() for m in _WORD.finditer(text, span.start, span.end)]
+    """Cut one over-long sentence into spans of <= budget pieces, at spaces where
+    there are any, else (URLs, scripts written without spaces) inside the word."""
+    words: list[tuple[int, int]] = []
+    for m in _WORD.finditer(text, span.start, span.end):
+        words.extend(_cut_word(text, m.start(), m.end(), budget, count))
     sizes = count([text[a:b] for a, b in words])
     parts: list[Span] = []
     start, used, prev_end = words[0][0], 0, words[0][1]
@@ -150,6 +147,20 @@ def _split_long(text: str, span: Span, budget: int, count: TokenCounter) -> list
         prev_end = b
     parts.append(Span(start, prev_end))
     return parts
+
+
+def _cut_word(
+    text: str, start: int, end: int, budget: int, count: TokenCounter
+) -> list[tuple[int, int]]:
+    size = count([text[start:end]])[0]
+    if size <= budget or end - start <= 1:
+        return [(start, end)]
+    # Cut in proportion to the piece count, with a margin, and check again.
+    step = max(1, int((end - start) * budget / size * 0.8))
+    out: list[tuple[int, int]] = []
+    for a in range(start, end, step):
+        out.extend(_cut_word(text, a, min(end, a + step), budget, count))
+    return out
 
 
 def windows(
@@ -175,6 +186,10 @@ def windows(
         while j < len(units) and (j == i or used + units[j][1] <= budget):
             used += units[j][1]
             j += 1
+        # What lies between sentences (a closing quote left outside a span)
+        # has pieces too: check the window as it will be embedded.
+        while j - 1 > i and count([text[units[i][0].start : units[j - 1][0].end]])[0] > budget:
+            j -= 1
         span = Span(units[i][0].start, units[j - 1][0].end)
         result.append(Window(span, tuple(u for u, _ in units[i:j])))
         if j >= len(units):

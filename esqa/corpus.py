@@ -191,8 +191,32 @@ def _continues(prev: str, line: str) -> bool:
     return len(prev) >= 40 and len(line) <= 1.3 * len(prev) + 10
 
 
+def _wrapped_runs(lines: list[str], kinds: list[LineKind]) -> set[int]:
+    """Lines (after the first) of runs of text lines that are hard-wrapped.
+
+    A run of three or more lines whose lines, but the last, all have nearly the
+    same width (at most 100 characters) is one paragraph wrapped by an editor,
+    even where a line happens to end a sentence.
+    """
+    inside: set[int] = set()
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and kinds[j] is LineKind.TEXT:
+            j += 1
+        run = [len(line.rstrip()) for line in lines[i:j]]
+        if len(run) >= 3:
+            widest = max(run[:-1])
+            distinct = all(lines[n].strip() != lines[n + 1].strip() for n in range(i, j - 1))
+            if widest <= 100 and min(run[:-1]) >= 0.75 * widest and run[-1] <= widest and distinct:
+                inside.update(range(i + 1, j))
+        i = max(j, i + 1)
+    return inside
+
+
 def _group(lines: list[str], kinds: list[LineKind]) -> list[_Block]:
     """Group non-blank lines into paragraphs; only text lines ever span several lines."""
+    wrapped = _wrapped_runs(lines, kinds)
     blocks: list[_Block] = []
     for i, (line, kind) in enumerate(zip(lines, kinds, strict=True)):
         if kind is LineKind.BLANK:
@@ -203,7 +227,7 @@ def _group(lines: list[str], kinds: list[LineKind]) -> list[_Block]:
             and prev.last == i - 1
             and kind is LineKind.TEXT
             and prev.kind is LineKind.TEXT
-            and _continues(lines[i - 1], line)
+            and (i in wrapped or _continues(lines[i - 1], line))
         ):
             prev.last = i
             prev.text = f"{prev.text}\n{line}"

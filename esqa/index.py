@@ -235,9 +235,15 @@ def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:
     for source, reason in skipped.items():
         try:
             stat = (corpus / source).stat()
+            digest = sha256_file(corpus / source)
         except OSError:
-            continue
-        records[source] = {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "reason": reason}
+            continue  # unreadable: it will be reported again at the next build
+        records[source] = {
+            "bytes": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": digest,
+            "reason": reason,
+        }
     return records
 
 

@@ -45,7 +45,9 @@ def hybrid_search(index: Index, query: str, query_vector: np.ndarray, k: int) ->
             fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank)
     dense_scores = {h.id: h.score for h in dense}
     lexical_scores = {h.id: h.score for h in lexical}
-    best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    lexical_rank = {h.id: rank for rank, h in enumerate(lexical)}
+    # On a tie, the exact-term match goes first: it is the one embeddings miss.
+    best = sorted(fused, key=lambda i: (-fused[i], lexical_rank.get(i, depth), i))[:k]
     return [
         Hit(
             chunk=index.chunks[i],

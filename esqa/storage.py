@@ -93,6 +93,7 @@ def publish(target: Path, write: Callable[[Path], None]) -> Path:
         _fsync_tree(staging)
         generation = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-{token}"
         os.rename(staging, generation)
+        os.utime(generation)  # its publication time orders the generations
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -110,14 +111,16 @@ def publish(target: Path, write: Callable[[Path], None]) -> Path:
 
 def _generations(target: Path) -> list[Path]:
     prefix = f".{target.name}."
-    return sorted(
+    found = [
         p
         for p in target.parent.iterdir()
         if p.name.startswith(prefix)
         and p.is_dir()
         and not p.is_symlink()
         and not p.name.startswith(f"{prefix}tmp-")
-    )
+    ]
+    # Oldest first by when they were published (names tie within a second).
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
 def _prune(target: Path, keep: int) -> None:

@@ -44,9 +44,12 @@ def decode_bytes(data: bytes, name: str = "<bytes>") -> DecodedText:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return DecodedText(_strip_bom(data.decode(encoding)), encoding)
+                text = _strip_bom(data.decode(encoding))
             except UnicodeDecodeError:
                 break
+            if not text.strip():
+                raise NotTextError(f"{name}: empty file")
+            return DecodedText(text, encoding)
     if not data.strip():
         raise NotTextError(f"{name}: empty file")
     if b"\x00" in data:

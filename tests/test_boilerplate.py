@@ -97,11 +97,6 @@ def test_a_news_sentence_that_mentions_cookies_is_kept(sentence):
     assert sentence in [p.text for p in doc.paragraphs]
 
 
-@pytest.mark.xfail(
-    reason="BUG: boilerplate.classify_line drops a quoted news sentence because it contains "
-    "'cookies' and 'we' (the _COOKIE + _SITE_SELF rule)",
-    strict=True,
-)
 def test_a_quote_with_we_and_cookies_is_kept():
     sentence = (
         "'We sold out of cookies by noon,' the owner said, adding that demand had doubled "
@@ -111,11 +106,6 @@ def test_a_quote_with_we_and_cookies_is_kept():
     assert sentence in [p.text for p in doc.paragraphs]
 
 
-@pytest.mark.xfail(
-    reason="BUG: boilerplate.classify_line drops any sentence of <= 40 words that names the "
-    "App Store / Google Play or 'download ... apps' (the _APP_PROMO rule), even news about them",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "sentence",
     [
@@ -130,11 +120,6 @@ def test_news_about_app_stores_is_kept(sentence):
     assert sentence in [p.text for p in doc.paragraphs]
 
 
-@pytest.mark.xfail(
-    reason="BUG: boilerplate.classify_line treats a short sentence starting with 'Topics'/"
-    "'Tags'/'Categories' as a tag line (the _TAG_LINE rule), so the sentence is dropped",
-    strict=True,
-)
 def test_a_short_sentence_starting_with_topics_is_kept():
     sentence = "Topics discussed at the summit included rare earths."
     doc = parse_text("page.txt", f"Summit ends\n\n{BODY_1}\n\n{sentence}\n")

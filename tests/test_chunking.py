@@ -112,22 +112,11 @@ def test_a_5000_word_sentence_without_punctuation_is_split_within_budget():
         assert words([piece])[0] <= 254
 
 
-@pytest.mark.xfail(
-    reason="BUG: chunking._pieces leaves a gap at each 20,000-character cut of a long line "
-    "(the next piece starts at the fixed offset, not at the space the cut moved back to), "
-    "so the characters in the gap are in no sentence and no window",
-    strict=True,
-)
 def test_a_5000_word_sentence_without_punctuation_loses_no_text():
     spans = window_spans(LONG_RUN_ON, words, ChunkingParams(max_tokens=256))
     assert uncovered_words(LONG_RUN_ON, spans) == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: chunking.split_sentences drops the characters between the last space before "
-    "each 20,000-character cut and the cut itself",
-    strict=True,
-)
 def test_sentences_of_a_paragraph_longer_than_20000_characters_cover_all_its_text():
     assert len(LONG_RUN_ON) > 20_000
     assert uncovered_words(LONG_RUN_ON, split_sentences(LONG_RUN_ON)) == []
@@ -147,11 +136,6 @@ def chars(texts):
     return [len(t) for t in texts]
 
 
-@pytest.mark.xfail(
-    reason="BUG: chunking._split_long cuts only at whitespace, so a single 'word' longer "
-    "than the budget (a long URL, CJK text without spaces) stays one over-budget window",
-    strict=True,
-)
 def test_a_long_run_without_spaces_is_split_within_budget():
     text = "See https://example.com/" + "a" * 3000 + " for details."
     spans = window_spans(text, chars, ChunkingParams(max_tokens=100))
@@ -163,12 +147,6 @@ def word_pieces(texts):
     return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]
 
 
-@pytest.mark.xfail(
-    reason="BUG: chunking.windows sizes a window as the sum of its sentences' counts; closing "
-    "quotes that _resplit leaves between sentence spans (003 line 46: \"'soft power.' Soft\") "
-    "are inside the window text but never counted, so windows exceed the budget",
-    strict=True,
-)
 def test_windows_of_seed_003_line_46_fit_a_punctuation_aware_budget():
     text = seed_lines("003_116bf12851cd3169.txt")[45]
     over = {}

@@ -204,11 +204,6 @@ def test_hard_wrapped_paragraph_is_one_paragraph_over_several_lines():
     assert first.text == "\n".join(WRAPPED[2:6])
 
 
-@pytest.mark.xfail(
-    reason="BUG: corpus._continues ends a hard-wrapped paragraph at any line that happens to "
-    "end a sentence, so one blank-line-separated paragraph becomes two",
-    strict=True,
-)
 def test_hard_wrapped_paragraph_with_a_sentence_ending_at_a_line_end_is_one_paragraph():
     lines = [
         "Japan tightens chip export rules",  # 1

@@ -297,12 +297,6 @@ def test_older_generations_are_pruned(small_corpus, built):
     assert built.resolve() in generations
 
 
-@pytest.mark.xfail(
-    reason="BUG: storage._prune keeps the generation whose name sorts last; names are "
-    "'<second>-<random token>', so for builds within the same second it can delete the "
-    "generation just replaced and keep an older one",
-    strict=True,
-)
 def test_the_generation_just_replaced_survives_builds_within_one_second(
     small_corpus, tmp_path, monkeypatch
 ):

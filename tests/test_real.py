@@ -47,12 +47,6 @@ def test_no_real_chunk_covers_a_boilerplate_line(qa):
     assert bad == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: chunking.windows sizes a window as the sum of its sentences' counts, but the "
-    "window text also holds what lies between sentences (closing quotes that _resplit leaves "
-    "outside sentence spans, as in 003 line 46 \"'soft power.' Soft\"): a chunk of 255 pieces",
-    strict=True,
-)
 def test_real_chunks_fit_the_model_window(qa, real_embedder):
     sizes = real_embedder.count_tokens([c.text for c in qa.index.chunks.values()])
     assert max(sizes) <= real_embedder.max_tokens - 2
@@ -96,12 +90,6 @@ def test_cli_search_json_round_trip(real_seed_index, real_embedder, monkeypatch)
     assert "warning" not in result.stderr  # the index matches the corpus
 
 
-@pytest.mark.xfail(
-    reason="BUG: chunking._split_long cuts only at whitespace, so text without spaces (here "
-    "Japanese, 841 word pieces) becomes one window far over the model's 254-piece budget and "
-    "all-MiniLM-L6-v2 silently truncates it",
-    strict=True,
-)
 def test_japanese_text_without_spaces_is_split_within_the_model_window(real_embedder):
     text = (
         "日本政府は経済安全保障推進法に基づき、半導体や重要鉱物の供給網を強化する方針を示した" * 20

@@ -81,12 +81,6 @@ def test_a_rare_acronym_ranks_first_even_when_dense_search_is_uninformative(tmp_
     assert hits[0].lexical_score is not None and hits[0].lexical_score > 0
 
 
-@pytest.mark.xfail(
-    reason="BUG: retrieve.hybrid_search: with more than 50 chunks and an uninformative dense "
-    "side, the only lexical match gets 1/(60+1), the same fused score as the dense top hit, and "
-    "the tie is broken by chunk id, so the acronym chunk is not ranked first",
-    strict=True,
-)
 def test_a_rare_acronym_ranks_first_in_a_larger_index_with_uninformative_dense_search(tmp_path):
     corpus = _corpus(tmp_path, 60)
     hits = _search(tmp_path, corpus, "ESPA", ConstantEmbedder())

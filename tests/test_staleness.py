@@ -82,11 +82,6 @@ def test_a_skipped_empty_file_is_not_reported_as_added(setup):
     assert "empty.txt" not in changes.added + changes.changed
 
 
-@pytest.mark.xfail(
-    reason="BUG: index.corpus_changes reports a touched (unchanged) skipped file as changed: "
-    "skipped records have no sha256, so any mtime change counts as a content change",
-    strict=True,
-)
 def test_touching_a_skipped_empty_file_is_not_a_change(setup):
     corpus, manifest = setup
     _later(corpus / "empty.txt")

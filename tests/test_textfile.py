@@ -57,11 +57,6 @@ def test_empty_whitespace_and_binary_bytes_are_not_text(data):
         decode_bytes(data, "x.txt")
 
 
-@pytest.mark.xfail(
-    reason="BUG: decode_bytes returns empty text for a file holding only a byte-order mark "
-    "(or a BOM and whitespace) instead of raising NotTextError",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "data",
     [codecs.BOM_UTF8, codecs.BOM_UTF8 + b" \r\n", codecs.BOM_UTF16_LE + " \n".encode("utf-16-le")],
