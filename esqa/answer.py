@@ -279,8 +279,8 @@ class Composer:
             if enum is None or not same_noun(enum.noun, q.ordinal_noun):
                 continue
             span = enum.item(q.ordinal)
-            if span is None:
-                continue
+            if span is None:  # "the ninth pillar" of four: the articles do not say
+                return _abstain(q, [cand, *candidates], _confidence(cand.score, 0.0))
             text = cand.text[span[0] : span[1]]
             citations = [_cite(cand)] + [_cite(c) for c in _others(candidates, [cand])][
                 : CITATIONS - 1

@@ -94,6 +94,9 @@ def split_sentences(text: str) -> list[Span]:
 
 def _segment(text: str) -> list[Span]:
     spans: list[Span] = []
+    # pysbd ends a sentence at a line break; a hard-wrapped paragraph's breaks
+    # are spaces. Same length, so the offsets stay valid.
+    text = text.replace("\n", " ")
     for piece in _pieces(text):
         pos = piece.start
         for sentence in _segmenter().segment(text[piece.start : piece.end]):

@@ -46,6 +46,15 @@ class Enumeration:
         return self.items[ordinal - 1] if 0 < ordinal <= len(self.items) else None
 
 
+def _split_last(sentence: str, items: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    start, end = items[-1]
+    joins = list(re.finditer(r"\s+(?:and|or)\s+", sentence[start:end]))
+    if not joins:
+        return items
+    m = joins[-1]
+    return [*items[:-1], (start, start + m.start()), (start + m.end(), end)]
+
+
 def parse_ordinal(text: str) -> tuple[int, str] | None:
     """("fourth pillar" ...) -> (4, "pillar"); "last" gives -1."""
     m = _ORDINAL.search(text)
@@ -75,6 +84,8 @@ def find_enumeration(sentence: str) -> Enumeration | None:
             stripped = text[lead:].rstrip()
             if stripped:
                 items.append((start + lead, start + lead + len(stripped)))
+        if count and len(items) == count - 1:
+            items = _split_last(sentence, items)  # "A, B and C": no comma before "and"
         if len(items) >= 2 and (count == 0 or count == len(items)):
             return Enumeration(head.group("noun"), count, tuple(items))
     return None
