@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 # Counts word pieces of each text, without the [CLS]/[SEP] the model adds.
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -48,7 +49,7 @@ class Window:
 
 
 @lru_cache(maxsize=1)
-def _segmenter():  # type: ignore[no-untyped-def]
+def _segmenter() -> Any:
     import pysbd  # deferred: only ingestion needs it
 
     return pysbd.Segmenter(language="en", clean=False)

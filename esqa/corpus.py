@@ -327,7 +327,7 @@ def _assemble(source: str, blocks: list[_Block]) -> tuple[list[Article], list[Pa
             continue  # a headline or caption with no text under it
         number = len(articles) + 1
         kept.sort(key=lambda item: item[0].first)
-        for block, kind in kept:
+        for block, role in kept:
             paragraphs.append(
                 Paragraph(
                     source=source,
@@ -336,7 +336,7 @@ def _assemble(source: str, blocks: list[_Block]) -> tuple[list[Article], list[Pa
                     line_end=block.last + 1,
                     text=block.text,
                     article=number,
-                    kind=kind,
+                    kind=role,
                 )
             )
         articles.append(

@@ -99,6 +99,6 @@ def has_value(sentence: str, answer_type: str, given: str = "") -> bool:
     if pattern is None:
         return True
     if answer_type in ("organisation", "place") and given:
-        known = given.casefold()
-        return any(m.group().casefold() not in known for m in pattern.finditer(sentence))
+        text = given.casefold()
+        return any(m.group().casefold() not in text for m in pattern.finditer(sentence))
     return bool(pattern.search(sentence))
