@@ -138,19 +138,3 @@ def _remove_leftovers(target: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         elif path.name.startswith(f"{prefix}link-"):
             path.unlink(missing_ok=True)
-
-
-def remove_index(target: Path) -> None:
-    """Delete an index and all its generations (caller holds the lock)."""
-    generations = _generations(target)
-    if target.is_symlink():
-        target.unlink()
-    elif target.exists():
-        shutil.rmtree(target)
-    for g in generations:
-        shutil.rmtree(g, ignore_errors=True)
-
-
-def raise_if_unwritable(directory: Path) -> None:
-    if directory.exists() and not os.access(directory, os.W_OK):
-        raise EsqaError(f"cannot write to {directory}; choose another --index location")
