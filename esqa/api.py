@@ -31,7 +31,7 @@ from esqa.types import Answer, Chunk, Hit
 DEFAULT_CORPUS = Path("seeds")
 DEFAULT_INDEX = Path("indexes/default")
 # Chunks the composer reads its candidate sentences from.
-ANSWER_CHUNKS = 8
+ANSWER_CHUNKS = 16
 
 
 @dataclass(frozen=True)
