@@ -195,7 +195,7 @@ def _render_hit(rank: int, hit: Any) -> str:
     "-k",
     "k",
     type=click.IntRange(1, 50),
-    default=8,
+    default=16,
     show_default=True,
     help="Passages the composer reads.",
 )
