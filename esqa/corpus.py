@@ -191,6 +191,18 @@ def _continues(prev: str, line: str) -> bool:
     return len(prev) >= 40 and len(line) <= 1.3 * len(prev) + 10
 
 
+def _resumes(prev: str, line: str) -> bool:
+    """Whether `line` resumes, across one blank line, a sentence that `prev` breaks off.
+
+    Text extracted from PDFs, and some scraped pages, put a blank line after
+    every wrapped line ("... the major role of chest CT is to understand the",
+    blank, "extent and dynamic evolution ..."). A line that stops mid-sentence
+    followed by one that starts in lower case is the same paragraph: quoting
+    either half alone would cut the sentence in two.
+    """
+    return not ends_sentence(prev) and line.lstrip()[:1].islower() and len(prev.strip()) >= 20
+
+
 def _wrapped_runs(lines: list[str], kinds: list[LineKind]) -> set[int]:
     """Lines (after the first) of runs of text lines that are hard-wrapped.
 
@@ -222,15 +234,19 @@ def _group(lines: list[str], kinds: list[LineKind]) -> list[_Block]:
         if kind is LineKind.BLANK:
             continue
         prev = blocks[-1] if blocks else None
-        if (
+        joins = (
             prev is not None
-            and prev.last == i - 1
             and kind is LineKind.TEXT
             and prev.kind is LineKind.TEXT
-            and (i in wrapped or _continues(lines[i - 1], line))
-        ):
+            and (
+                (prev.last == i - 1 and (i in wrapped or _continues(lines[i - 1], line)))
+                or (prev.last == i - 2 and _resumes(lines[i - 2], line))
+            )
+        )
+        if prev is not None and joins:
+            # Keep the lines in between as they are: the text must match the file.
+            prev.text = "\n".join([prev.text, *lines[prev.last + 1 : i], line])
             prev.last = i
-            prev.text = f"{prev.text}\n{line}"
             continue
         blocks.append(_Block(kind, i, i, line))
     for block in blocks:

@@ -222,6 +222,24 @@ def test_hard_wrapped_paragraph_with_a_sentence_ending_at_a_line_end_is_one_para
     assert body == [(3, 6), (8, 9)]
 
 
+def test_a_sentence_broken_by_a_blank_line_stays_one_paragraph():
+    lines = [
+        "Chest imaging in the outbreak",  # 1
+        "",  # 2
+        "Typical CT findings help the diagnosis. In our opinion, the major role of CT is",  # 3
+        "",  # 4
+        "to follow the extent and evolution of lung lesions.",  # 5
+        "",  # 6
+        "A second paragraph starts here and ends with a full stop.",  # 7
+        "",  # 8
+        "and a lower-case line after a finished sentence is its own paragraph.",  # 9
+    ]
+    doc = parse_text("pdf.txt", "\n".join(lines))
+    body = [(p.line_start, p.line_end) for p in doc.paragraphs if p.kind == "body"]
+    assert body == [(3, 5), (7, 7), (9, 9)]
+    assert doc.paragraphs[1].text == "\n".join(lines[2:5])
+
+
 def test_one_paragraph_per_line_without_blank_lines_stays_separate():
     lines = [
         "Rates rise again",
