@@ -93,6 +93,25 @@ def test_dense_load_rejects_a_wrong_dimension_or_chunk_count(chunks, embedder, t
         FaissDenseStore.load(tmp_path, embedder.dimension, chunks[:-1])
 
 
+def test_dense_vectors_returns_the_stored_rows_for_the_ids_asked(chunks, embedder, tmp_path):
+    vectors = embedder.embed([c.text for c in chunks])
+    store = FaissDenseStore(embedder.dimension)
+    store.add(chunks, vectors)
+    store.save(tmp_path)
+    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, chunks)
+    np.testing.assert_array_equal(loaded.vectors([3, 0]), vectors[[3, 0]])
+    assert loaded.vectors([]).shape == (0, embedder.dimension)
+
+
+def test_dense_vectors_of_a_removed_or_unknown_id_is_a_key_error(chunks, embedder):
+    store = dense_store(chunks, embedder)
+    store.remove_source("a.txt")
+    with pytest.raises(KeyError):
+        store.vectors([0])
+    with pytest.raises(KeyError):
+        store.vectors([99])
+
+
 def test_dense_add_rejects_mismatched_vectors(chunks, embedder):
     store = FaissDenseStore(embedder.dimension)
     with pytest.raises(ValueError):

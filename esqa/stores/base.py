@@ -36,6 +36,14 @@ class DenseStore(Protocol):
         """The k chunks most similar to a query vector, best first."""
         ...
 
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunk ids, one row per id, in order.
+
+        Raises KeyError for an id the store does not hold. An incremental build
+        reuses them instead of embedding unchanged text again.
+        """
+        ...
+
     def save(self, directory: Path) -> list[str]:
         """Write the store into directory; returns the file names written."""
         ...

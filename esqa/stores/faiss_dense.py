@@ -62,6 +62,17 @@ class FaissDenseStore:
             ScoredId(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
         ]
 
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        keys = np.asarray(ids, dtype=np.int64)
+        if len(keys) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        try:
+            return np.asarray(self._index.reconstruct_batch(keys), dtype=np.float32)
+        except RuntimeError:  # FAISS says only "key not found" deep in its message
+            held = {i for ids in self._ids_by_source.values() for i in ids}
+            missing = sorted(set(keys.tolist()) - held)
+            raise KeyError(f"no vector for chunk ids {missing[:5]}") from None
+
     def save(self, directory: Path) -> list[str]:
         _faiss().write_index(self._index, str(directory / FILE_NAME))
         return [FILE_NAME]
