@@ -14,20 +14,27 @@ file's checksum, and fails with a one-line error that names the command to run.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import inspect
 import json
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from esqa import __version__
 from esqa.acronyms import Acronym, mine_acronyms
-from esqa.chunking import ChunkingParams, windows
+from esqa.chunking import ChunkingParams, TokenCounter, windows
 from esqa.corpus import iter_corpus_files, load_corpus
 from esqa.dedup import DedupItem, find_duplicates
 from esqa.embed import Embedder, ProgressFn
-from esqa.errors import CorpusError, IndexInvalidError, IndexMissingError
+from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
 from esqa.storage import publish, sha256_file, writer_lock
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
@@ -37,6 +44,16 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 ACRONYMS = "acronyms.json"
+# The code that turns files into chunks (see `ingestion_fingerprint`).
+_INGESTION_MODULES = (
+    "esqa.textfile",
+    "esqa.boilerplate",
+    "esqa.corpus",
+    "esqa.dedup",
+    "esqa.chunking",
+    "esqa.types",
+    __name__,
+)
 
 # Given the number of texts to embed, returns the callback to report progress.
 ProgressFactory = Callable[[int], ProgressFn]
@@ -52,6 +69,10 @@ class BuildReport:
     chunks: int
     seconds: float
     warnings: tuple[str, ...] = ()
+    incremental: bool = False  # the previous index's vectors (and chunks) were reused
+    reused: int = 0  # chunks whose vector came from the previous index
+    embedded: int = 0  # chunks embedded by this build
+    chunked_files: int = 0  # files chunked by this build; the others kept their stored chunks
 
 
 @dataclass(frozen=True)
@@ -85,43 +106,161 @@ class Index:
     acronyms: dict[str, Acronym]
 
 
-def make_chunks(
-    documents: Sequence[Document], embedder: Embedder, params: ChunkingParams
-) -> tuple[list[Chunk], int]:
-    """Chunks of every paragraph that is not a near-duplicate; and how many were."""
+def _find_duplicates(documents: Sequence[Document]) -> dict[str, list[int]]:
+    """Paragraph numbers of each file that are not indexed, a fuller copy being elsewhere.
+
+    Recomputed over the whole corpus at every build: the decision is global and
+    depends on file order, so a new file can turn a kept paragraph into a copy.
+    """
     items = [
         DedupItem((p.source, p.number), p.text, doc.article_of(p).teaser)
         for doc in documents
         for p in doc.paragraphs
     ]
-    duplicates = find_duplicates(items)
+    dropped: dict[str, list[int]] = defaultdict(list)
+    for source, number in sorted(find_duplicates(items)):
+        dropped[source].append(number)
+    return dropped
+
+
+def _document_chunks(
+    doc: Document, dropped: Container[int], count: TokenCounter, params: ChunkingParams
+) -> list[Chunk]:
+    """Chunks of a file's indexed paragraphs, with ids counting from 0 within the file."""
+    chunks: list[Chunk] = []
+    for paragraph in doc.paragraphs:
+        if paragraph.number in dropped:
+            continue
+        article = doc.article_of(paragraph)
+        text = paragraph.text
+        for window in windows(text, count, params):
+            span = window.span
+            chunks.append(
+                Chunk(
+                    id=len(chunks),
+                    source=paragraph.source,
+                    paragraph=paragraph.number,
+                    line_start=paragraph.line_start + text.count("\n", 0, span.start),
+                    line_end=paragraph.line_start + text.count("\n", 0, span.end),
+                    text=text[span.start : span.end],
+                    article_title=article.title,
+                    publisher=article.publisher,
+                    published=article.published,
+                    teaser=article.teaser,
+                    sentences=tuple(
+                        (s.start - span.start, s.end - span.start) for s in window.sentences
+                    ),
+                )
+            )
+    return chunks
+
+
+def _append_numbered(chunks: list[Chunk], more: Sequence[Chunk]) -> None:
+    """Ids are positions in corpus order, as a build from scratch numbers them."""
+    base = len(chunks)
+    chunks.extend(replace(c, id=base + i) for i, c in enumerate(more))
+
+
+def make_chunks(
+    documents: Sequence[Document], embedder: Embedder, params: ChunkingParams
+) -> tuple[list[Chunk], int]:
+    """Chunks of every paragraph that is not a near-duplicate; and how many were."""
+    dropped = _find_duplicates(documents)
     chunks: list[Chunk] = []
     for doc in documents:
-        for paragraph in doc.paragraphs:
-            if (paragraph.source, paragraph.number) in duplicates:
-                continue
-            article = doc.article_of(paragraph)
-            text = paragraph.text
-            for window in windows(text, embedder.count_tokens, params):
-                span = window.span
-                chunks.append(
-                    Chunk(
-                        id=len(chunks),
-                        source=paragraph.source,
-                        paragraph=paragraph.number,
-                        line_start=paragraph.line_start + text.count("\n", 0, span.start),
-                        line_end=paragraph.line_start + text.count("\n", 0, span.end),
-                        text=text[span.start : span.end],
-                        article_title=article.title,
-                        publisher=article.publisher,
-                        published=article.published,
-                        teaser=article.teaser,
-                        sentences=tuple(
-                            (s.start - span.start, s.end - span.start) for s in window.sentences
-                        ),
-                    )
-                )
-    return chunks, len(duplicates)
+        _append_numbered(
+            chunks, _document_chunks(doc, set(dropped[doc.source]), embedder.count_tokens, params)
+        )
+    return chunks, sum(len(numbers) for numbers in dropped.values())
+
+
+@lru_cache(maxsize=1)
+def ingestion_fingerprint() -> str:
+    """A digest of the code that turns files into chunks.
+
+    Stored chunks are reused only when this code is unchanged, so an edit to
+    the parser or the chunker can never leave chunks made the old way beside
+    chunks made the new way. Vectors depend only on the text and the model, so
+    they are reused either way.
+    """
+    digest = hashlib.sha256()
+    for name in _INGESTION_MODULES:
+        digest.update(inspect.getsource(importlib.import_module(name)).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """What a build may reuse from the index it replaces."""
+
+    sources: dict[str, Any]  # the manifest's record of each indexed file
+    chunks: dict[str, list[Chunk]]  # by source, in order
+    reuse_chunks: bool  # False when the chunking parameters or the ingestion code changed
+    ids_by_text: dict[str, int]  # chunk text -> id of its vector in `dense`
+    dense: FaissDenseStore
+
+    def chunks_of(self, doc: Document, dropped: list[int]) -> list[Chunk] | None:
+        """The stored chunks of an unchanged file, or None when it must be chunked again."""
+        record = self.sources.get(doc.source)
+        if not self.reuse_chunks or record is None:
+            return None
+        if record.get("sha256") != doc.sha256 or record.get("dropped") != dropped:
+            return None
+        return self.chunks.get(doc.source, [])
+
+
+def _previous_index(
+    index: Path, embedder: Embedder, params: ChunkingParams
+) -> tuple[_Previous | None, str | None]:
+    """The index about to be replaced, when its vectors can be reused; else None and
+    why not (None too when there is no index yet)."""
+    if not (index.resolve() / MANIFEST).is_file():
+        return None, None
+    try:
+        loaded = load_index(index, embedder.model_id, embedder.dimension)
+    except EsqaError as exc:
+        return None, str(exc).split("; run:")[0]
+    manifest = loaded.manifest
+    ordered = sorted(loaded.chunks.values(), key=lambda c: c.id)
+    by_source: dict[str, list[Chunk]] = defaultdict(list)
+    for chunk in ordered:
+        by_source[chunk.source].append(chunk)
+    return (
+        _Previous(
+            sources=manifest.get("sources", {}),
+            chunks=dict(by_source),
+            reuse_chunks=manifest.get("chunking") == params.to_dict()
+            and manifest.get("ingestion") == ingestion_fingerprint(),
+            ids_by_text={c.text: c.id for c in ordered},
+            dense=loaded.dense,
+        ),
+        None,
+    )
+
+
+def _vectors(
+    chunks: Sequence[Chunk],
+    previous: _Previous | None,
+    embedder: Embedder,
+    progress: ProgressFactory | None,
+) -> tuple[np.ndarray, int]:
+    """Every chunk's vector, and how many came from the previous index.
+
+    A vector depends only on the text and the model, so any chunk whose text
+    the previous index holds reuses its vector, wherever the chunk now is.
+    """
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    known = previous.ids_by_text if previous else {}
+    reuse = [i for i, c in enumerate(chunks) if c.text in known]
+    if previous is not None and reuse:
+        vectors[reuse] = previous.dense.vectors([known[chunks[i].text] for i in reuse])
+    todo = [i for i, c in enumerate(chunks) if c.text not in known]
+    # Loading the model takes seconds: a build that embeds nothing never loads it.
+    if todo:
+        vectors[todo] = embedder.embed(
+            [chunks[i].text for i in todo], progress=progress(len(todo)) if progress else None
+        )
+    return vectors, len(reuse)
 
 
 def build_index(
@@ -130,38 +269,64 @@ def build_index(
     embedder: Embedder,
     params: ChunkingParams | None = None,
     progress: ProgressFactory | None = None,
+    full: bool = False,
 ) -> BuildReport:
     """Build the index of every article under `corpus` and publish it at `index`.
 
     Example: `build_index(Path("seeds"), Path("indexes/default"), SentenceTransformerEmbedder())`.
-    The previous index stays readable until the new one replaces it atomically.
+    Unless `full`, the index being replaced is reused: a chunk whose text it
+    already holds keeps its vector, and a file whose content and near-duplicate
+    paragraphs are unchanged keeps its chunks. The result is the same as a
+    build from scratch. The previous index stays readable until the new one
+    replaces it atomically.
     """
     started = time.monotonic()
     params = params or ChunkingParams(max_tokens=embedder.max_tokens)
     with writer_lock(index):
+        previous, unusable = (None, None) if full else _previous_index(index, embedder, params)
+        # Every file is parsed, not only the changed ones: near-duplicate
+        # decisions need every paragraph, and parsing is cheap next to
+        # chunking and embedding (about 1 s per 2,000 short articles).
         scan = load_corpus(corpus)
-        documents, warnings = scan.documents, scan.warnings
+        documents, warnings = scan.documents, list(scan.warnings)
         if not documents:
             raise CorpusError(f"no article files (*.txt with text) in {corpus}; add some first")
-        chunks, duplicates = make_chunks(documents, embedder, params)
-        vectors = embedder.embed(
-            [c.text for c in chunks], progress=progress(len(chunks)) if progress else None
-        )
+        if unusable:
+            warnings.append(f"the previous index was not reused ({unusable}); building afresh")
+        dropped = _find_duplicates(documents)
+        chunks: list[Chunk] = []
+        chunked_files = 0
+        for doc in documents:
+            stored = previous.chunks_of(doc, dropped[doc.source]) if previous else None
+            if stored is None:
+                chunked_files += 1
+                stored = _document_chunks(
+                    doc, set(dropped[doc.source]), embedder.count_tokens, params
+                )
+            _append_numbered(chunks, stored)
+        vectors, reused = _vectors(chunks, previous, embedder, progress)
         dense = FaissDenseStore(embedder.dimension)
         dense.add(chunks, vectors)
         lexical = Bm25LexicalStore()
         lexical.add(chunks)
         acronyms = mine_acronyms(chunks)
-        sources = _source_records(corpus, documents, chunks)
+        duplicates = sum(len(numbers) for numbers in dropped.values())
         seconds = time.monotonic() - started
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "esqa_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(seconds, 3),
+            "build": {
+                "incremental": previous is not None,
+                "reused_chunks": reused,
+                "embedded_chunks": len(chunks) - reused,
+                "chunked_files": chunked_files,
+            },
             "corpus": str(corpus),
             "model": {"id": embedder.model_id, "dimension": embedder.dimension},
             "chunking": params.to_dict(),
+            "ingestion": ingestion_fingerprint(),
             "dense": dense.describe(),
             "lexical": lexical.describe(),
             "counts": {
@@ -171,7 +336,7 @@ def build_index(
                 "duplicate_paragraphs": duplicates,
                 "chunks": len(chunks),
             },
-            "sources": sources,
+            "sources": _source_records(corpus, documents, chunks, dropped),
             "skipped": _skipped_records(corpus, scan.skipped),
             "warnings": warnings,
         }
@@ -206,11 +371,18 @@ def build_index(
         chunks=len(chunks),
         seconds=time.monotonic() - started,
         warnings=tuple(warnings),
+        incremental=previous is not None,
+        reused=reused,
+        embedded=len(chunks) - reused,
+        chunked_files=chunked_files,
     )
 
 
 def _source_records(
-    corpus: Path, documents: Sequence[Document], chunks: Sequence[Chunk]
+    corpus: Path,
+    documents: Sequence[Document],
+    chunks: Sequence[Chunk],
+    dropped: dict[str, list[int]],
 ) -> dict[str, Any]:
     per_source: dict[str, int] = {}
     for chunk in chunks:
@@ -225,6 +397,8 @@ def _source_records(
             "encoding": doc.encoding,
             "articles": len(doc.articles),
             "chunks": per_source.get(doc.source, 0),
+            # Its chunks can be reused only while the same paragraphs are dropped.
+            "dropped": dropped.get(doc.source, []),
         }
     return records
 

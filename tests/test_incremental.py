@@ -1,0 +1,254 @@
+"""Incremental `build_index`: reuse what the previous index holds, end up where a full build does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SEEDS, HashedEmbedder, write_corpus
+
+import esqa.index
+from esqa.chunking import ChunkingParams
+from esqa.index import ACRONYMS, CHUNKS, build_index, load_index
+from esqa.retrieve import hybrid_search
+
+QUERIES = [
+    "ESPA fourth pillar",
+    "rare earths supply chains",
+    "Institute of Geoeconomics director",
+    "semiconductor subsidies Rapidus",
+    "undersea cables satellites",
+]
+EXTRA = (
+    "Undersea cables join the list\n\n"
+    "The ministry will add undersea cables and satellites to the critical products "
+    "named under the Economic Security Promotion Act (ESPA), officials said on Friday.\n\n"
+    "A public comment period opens next month.\n"
+)
+# The paragraphs 001 and 004 of the seeds share: 004's copies are dropped while 001 is there.
+SHARED_WITH_004 = "001_9c16898d448cd4fa.txt"
+
+
+class NoModel(HashedEmbedder):
+    """Counts like the fake model but fails if anything is embedded."""
+
+    def embed(self, texts, batch_size=32, progress=None):
+        raise AssertionError(f"embedded {len(texts)} texts; nothing should need embedding")
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    root = tmp_path / "corpus"
+    shutil.copytree(SEEDS, root)
+    for path in root.iterdir():
+        path.chmod(0o644)  # the seeds are read-only; the tests edit copies
+    return root
+
+
+@pytest.fixture
+def index(corpus, tmp_path) -> Path:
+    path = tmp_path / "indexes" / "default"
+    build_index(corpus, path, HashedEmbedder())
+    return path
+
+
+def content(index: Path) -> tuple[str, str]:
+    directory = index.resolve()
+    return (
+        (directory / CHUNKS).read_text(encoding="utf-8"),
+        (directory / ACRONYMS).read_text(encoding="utf-8"),
+    )
+
+
+def top_k(index: Path) -> list[list[tuple[str, int, int, int, str, float]]]:
+    embedder = HashedEmbedder()
+    loaded = load_index(index, embedder.model_id, embedder.dimension)
+    out = []
+    for query in QUERIES:
+        hits = hybrid_search(loaded, query, embedder.embed([query])[0], 8)
+        out.append(
+            [
+                (h.source, h.chunk.id, h.chunk.paragraph, h.chunk.line_start, h.text, h.score)
+                for h in hits
+            ]
+        )
+    return out
+
+
+def assert_same_as_full_build(corpus: Path, index: Path, tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    report = build_index(corpus, full, HashedEmbedder(), full=True)
+    assert not report.incremental and report.reused == 0
+    assert content(index) == content(full)
+    assert top_k(index) == top_k(full)
+    for name in ("dense.faiss", "lexical/ids.npy"):
+        assert (index.resolve() / name).read_bytes() == (full.resolve() / name).read_bytes(), name
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_after_adding_changing_and_removing_files_the_index_equals_a_full_build(
+    corpus, index, tmp_path
+):
+    before = json.loads((index.resolve() / "manifest.json").read_text(encoding="utf-8"))
+    write_corpus(corpus, {"new/extra.txt": EXTRA})
+    edit(corpus / "000_f449784ec6a8c697.txt", "four panel discussions", "five panel discussions")
+    (corpus / "002_28dcf7c095409e64.txt").unlink()
+    embedder = HashedEmbedder()
+
+    report = build_index(corpus, index, embedder)
+
+    assert report.incremental
+    assert report.embedded == embedder.calls  # what the report says it embedded, it did
+    assert report.reused + report.embedded == report.chunks
+    assert report.reused > 10 * report.embedded
+    assert report.chunked_files == 2  # the new file and the edited one
+    assert report.files == before["counts"]["files"]  # one added, one removed
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_only_the_new_file_is_embedded(corpus, index):
+    write_corpus(corpus, {"extra.txt": EXTRA})
+    embedder = HashedEmbedder()
+    report = build_index(corpus, index, embedder)
+    loaded = load_index(index, embedder.model_id, embedder.dimension)
+    new_chunks = [c for c in loaded.chunks.values() if c.source == "extra.txt"]
+    assert new_chunks
+    assert embedder.calls == report.embedded == len(new_chunks)
+
+
+def test_a_rebuild_of_an_unchanged_corpus_never_touches_the_model(corpus, index, tmp_path):
+    report = build_index(corpus, index, NoModel())
+    assert report.incremental
+    assert report.embedded == 0 and report.chunked_files == 0
+    assert report.reused == report.chunks
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_removing_files_embeds_nothing(corpus, index, tmp_path):
+    (corpus / "003_116bf12851cd3169.txt").unlink()
+    report = build_index(corpus, index, NoModel())
+    assert report.files == 4 and report.embedded == 0
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_removing_the_fuller_copy_brings_back_the_paragraphs_it_had_made_redundant(
+    corpus, index, tmp_path
+):
+    shared_before = json.loads((index.resolve() / "manifest.json").read_text())["sources"]
+    assert shared_before["004_55f16e264c431d7b.txt"]["dropped"]  # the premise
+    (corpus / SHARED_WITH_004).unlink()
+    report = build_index(corpus, index, HashedEmbedder())
+    # 004 is unchanged on disk but its dropped paragraphs are not: it is chunked again.
+    assert report.chunked_files == 1
+    assert report.duplicates == 0
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_adding_a_fuller_copy_drops_the_paragraph_of_an_unchanged_file(corpus, index, tmp_path):
+    (corpus / SHARED_WITH_004).rename(corpus / "zz_later.txt")  # now after 004 in corpus order
+    build_index(corpus, index, HashedEmbedder(), full=True)
+    source = (corpus / "004_55f16e264c431d7b.txt").read_text(encoding="utf-8")
+    paragraphs = [p for p in source.split("\n\n") if len(p.split()) > 25]
+    fuller = paragraphs[0] + " It was the first such step, officials added on Friday."
+    write_corpus(corpus, {"aaa_fuller.txt": "A fuller copy\n\n" + fuller + "\n"})
+    report = build_index(corpus, index, HashedEmbedder())
+    assert report.chunked_files == 2  # the new file, and 004 which lost a paragraph to it
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_a_renamed_file_is_chunked_again_but_not_embedded_again(corpus, index, tmp_path):
+    (corpus / "000_f449784ec6a8c697.txt").rename(corpus / "renamed.txt")
+    report = build_index(corpus, index, NoModel())
+    assert report.chunked_files == 1 and report.embedded == 0
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_touching_a_file_without_changing_it_reuses_its_chunks(corpus, index):
+    path = corpus / "000_f449784ec6a8c697.txt"
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    report = build_index(corpus, index, NoModel())
+    assert report.chunked_files == 0
+
+
+def test_full_embeds_every_chunk(corpus, index):
+    embedder = HashedEmbedder()
+    report = build_index(corpus, index, embedder, full=True)
+    assert not report.incremental
+    assert report.embedded == report.chunks == embedder.calls
+    assert report.chunked_files == report.files
+
+
+def test_the_manifest_records_how_the_index_was_built(corpus, index):
+    write_corpus(corpus, {"extra.txt": EXTRA})
+    report = build_index(corpus, index, HashedEmbedder())
+    manifest = json.loads((index.resolve() / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["build"] == {
+        "incremental": True,
+        "reused_chunks": report.reused,
+        "embedded_chunks": report.embedded,
+        "chunked_files": 1,
+    }
+
+
+def test_an_index_of_another_model_is_not_reused(corpus, index, tmp_path):
+    class OtherModel(HashedEmbedder):
+        model_id = "test/another-model"
+
+    embedder = OtherModel()
+    report = build_index(corpus, index, embedder)
+    assert not report.incremental
+    assert embedder.calls == report.chunks
+    assert any("not reused" in w for w in report.warnings)
+
+
+def test_a_damaged_previous_index_is_rebuilt_from_scratch(corpus, index, tmp_path):
+    dense = index.resolve() / "dense.faiss"
+    dense.write_bytes(dense.read_bytes()[:-100])
+    embedder = HashedEmbedder()
+    report = build_index(corpus, index, embedder)
+    assert not report.incremental and embedder.calls == report.chunks
+    warning = next(w for w in report.warnings if "not reused" in w)
+    assert "dense.faiss" in warning
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_new_chunking_parameters_rechunk_every_file_but_reuse_vectors_of_same_text(
+    corpus, index, tmp_path
+):
+    params = ChunkingParams(max_tokens=256, overlap=0)
+    embedder = HashedEmbedder()
+    report = build_index(corpus, index, embedder, params=params)
+    assert report.incremental and report.chunked_files == report.files
+    assert embedder.calls == report.embedded < report.chunks
+    full = tmp_path / "full"
+    build_index(corpus, full, HashedEmbedder(), params=params, full=True)
+    assert content(index) == content(full)
+
+
+def test_changed_ingestion_code_rechunks_every_file(corpus, index, monkeypatch):
+    monkeypatch.setattr(esqa.index, "ingestion_fingerprint", lambda: "another parser")
+    report = build_index(corpus, index, NoModel())
+    assert report.chunked_files == report.files
+    assert report.embedded == 0  # same text, same vectors
+
+
+def test_reused_vectors_are_the_stored_ones(corpus, index):
+    embedder = HashedEmbedder()
+    before = load_index(index, embedder.model_id, embedder.dimension)
+    by_text = {c.text: before.dense.vectors([c.id])[0] for c in before.chunks.values()}
+    write_corpus(corpus, {"extra.txt": EXTRA})
+    build_index(corpus, index, embedder)
+    after = load_index(index, embedder.model_id, embedder.dimension)
+    for chunk in after.chunks.values():
+        if chunk.source != "extra.txt":
+            np.testing.assert_array_equal(after.dense.vectors([chunk.id])[0], by_text[chunk.text])
