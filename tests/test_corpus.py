@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from itertools import pairwise
 from pathlib import Path
 
@@ -290,3 +292,45 @@ def test_corpus_files_are_found_recursively_with_posix_sources(tmp_path):
 def test_a_missing_corpus_directory_raises_corpus_error(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
         load_corpus(Path(tmp_path / "nope"))
+
+
+GOOD = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
+
+
+def test_a_named_pipe_is_skipped_with_a_warning_instead_of_blocking(tmp_path):
+    write_corpus(tmp_path, {"good.txt": GOOD})
+    os.mkfifo(tmp_path / "pipe.txt")
+    scans = []
+    reader = threading.Thread(target=lambda: scans.append(load_corpus(tmp_path)), daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    if reader.is_alive():  # blocked opening the pipe: give it a writer so the thread ends
+        os.close(os.open(tmp_path / "pipe.txt", os.O_WRONLY))
+        pytest.fail("load_corpus blocked reading a named pipe")
+    (scan,) = scans
+    assert [d.source for d in scan.documents] == ["good.txt"]
+    assert any("pipe.txt" in w and "not a regular file" in w for w in scan.warnings)
+    assert "pipe.txt" not in scan.skipped  # nothing may ever read (or hash) it
+    assert [source for _, source in iter_corpus_files(tmp_path)] == ["good.txt"]
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_readable_warning(tmp_path):
+    write_corpus(tmp_path, {"good.txt": GOOD})
+    with open(os.fsencode(tmp_path) + b"/caf\xe9.txt", "wb") as f:  # a Latin-1 name
+        f.write(GOOD.encode("utf-8"))
+    scan = load_corpus(tmp_path)
+    assert [d.source for d in scan.documents] == ["good.txt"]
+    (warning,) = scan.warnings
+    assert "caf\\xe9.txt" in warning and "rename" in warning
+    warning.encode("utf-8")  # printable and storable in the manifest
+    assert [source for _, source in iter_corpus_files(tmp_path)] == ["good.txt"]
+
+
+def test_a_symlink_out_of_the_corpus_is_not_read_and_is_reported(tmp_path):
+    outside = write_corpus(tmp_path / "outside", {"secret.txt": GOOD.replace("bank", "vault")})
+    corpus = write_corpus(tmp_path / "corpus", {"good.txt": GOOD})
+    (corpus / "link.txt").symlink_to(outside / "secret.txt")
+    scan = load_corpus(corpus)
+    assert [d.source for d in scan.documents] == ["good.txt"]
+    assert any("link.txt" in w and "symbolic link" in w for w in scan.warnings)
+    assert "link.txt" not in scan.skipped
