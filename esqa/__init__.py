@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
-from esqa.api import QA, IndexInfo, build, info, load  # noqa: E402
+from esqa.add import AddedFile, AddResult  # noqa: E402
+from esqa.api import QA, IndexInfo, add, build, info, load  # noqa: E402
 from esqa.errors import (  # noqa: E402
     CorpusError,
     EsqaError,
@@ -15,6 +16,8 @@ from esqa.types import Article, Chunk, Document, Hit, Paragraph  # noqa: E402
 
 __all__ = [
     "QA",
+    "AddResult",
+    "AddedFile",
     "Article",
     "BuildReport",
     "Chunk",
@@ -29,6 +32,7 @@ __all__ = [
     "Paragraph",
     "QueryError",
     "__version__",
+    "add",
     "build",
     "info",
     "load",

@@ -8,12 +8,16 @@ for hit in qa.search("ESPA fourth pillar", k=3):
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from esqa.add import AddResult, copy_articles
 from esqa.answer import Composer, expand_query
 from esqa.embed import Embedder, SentenceTransformerEmbedder
+from esqa.errors import EsqaError
 from esqa.index import (
     MANIFEST,
     BuildReport,
@@ -51,6 +55,7 @@ class IndexInfo:
     lexical: dict[str, Any]
     changes: CorpusChanges | None  # None when the corpus directory is gone
     skipped: dict[str, str] = field(default_factory=dict)
+    build: dict[str, Any] = field(default_factory=dict)  # incremental? chunks reused, embedded
 
     @property
     def stale(self) -> bool:
@@ -72,6 +77,7 @@ class IndexInfo:
             "stale": self.stale,
             "changes": None if self.changes is None else self.changes.to_dict(),
             "skipped": self.skipped,
+            "build": self.build,
         }
 
 
@@ -80,24 +86,82 @@ def default_embedder() -> Embedder:
 
 
 def index_exists(index: Path = DEFAULT_INDEX) -> bool:
-    return (index.resolve() / MANIFEST).is_file()
+    return (Path(index).resolve() / MANIFEST).is_file()
+
+
+def _recorded_corpus(manifest: dict[str, Any], corpus: Path | str | None) -> Path:
+    """The corpus asked for, else the one the index was built from."""
+    if corpus is not None:
+        return Path(corpus)
+    return Path(manifest.get("corpus") or DEFAULT_CORPUS)
+
+
+def corpus_of(index: Path = DEFAULT_INDEX, corpus: Path | str | None = None) -> Path:
+    """`corpus` if given, else the folder the index at `index` was built from, else seeds/."""
+    if corpus is None and index_exists(index):
+        try:
+            _, manifest = read_manifest(Path(index))
+        except EsqaError:
+            return DEFAULT_CORPUS  # a damaged index is rebuilt from the default corpus
+        return _recorded_corpus(manifest, None)
+    return _recorded_corpus({}, corpus)
+
+
+def _changes(manifest: dict[str, Any], corpus: Path) -> CorpusChanges | None:
+    return corpus_changes(manifest, corpus) if corpus.is_dir() else None
 
 
 def build(
-    corpus: Path = DEFAULT_CORPUS,
-    index: Path = DEFAULT_INDEX,
+    corpus: Path | str | None = None,
+    index: Path | str = DEFAULT_INDEX,
     embedder: Embedder | None = None,
     progress: ProgressFactory | None = None,
+    full: bool = False,
 ) -> BuildReport:
-    """Build (or rebuild) the index of `corpus` at `index`."""
-    return build_index(corpus, index, embedder or default_embedder(), progress=progress)
+    """Update (or create) the index of `corpus` at `index`; returns what was done.
+
+    Incremental unless `full`: unchanged text is not embedded again. `corpus`
+    defaults to the one the index was built from. Example: `esqa.build(full=True)`.
+    """
+    index = Path(index)
+    corpus = corpus_of(index, corpus)
+    return build_index(corpus, index, embedder or default_embedder(), progress=progress, full=full)
 
 
-def info(index: Path = DEFAULT_INDEX, corpus: Path | None = None) -> IndexInfo:
-    """Describe an index without loading its vectors."""
-    directory, manifest = read_manifest(index)
-    corpus = corpus or Path(manifest.get("corpus", DEFAULT_CORPUS))
-    changes = corpus_changes(manifest, corpus) if corpus.is_dir() else None
+def add(
+    paths: Sequence[Path | str],
+    corpus: Path | str | None = None,
+    index: Path | str = DEFAULT_INDEX,
+    replace: bool = False,
+    embedder: Embedder | None = None,
+    progress: ProgressFactory | None = None,
+) -> AddResult:
+    """Copy article files (or every `*.txt` in a folder) into the corpus, then update the index.
+
+    A file of the same name with other content is kept unless `replace`; what
+    was added, replaced or skipped, and why, is in the result, with the build
+    report (None when nothing changed). Example: `esqa.add(["new.txt"]).added`.
+    """
+    index = Path(index)
+    corpus = corpus_of(index, corpus)
+    result = copy_articles([Path(p) for p in paths], corpus, replace=replace)
+    if not (result.added or result.replaced) and not _index_stale(index, corpus):
+        return result
+    report = build_index(corpus, index, embedder or default_embedder(), progress=progress)
+    return dataclasses.replace(result, build=report)
+
+
+def _index_stale(index: Path, corpus: Path) -> bool:
+    """Whether the index is missing, unreadable or behind the corpus."""
+    try:
+        _, manifest = read_manifest(index)
+    except EsqaError:
+        return True
+    changes = _changes(manifest, corpus)
+    return changes is None or changes.stale
+
+
+def _info_of(index: Path, directory: Path, manifest: dict[str, Any], corpus: Path) -> IndexInfo:
     return IndexInfo(
         index=index,
         directory=directory,
@@ -110,18 +174,37 @@ def info(index: Path = DEFAULT_INDEX, corpus: Path | None = None) -> IndexInfo:
         chunking=manifest.get("chunking", {}),
         dense=manifest.get("dense", {}),
         lexical=manifest.get("lexical", {}),
-        changes=changes,
+        changes=_changes(manifest, corpus),
         skipped={s: r.get("reason", "") for s, r in manifest.get("skipped", {}).items()},
+        build=manifest.get("build", {}),
     )
 
 
-class QA:
-    """A loaded index with its embedder: search it (and, later, ask it)."""
+def info(index: Path | str = DEFAULT_INDEX, corpus: Path | str | None = None) -> IndexInfo:
+    """Describe an index without loading its vectors."""
+    index = Path(index)
+    directory, manifest = read_manifest(index)
+    return _info_of(index, directory, manifest, _recorded_corpus(manifest, corpus))
 
-    def __init__(self, index: Index, embedder: Embedder, built: BuildReport | None = None) -> None:
+
+class QA:
+    """A loaded index with its embedder: search it and ask it."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        built: BuildReport | None = None,
+        corpus: Path | None = None,
+        changes: CorpusChanges | None = None,
+    ) -> None:
         self.index = index
         self.embedder = embedder
-        self.built = built  # set when `load` had to build the index first
+        self.built = built  # set when `load` built or refreshed the index first
+        self.corpus = corpus or _recorded_corpus(index.manifest, None)
+        # Corpus files added, changed or removed since the build, as found at
+        # load time; None when the corpus folder is gone.
+        self.changes = changes
         self.__composer: Composer | None = None
         self.__articles: dict[tuple[str, str | None], list[Chunk]] | None = None
 
@@ -163,8 +246,9 @@ class QA:
             self.__articles = articles
         return self.__articles.get((chunk.source, chunk.article_title), [chunk])
 
-    def info(self, corpus: Path | None = None) -> IndexInfo:
-        return info(self.index.path, corpus)
+    def info(self) -> IndexInfo:
+        """What `esqa info` shows, from the manifest this QA loaded."""
+        return _info_of(self.index.path, self.index.directory, self.index.manifest, self.corpus)
 
     def __repr__(self) -> str:
         counts = self.index.manifest.get("counts", {})
@@ -172,17 +256,30 @@ class QA:
 
 
 def load(
-    index: Path = DEFAULT_INDEX,
-    corpus: Path = DEFAULT_CORPUS,
+    index: Path | str = DEFAULT_INDEX,
+    corpus: Path | str | None = None,
     embedder: Embedder | None = None,
     build_if_missing: bool = True,
     progress: ProgressFactory | None = None,
+    refresh: bool = False,
 ) -> QA:
-    """Load the index at `index`, building it from `corpus` first if it is missing."""
-    index, corpus = Path(index), Path(corpus)
+    """Load the index at `index`, building it from `corpus` first if it is missing.
+
+    `corpus` defaults to the folder the index was built from (seeds/ for a new
+    index). The corpus is compared with the index once, here: `qa.changes`
+    lists the files added, changed or removed since the build. With `refresh`,
+    a stale index is first updated (incrementally). Example: `esqa.load(refresh=True)`.
+    """
+    index = Path(index)
     embedder = embedder or default_embedder()
     report = None
     if build_if_missing and not index_exists(index):
-        report = build_index(corpus, index, embedder, progress=progress)
+        report = build_index(corpus_of(index, corpus), index, embedder, progress=progress)
     loaded = load_index(index, embedder.model_id, embedder.dimension)
-    return QA(loaded, embedder, built=report)
+    where = _recorded_corpus(loaded.manifest, corpus)
+    changes = _changes(loaded.manifest, where)
+    if refresh and changes is not None and changes.stale:
+        report = build_index(where, index, embedder, progress=progress)
+        loaded = load_index(index, embedder.model_id, embedder.dimension)
+        changes = _changes(loaded.manifest, where)
+    return QA(loaded, embedder, built=report, corpus=where, changes=changes)

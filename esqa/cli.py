@@ -20,10 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 corpus_option = click.option(
     "--corpus",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("seeds"),
-    show_default=True,
+    default=None,
     envvar="ESQA_CORPUS",
-    help="Folder of article files (*.txt, searched recursively).",
+    help="Folder of article files (*.txt, searched recursively). "
+    "[default: the one the index was built from, else seeds]",
 )
 index_option = click.option(
     "--index",
@@ -35,6 +35,11 @@ index_option = click.option(
     help="Index location.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+refresh_option = click.option(
+    "--refresh",
+    is_flag=True,
+    help="First update the index if the corpus changed since it was built (incremental).",
+)
 
 
 def _errors_to_exit(func: F) -> F:
@@ -88,42 +93,61 @@ def index_group() -> None:
 @index_group.command("build")
 @corpus_option
 @index_option
+@click.option("--full", is_flag=True, help="Re-chunk and re-embed everything, reusing nothing.")
 @_errors_to_exit
-def index_build(corpus: Path, index_dir: Path) -> None:
-    """Build the index of every article in the corpus.
+def index_build(corpus: Path | None, index_dir: Path, full: bool) -> None:
+    """Build or update the index of every article in the corpus.
 
-    The new index replaces the old one atomically: a build that fails or is
-    killed leaves the previous index as it was.
+    Incremental by default: text the index already holds is not embedded
+    again, and unchanged files keep their chunks; the result is the same as
+    with --full. The new index replaces the old one atomically: a build that
+    fails or is killed leaves the previous index as it was.
     """
     from esqa import api
 
+    _echo_build(_with_progress(lambda bar: api.build(corpus, index_dir, progress=bar, full=full)))
+
+
+def _with_progress(work: Callable[[Any], Any]) -> Any:
     bar = _ProgressBar("embedding")
     try:
-        report = api.build(corpus, index_dir, progress=bar)
+        return work(bar)
     finally:
         bar.close()
+
+
+def _echo_build(report: Any) -> None:
     for warning in report.warnings:
         click.echo(f"esqa: warning: {warning}", err=True)
+    if report.incremental:
+        work = f"reused {report.reused:,} chunks, embedded {report.embedded:,}"
+    else:
+        work = f"embedded all {report.embedded:,}"
     click.echo(
-        f"indexed {report.files} files: {report.articles} articles, {report.paragraphs} paragraphs"
-        f" ({report.duplicates} near-duplicates indexed once), {report.chunks} chunks"
-        f" in {report.seconds:.1f} s -> {report.index}"
+        f"indexed {report.files:,} files: {report.articles:,} articles, "
+        f"{report.paragraphs:,} paragraphs ({report.duplicates:,} near-duplicates indexed once), "
+        f"{report.chunks:,} chunks ({work}) in {report.seconds:.1f} s -> {report.index}"
     )
 
 
-def _load(corpus: Path, index_dir: Path) -> Any:
+def _load(corpus: Path | None, index_dir: Path, refresh: bool = False) -> Any:
     from esqa import api
 
     if not api.index_exists(index_dir):
-        click.echo(f"esqa: no index at {index_dir}; building it from {corpus}/ first", err=True)
-    bar = _ProgressBar("embedding")
-    try:
-        qa = api.load(index_dir, corpus, progress=bar)
-    finally:
-        bar.close()
-    changes = api.info(index_dir, corpus).changes
-    if changes is not None and changes.stale:
-        click.echo(f"esqa: warning: {_describe_changes(changes, index_dir, corpus)}", err=True)
+        where = api.corpus_of(index_dir, corpus)
+        click.echo(f"esqa: no index at {index_dir}; building it from {where}/ first", err=True)
+    elif refresh:
+        click.echo("esqa: checking the corpus for changes (--refresh)", err=True)
+    qa = _with_progress(lambda bar: api.load(index_dir, corpus, progress=bar, refresh=refresh))
+    if refresh and qa.built is not None:
+        click.echo(
+            f"esqa: updated the index: reused {qa.built.reused:,} chunks, "
+            f"embedded {qa.built.embedded:,}",
+            err=True,
+        )
+    if qa.changes is not None and qa.changes.stale:
+        note = _describe_changes(qa.changes, index_dir, qa.corpus)
+        click.echo(f"esqa: warning: {note}, or pass --refresh", err=True)
     return qa
 
 
@@ -139,7 +163,7 @@ def _describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
             parts.append(f"{label}: {shown}")
     return (
         f"the corpus changed since the index was built ({'; '.join(parts)}); "
-        f"run: esqa index build --corpus {corpus} --index {index_dir}"
+        f"to update the index run: esqa index build --corpus {corpus} --index {index_dir}"
     )
 
 
@@ -149,12 +173,15 @@ def _describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
     "-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Passages to show."
 )
 @json_option
+@refresh_option
 @corpus_option
 @index_option
 @_errors_to_exit
-def search(query: str, k: int, as_json: bool, corpus: Path, index_dir: Path) -> None:
+def search(
+    query: str, k: int, as_json: bool, refresh: bool, corpus: Path | None, index_dir: Path
+) -> None:
     """Print the passages that best match QUERY, with file, paragraph and lines."""
-    qa = _load(corpus, index_dir)
+    qa = _load(corpus, index_dir, refresh)
     hits = qa.search(query, k)
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
@@ -200,11 +227,18 @@ def _render_hit(rank: int, hit: Any) -> str:
     help="Passages the composer reads.",
 )
 @json_option
+@refresh_option
 @corpus_option
 @index_option
 @_errors_to_exit
 def ask(
-    question: str | None, jsonl: Any, k: int, as_json: bool, corpus: Path, index_dir: Path
+    question: str | None,
+    jsonl: Any,
+    k: int,
+    as_json: bool,
+    refresh: bool,
+    corpus: Path | None,
+    index_dir: Path,
 ) -> None:
     """Answer QUESTION with verbatim sentences, each cited by file, paragraph and lines.
 
@@ -212,7 +246,7 @@ def ask(
     """
     if (question is None) == (jsonl is None):
         raise click.UsageError("give a QUESTION or --jsonl FILE, not both and not neither")
-    qa = _load(corpus, index_dir)
+    qa = _load(corpus, index_dir, refresh)
     if jsonl is not None:
         from esqa.errors import QueryError
 
@@ -275,14 +309,14 @@ def _render_answer(answer: Any) -> str:
 @index_option
 @_errors_to_exit
 def eval_command(
-    qa_file: Path, verbose: bool, as_json: bool, corpus: Path, index_dir: Path
+    qa_file: Path, verbose: bool, as_json: bool, corpus: Path | None, index_dir: Path
 ) -> None:
     """Answer every question of QA_FILE (JSON lines) and print the grader's metrics."""
     from esqa.evaluate import evaluate, read_questions
 
     questions = read_questions(qa_file)
     qa = _load(corpus, index_dir)
-    report = evaluate(qa, questions, corpus)
+    report = evaluate(qa, questions, qa.corpus)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -297,29 +331,83 @@ def eval_command(
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--replace", is_flag=True, help="Overwrite a corpus file of the same name and other content."
+)
 @json_option
 @corpus_option
 @index_option
 @_errors_to_exit
-def info(as_json: bool, corpus: Path, index_dir: Path) -> None:
+def add(
+    paths: tuple[Path, ...], replace: bool, as_json: bool, corpus: Path | None, index_dir: Path
+) -> None:
+    """Copy article files (or every *.txt in a folder) into the corpus and update the index.
+
+    A file keeps its name; a folder's files keep their paths inside it. Files
+    that are not text, hidden, symbolic links or named to leave the corpus are
+    refused; a file of the same name is kept unless --replace. Exits 1 if any
+    file was refused.
+
+    Example: esqa add ~/Downloads/new_article.txt
+    """
+    from esqa import api
+    from esqa.errors import EsqaError
+
+    result = _with_progress(
+        lambda bar: api.add(paths, corpus, index_dir, replace=replace, progress=bar)
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for f in result.files:
+            name = f.source or str(f.origin)
+            why = f": {f.reason}" if f.reason else ""
+            click.echo(f"{f.action:<9} {name}{why}")
+        if result.build is not None:
+            _echo_build(result.build)
+        else:
+            click.echo(f"nothing to add; the index {index_dir} is up to date")
+    if result.refused:
+        raise EsqaError(
+            f"{len(result.refused)} of {len(result.files)} files were refused (reasons above); "
+            "fix them or leave them out"
+        )
+
+
+@cli.command()
+@json_option
+@corpus_option
+@index_option
+@_errors_to_exit
+def info(as_json: bool, corpus: Path | None, index_dir: Path) -> None:
     """Show where the index is, what it holds, and whether the corpus changed since."""
     from esqa import api
 
     details = api.info(index_dir, corpus)
+    stale = details.changes is not None and details.changes.stale
+    note = _describe_changes(details.changes, index_dir, details.corpus) if stale else ""
+    if stale:
+        click.echo(f"esqa: warning: {note}", err=True)
     if as_json:
         click.echo(json.dumps(details.to_dict(), ensure_ascii=False, indent=2))
         return
     counts = details.counts
     if details.changes is None:
-        state = f"unknown: corpus {corpus} not found"
-    elif details.changes.stale:
-        state = "STALE: " + _describe_changes(details.changes, index_dir, corpus)
+        state = f"unknown: corpus {details.corpus} not found"
     else:
-        state = "up to date"
+        state = f"STALE: {note}" if stale else "up to date"
+    build = details.build
+    how = "full"
+    if build.get("incremental"):
+        how = (
+            f"incremental: reused {build['reused_chunks']:,} chunks, "
+            f"embedded {build['embedded_chunks']:,}"
+        )
     rows = [
         ("index", f"{details.index} -> {details.directory}"),
         ("corpus", f"{details.corpus} ({state})"),
-        ("built", f"{details.created} by esqa {details.esqa_version}"),
+        ("built", f"{details.created} by esqa {details.esqa_version} ({how})"),
         ("model", f"{details.model} ({details.dimension} dimensions)"),
         ("files", str(counts.get("files"))),
         ("articles", str(counts.get("articles"))),

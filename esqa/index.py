@@ -21,7 +21,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Container, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,13 @@ class BuildReport:
     reused: int = 0  # chunks whose vector came from the previous index
     embedded: int = 0  # chunks embedded by this build
     chunked_files: int = 0  # files chunked by this build; the others kept their stored chunks
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["index"] = str(self.index)
+        data["seconds"] = round(self.seconds, 3)
+        data["warnings"] = list(self.warnings)
+        return data
 
 
 @dataclass(frozen=True)
@@ -323,7 +330,7 @@ def build_index(
                 "embedded_chunks": len(chunks) - reused,
                 "chunked_files": chunked_files,
             },
-            "corpus": str(corpus),
+            "corpus": str(corpus.resolve()),  # absolute: later commands may run elsewhere
             "model": {"id": embedder.model_id, "dimension": embedder.dimension},
             "chunking": params.to_dict(),
             "ingestion": ingestion_fingerprint(),

@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -48,6 +49,28 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write data to path so that no crash or reader ever sees half of it.
+
+    The bytes go to a hidden temporary file in the same folder (hidden, so a
+    corpus scan ignores it), which is synced and renamed over path.
+    """
+    handle = tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)  # not the 0600 of a temporary file
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
