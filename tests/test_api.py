@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import HashedEmbedder, write_corpus
 
+import esqa.index
 from esqa import api
 from esqa.errors import IndexMissingError, QueryError
 
@@ -86,3 +87,78 @@ def test_build_reports_progress_for_every_chunk(corpus, tmp_path):
     report = api.build(corpus, tmp_path / "idx", embedder=HashedEmbedder(), progress=factory)
     assert totals == [report.chunks]
     assert sum(done) == report.chunks
+
+
+def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path, monkeypatch):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
+    calls = {"manifest": 0, "changes": 0}
+    real_read, real_changes = esqa.index.read_manifest, api.corpus_changes
+
+    def counting_read(*args):
+        calls["manifest"] += 1
+        return real_read(*args)
+
+    def counting_changes(*args):
+        calls["changes"] += 1
+        return real_changes(*args)
+
+    monkeypatch.setattr(esqa.index, "read_manifest", counting_read)
+    monkeypatch.setattr(api, "read_manifest", counting_read)
+    monkeypatch.setattr(api, "corpus_changes", counting_changes)
+    qa = api.load(index, corpus, embedder=HashedEmbedder())
+    assert qa.changes is not None and qa.changes.added == ("c.txt",)
+    assert calls == {"manifest": 1, "changes": 1}
+    assert qa.info().changes == qa.changes
+
+
+def test_load_with_refresh_updates_a_stale_index_first(corpus, tmp_path):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea").replace("cables", "ports")})
+    embedder = HashedEmbedder()
+    qa = api.load(index, corpus, embedder=embedder, refresh=True)
+    assert qa.built is not None and qa.built.incremental
+    new_chunks = [c for c in qa.index.chunks.values() if c.source == "c.txt"]
+    assert embedder.calls == qa.built.embedded == len(new_chunks) > 0
+    assert qa.changes is not None and not qa.changes.stale
+    assert qa.search("Korea ports", k=1)[0].source == "c.txt"
+
+
+def test_load_with_refresh_of_an_up_to_date_index_builds_nothing(corpus, tmp_path):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    before = index.resolve()
+    qa = api.load(index, corpus, embedder=HashedEmbedder(), refresh=True)
+    assert qa.built is None and index.resolve() == before
+
+
+def test_without_a_corpus_the_index_is_compared_with_the_one_it_was_built_from(corpus, tmp_path):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    qa = api.load(index, embedder=HashedEmbedder())
+    assert qa.corpus.resolve() == corpus.resolve()
+    assert qa.changes is not None and not qa.changes.stale
+    assert api.info(index).corpus.resolve() == corpus.resolve()
+    (corpus / "a.txt").unlink()
+    report = api.build(index=index, embedder=HashedEmbedder())  # rebuilds that corpus
+    assert report.files == 1 and report.incremental
+
+
+def test_build_full_reuses_nothing(corpus, tmp_path):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    embedder = HashedEmbedder()
+    report = api.build(corpus, index, embedder=embedder, full=True)
+    assert not report.incremental and embedder.calls == report.chunks
+
+
+def test_info_says_how_the_index_was_built(corpus, tmp_path):
+    index = tmp_path / "idx"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
+    report = api.build(corpus, index, embedder=HashedEmbedder())
+    build = api.info(index).build
+    assert build["incremental"] is True
+    assert (build["reused_chunks"], build["embedded_chunks"]) == (report.reused, report.embedded)

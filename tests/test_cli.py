@@ -93,11 +93,13 @@ def assert_one_line_error(result):
     [
         ([], ["--help", "--version"]),
         (["index"], ["--help"]),
-        (["index", "build"], ["--corpus", "--index"]),
-        (["search"], ["-k", "--json", "--corpus", "--index"]),
+        (["index", "build"], ["--corpus", "--index", "--full"]),
+        (["search"], ["-k", "--json", "--refresh", "--corpus", "--index"]),
+        (["ask"], ["--jsonl", "--json", "--refresh", "--corpus", "--index"]),
+        (["add"], ["--replace", "--json", "--corpus", "--index"]),
         (["info"], ["--json", "--corpus", "--index"]),
     ],
-    ids=["esqa", "index", "index-build", "search", "info"],
+    ids=["esqa", "index", "index-build", "search", "ask", "add", "info"],
 )
 def test_help_of_every_command_lists_its_options(runner, args, options):
     result = run(runner, *args, "--help")
@@ -109,7 +111,7 @@ def test_help_of_every_command_lists_its_options(runner, args, options):
 
 def test_top_level_help_lists_the_commands(runner):
     result = run(runner, "--help")
-    for command in ("index", "search", "info"):
+    for command in ("index", "search", "ask", "add", "info"):
         assert re.search(rf"^\s+{command}\b", result.output, re.MULTILINE)
 
 
@@ -260,3 +262,112 @@ def test_k_out_of_range_is_a_usage_error(runner, corpus, index):
     result = run(runner, "search", "cables", "-k", "0", "--corpus", corpus, "--index", index)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_a_second_build_reuses_every_chunk_and_full_embeds_them_all(runner, corpus, index):
+    first = build(runner, corpus, index)
+    chunks = re.search(r"([\d,]+) chunks \(embedded all \1\)", first.stdout)
+    assert chunks, first.stdout
+    again = build(runner, corpus, index)
+    assert f"reused {chunks.group(1)} chunks, embedded 0" in again.stdout
+    full = run(runner, "index", "build", "--full", "--corpus", corpus, "--index", index)
+    assert full.exit_code == 0 and f"embedded all {chunks.group(1)}" in full.stdout
+
+
+def test_add_copies_the_file_reports_it_and_updates_the_index(runner, corpus, index, tmp_path):
+    build(runner, corpus, index)
+    new = write_corpus(tmp_path / "in", {"c.txt": A.replace("Japan", "Korea")}) / "c.txt"
+    result = run(runner, "add", new, "--corpus", corpus, "--index", index)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^added\s+c\.txt$", result.stdout, re.MULTILINE)
+    assert re.search(r"indexed 3 files: .*\(reused \d+ chunks, embedded [1-9]", result.stdout)
+    info = run(runner, "info", "--corpus", corpus, "--index", index)
+    assert "up to date" in info.stdout and "incremental" in info.stdout
+
+
+def test_add_reports_each_refusal_and_exits_non_zero_after_adding_the_rest(
+    runner, corpus, index, tmp_path
+):
+    build(runner, corpus, index)
+    incoming = write_corpus(
+        tmp_path / "in", {"good.txt": B.replace("Japan", "Korea"), "bad.txt": b"\x00\x01\x02"}
+    )
+    result = run(runner, "add", incoming / "good.txt", incoming / "bad.txt", "--corpus", corpus,
+                 "--index", index)  # fmt: skip
+    assert result.exit_code == 1
+    assert re.search(r"^skipped\s+bad\.txt: .*binary", result.stdout, re.MULTILINE)
+    assert (corpus / "good.txt").is_file() and not (corpus / "bad.txt").exists()
+    line = assert_one_line_error(result)
+    assert "1 of 2 files were refused" in line
+
+
+def test_add_of_a_file_already_there_says_so_and_rebuilds_nothing(runner, corpus, index):
+    build(runner, corpus, index)
+    before = index.resolve()
+    result = run(runner, "add", corpus / "a.txt", "--corpus", corpus, "--index", index)
+    assert result.exit_code == 0
+    assert re.search(r"^skipped\s+a\.txt: already present$", result.stdout, re.MULTILINE)
+    assert "up to date" in result.stdout
+    assert index.resolve() == before
+
+
+def test_add_json_lists_every_file_and_the_build(runner, corpus, index, tmp_path):
+    build(runner, corpus, index)
+    new = write_corpus(tmp_path / "in", {"c.txt": A.replace("Japan", "Korea")}) / "c.txt"
+    result = run(runner, "add", new, "--json", "--corpus", corpus, "--index", index)
+    data = json.loads(result.stdout)
+    assert [(f["source"], f["action"]) for f in data["files"]] == [("c.txt", "added")]
+    assert data["build"]["incremental"] is True and data["build"]["embedded"] >= 1
+
+
+def test_stale_warning_names_added_changed_and_removed_files_once(runner, corpus, index):
+    build(runner, corpus, index)
+    write_corpus(corpus, {"c_new.txt": B.replace("Japan", "Korea")})
+    (corpus / "a.txt").write_text(A.replace("next year", "this year"), encoding="utf-8")
+    (corpus / "b.txt").unlink()
+    result = run(runner, "search", "cables", "--corpus", corpus, "--index", index)
+    assert result.exit_code == 0
+    notes = [line for line in result.stderr.splitlines() if "corpus changed" in line]
+    assert len(notes) == 1
+    assert "added: c_new.txt" in notes[0]
+    assert "changed: a.txt" in notes[0]
+    assert "removed: b.txt" in notes[0]
+    assert "esqa index build" in notes[0] and "--refresh" in notes[0]
+
+
+@pytest.mark.parametrize("command", [["search", "Korea cables"], ["ask", "what did Korea add?"]])
+def test_refresh_updates_a_stale_index_before_answering(runner, corpus, index, command):
+    build(runner, corpus, index)
+    write_corpus(corpus, {"c_new.txt": A.replace("Japan", "Korea")})
+    result = run(runner, *command, "--refresh", "--json", "--corpus", corpus, "--index", index)
+    assert result.exit_code == 0, result.output
+    assert "corpus changed" not in result.stderr
+    assert re.search(r"updated the index: reused \d+ chunks, embedded [1-9]", result.stderr)
+    data = json.loads(result.stdout)
+    sources = (
+        [h["source"] for h in data]
+        if command[0] == "search"
+        else [c["source"] for c in data["citations"]]
+    )
+    assert "c_new.txt" in sources
+    assert "up to date" in run(runner, "info", "--corpus", corpus, "--index", index).stdout
+
+
+def test_refresh_of_an_up_to_date_index_builds_nothing(runner, corpus, index):
+    build(runner, corpus, index)
+    before = index.resolve()
+    result = run(runner, "search", "cables", "--refresh", "--corpus", corpus, "--index", index)
+    assert result.exit_code == 0
+    assert "updated the index" not in result.stderr
+    assert index.resolve() == before
+
+
+def test_without_corpus_the_index_checks_the_corpus_it_was_built_from(runner, corpus, index):
+    build(runner, corpus, index)
+    result = run(runner, "search", "cables", "--index", index)
+    assert result.exit_code == 0
+    assert "corpus changed" not in result.stderr
+    info = run(runner, "info", "--index", index)
+    assert str(corpus.resolve()) in info.stdout and "up to date" in info.stdout
+    write_corpus(corpus, {"c_new.txt": B.replace("Japan", "Korea")})
+    assert "c_new.txt" in run(runner, "search", "cables", "--index", index).stderr

@@ -7,6 +7,7 @@ import os
 import pytest
 from conftest import HashedEmbedder, write_corpus
 
+import esqa.index
 from esqa.index import build_index, corpus_changes, read_manifest
 
 A = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
@@ -94,3 +95,33 @@ def test_a_skipped_file_that_gains_text_is_reported(setup):
     path.write_text(A, encoding="utf-8")
     _later(path)
     assert corpus_changes(manifest, corpus).stale
+
+
+def test_an_untouched_corpus_is_checked_without_hashing_a_file(setup, monkeypatch):
+    corpus, manifest = setup
+    hashed = []
+    monkeypatch.setattr(esqa.index, "sha256_file", lambda path: hashed.append(path) or "")
+    assert not corpus_changes(manifest, corpus).stale
+    assert hashed == []
+
+
+def test_an_incremental_build_records_fresh_stats_so_the_index_is_up_to_date(setup):
+    corpus, _ = setup
+    _later(corpus / "a.txt")  # touched, same content
+    write_corpus(corpus, {"c.txt": A.replace("Rates", "Yields")})
+    index = corpus.parent / "idx"
+    report = build_index(corpus, index, HashedEmbedder())
+    assert report.incremental
+    _, manifest = read_manifest(index)
+    assert not corpus_changes(manifest, corpus).stale
+    assert manifest["sources"]["a.txt"]["mtime_ns"] == (corpus / "a.txt").stat().st_mtime_ns
+
+
+def test_a_removed_file_disappears_from_the_index_after_a_rebuild(setup):
+    corpus, _ = setup
+    (corpus / "sub" / "b.txt").unlink()
+    index = corpus.parent / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    _, manifest = read_manifest(index)
+    assert set(manifest["sources"]) == {"a.txt"}
+    assert not corpus_changes(manifest, corpus).stale
