@@ -31,8 +31,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check esqa tests benchmarks
 	$(BIN)/mypy
 
+# Each benchmark is a script that prints its numbers and writes them as JSON
+# under benchmarks/results/; add new ones to this list.
+BENCHMARKS := benchmarks/incremental.py
+
 bench: $(STAMP)
-	@echo "no benchmarks yet"
+	@for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) indexes/default indexes/.default.*
