@@ -136,8 +136,6 @@ def _load(corpus: Path | None, index_dir: Path, refresh: bool = False) -> Any:
     if not api.index_exists(index_dir):
         where = api.corpus_of(index_dir, corpus)
         click.echo(f"esqa: no index at {index_dir}; building it from {where}/ first", err=True)
-    elif refresh:
-        click.echo("esqa: checking the corpus for changes (--refresh)", err=True)
     qa = _with_progress(lambda bar: api.load(index_dir, corpus, progress=bar, refresh=refresh))
     if refresh and qa.built is not None:
         click.echo(
