@@ -221,13 +221,22 @@ def _previous_index(
 ) -> tuple[_Previous | None, str | None]:
     """The index about to be replaced, when its vectors can be reused; else None and
     why not (None too when there is no index yet)."""
-    if not (index.resolve() / MANIFEST).is_file():
+    directory = index.resolve()
+    if not (directory / MANIFEST).is_file():
         return None, None
     try:
         loaded = load_index(index, embedder.model_id, embedder.dimension)
     except EsqaError as exc:
         return None, str(exc).split("; run:")[0]
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # The repair command must never fail on the index it repairs.
+        return None, f"{directory / MANIFEST} is damaged ({type(exc).__name__}: {exc})"
     manifest = loaded.manifest
+    listed = manifest.get("files")
+    present = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+    if not isinstance(listed, dict) or not present - {MANIFEST} <= set(listed):
+        # Only checksummed files are trusted: a damaged file must not be carried forward.
+        return None, f"{directory / MANIFEST} does not list the checksum of every file"
     ordered = sorted(loaded.chunks.values(), key=lambda c: c.id)
     by_source: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in ordered:

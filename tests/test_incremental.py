@@ -252,3 +252,29 @@ def test_reused_vectors_are_the_stored_ones(corpus, index):
     for chunk in after.chunks.values():
         if chunk.source != "extra.txt":
             np.testing.assert_array_equal(after.dense.vectors([chunk.id])[0], by_text[chunk.text])
+
+
+def _edit_manifest(index: Path, edit) -> None:
+    path = index.resolve() / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    edit(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_files_without_a_checksum_in_the_manifest_are_not_carried_forward(corpus, index, tmp_path):
+    _edit_manifest(index, lambda m: m.update(filesX=m.pop("files")))  # a garbled key
+    chunks = index.resolve() / CHUNKS
+    chunks.write_text(chunks.read_text(encoding="utf-8").replace("rare earth", "rare metal"))
+    report = build_index(corpus, index, HashedEmbedder())
+    assert not report.incremental
+    assert any("checksum" in w for w in report.warnings)
+    assert_same_as_full_build(corpus, index, tmp_path)
+
+
+def test_a_garbled_manifest_field_does_not_stop_the_rebuild_that_repairs_it(corpus, index):
+    _edit_manifest(index, lambda m: m["files"][CHUNKS].update(sha256X=m["files"][CHUNKS]["sha256"]))
+    _edit_manifest(index, lambda m: m["files"][CHUNKS].pop("sha256"))
+    report = build_index(corpus, index, HashedEmbedder())
+    assert not report.incremental
+    assert any("manifest.json is damaged" in w for w in report.warnings)
+    load_index(index, HashedEmbedder.model_id, HashedEmbedder.dimension)
