@@ -62,21 +62,26 @@ def _errors_to_exit(func: F) -> F:
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr, created when the library says how much work there is."""
+    """tqdm bars on stderr, one per stage, created when the library says how much work there is."""
 
-    def __init__(self, desc: str) -> None:
-        self.desc = desc
+    def __init__(self) -> None:
         self.bar: Any = None
 
-    def __call__(self, total: int) -> Callable[[int], None]:
+    def __call__(self, total: int, stage: str) -> Callable[[int], None]:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, desc=self.desc, unit="chunk", file=sys.stderr, leave=False)
+        self.close()
+        unit = "file" if stage == "chunking" else "chunk"
+        # disable=None: no bar when stderr is not a terminal (a log, a pipe, CI).
+        self.bar = tqdm(
+            total=total, desc=stage, unit=unit, file=sys.stderr, leave=False, disable=None
+        )
         return self.bar.update
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,7 +114,7 @@ def index_build(corpus: Path | None, index_dir: Path, full: bool) -> None:
 
 
 def _with_progress(work: Callable[[Any], Any]) -> Any:
-    bar = _ProgressBar("embedding")
+    bar = _ProgressBar()
     try:
         return work(bar)
     finally:

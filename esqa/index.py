@@ -55,8 +55,9 @@ _INGESTION_MODULES = (
     __name__,
 )
 
-# Given the number of texts to embed, returns the callback to report progress.
-ProgressFactory = Callable[[int], ProgressFn]
+# Given how many items a stage has and its name ("chunking" files, "embedding"
+# chunks), returns the callback that is told how many were just done.
+ProgressFactory = Callable[[int, str], ProgressFn]
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,11 @@ def ingestion_fingerprint() -> str:
     """
     digest = hashlib.sha256()
     for name in _INGESTION_MODULES:
-        digest.update(inspect.getsource(importlib.import_module(name)).encode("utf-8"))
+        try:
+            source = inspect.getsource(importlib.import_module(name))
+        except (OSError, TypeError):  # installed without sources: the version is all we know
+            source = f"{name} {__version__}"
+        digest.update(source.encode("utf-8"))
     return digest.hexdigest()[:16]
 
 
@@ -254,6 +259,35 @@ def _previous_index(
     )
 
 
+def _corpus_chunks(
+    documents: Sequence[Document],
+    dropped: dict[str, list[int]],
+    previous: _Previous | None,
+    count: TokenCounter,
+    params: ChunkingParams,
+    progress: ProgressFactory | None,
+) -> tuple[list[Chunk], int]:
+    """Every chunk of the corpus, numbered in corpus order; and how many files were chunked.
+
+    Unchanged files keep their stored chunks: sentence splitting is the slow part.
+    """
+    stored = {
+        doc.source: previous.chunks_of(doc, dropped[doc.source]) if previous else None
+        for doc in documents
+    }
+    chunked_files = sum(1 for kept in stored.values() if kept is None)
+    done = progress(chunked_files, "chunking") if progress and chunked_files else None
+    chunks: list[Chunk] = []
+    for doc in documents:
+        kept = stored[doc.source]
+        if kept is None:
+            kept = _document_chunks(doc, set(dropped[doc.source]), count, params)
+            if done:
+                done(1)
+        _append_numbered(chunks, kept)
+    return chunks, chunked_files
+
+
 def _vectors(
     chunks: Sequence[Chunk],
     previous: _Previous | None,
@@ -274,7 +308,8 @@ def _vectors(
     # Loading the model takes seconds: a build that embeds nothing never loads it.
     if todo:
         vectors[todo] = embedder.embed(
-            [chunks[i].text for i in todo], progress=progress(len(todo)) if progress else None
+            [chunks[i].text for i in todo],
+            progress=progress(len(todo), "embedding") if progress else None,
         )
     return vectors, len(reuse)
 
@@ -310,16 +345,9 @@ def build_index(
         if unusable:
             warnings.append(f"the previous index was not reused ({unusable}); building afresh")
         dropped = _find_duplicates(documents)
-        chunks: list[Chunk] = []
-        chunked_files = 0
-        for doc in documents:
-            stored = previous.chunks_of(doc, dropped[doc.source]) if previous else None
-            if stored is None:
-                chunked_files += 1
-                stored = _document_chunks(
-                    doc, set(dropped[doc.source]), embedder.count_tokens, params
-                )
-            _append_numbered(chunks, stored)
+        chunks, chunked_files = _corpus_chunks(
+            documents, dropped, previous, embedder.count_tokens, params, progress
+        )
         vectors, reused = _vectors(chunks, previous, embedder, progress)
         dense = FaissDenseStore(embedder.dimension)
         dense.add(chunks, vectors)

@@ -76,17 +76,22 @@ def test_info_of_an_index_whose_corpus_is_gone_is_stale(corpus, tmp_path):
     assert details.changes is None and details.stale
 
 
-def test_build_reports_progress_for_every_chunk(corpus, tmp_path):
-    done = []
+def test_build_reports_progress_for_every_file_chunked_and_chunk_embedded(corpus, tmp_path):
+    done: dict[str, list[int]] = {}
     totals = []
 
-    def factory(total):
-        totals.append(total)
-        return done.append
+    def factory(total, stage):
+        totals.append((stage, total))
+        return done.setdefault(stage, []).append
 
     report = api.build(corpus, tmp_path / "idx", embedder=HashedEmbedder(), progress=factory)
-    assert totals == [report.chunks]
-    assert sum(done) == report.chunks
+    assert totals == [("chunking", report.files), ("embedding", report.chunks)]
+    assert sum(done["chunking"]) == report.files and sum(done["embedding"]) == report.chunks
+
+    write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
+    totals.clear()
+    report = api.build(corpus, tmp_path / "idx", embedder=HashedEmbedder(), progress=factory)
+    assert totals == [("chunking", 1), ("embedding", report.embedded)]
 
 
 def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path, monkeypatch):
