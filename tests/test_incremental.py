@@ -278,3 +278,15 @@ def test_a_garbled_manifest_field_does_not_stop_the_rebuild_that_repairs_it(corp
     assert not report.incremental
     assert any("manifest.json is damaged" in w for w in report.warnings)
     load_index(index, HashedEmbedder.model_id, HashedEmbedder.dimension)
+
+
+@pytest.mark.real
+def test_an_unchanged_rebuild_with_the_real_model_never_loads_it(real_seed_index, tmp_path):
+    from esqa.embed import SentenceTransformerEmbedder
+
+    index = tmp_path / "idx"
+    shutil.copytree(real_seed_index.resolve(), index)
+    embedder = SentenceTransformerEmbedder()
+    report = build_index(SEEDS, index, embedder)
+    assert report.incremental and report.embedded == 0
+    assert "_model" not in vars(embedder)  # the cached property was never computed
