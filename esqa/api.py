@@ -145,9 +145,18 @@ def add(
     index = Path(index)
     corpus = corpus_of(index, corpus)
     result = copy_articles([Path(p) for p in paths], corpus, replace=replace)
-    if not (result.added or result.replaced) and not _index_stale(index, corpus):
+    copied = len(result.added) + len(result.replaced)
+    if not copied and not _index_stale(index, corpus):
         return result
-    report = build_index(corpus, index, embedder or default_embedder(), progress=progress)
+    try:
+        report = build_index(corpus, index, embedder or default_embedder(), progress=progress)
+    except EsqaError as exc:
+        if not copied:
+            raise
+        # The copies stay (each is whole); say so, or the user would not know they were made.
+        raise type(exc)(
+            f"copied {copied} file(s) into {corpus} but did not update the index: {exc}"
+        ) from None
     return dataclasses.replace(result, build=report)
 
 

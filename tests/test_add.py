@@ -256,3 +256,16 @@ def test_the_result_serialises_what_happened_to_each_file(corpus, index, incomin
     build = data["build"]
     assert build["incremental"] is True
     assert build["embedded"] > 0 and build["embedded"] + build["reused"] == build["chunks"]
+
+
+def test_when_another_build_holds_the_lock_the_error_says_the_files_were_copied(
+    corpus, index, incoming
+):
+    new = write_corpus(incoming, {"new.txt": NEW}) / "new.txt"
+    with esqa.storage.writer_lock(index):
+        with pytest.raises(esqa.EsqaError, match=r"copied 1 file.*another esqa process"):
+            api.add([new], corpus, index, embedder=HashedEmbedder())
+    assert (corpus / "new.txt").read_bytes() == new.read_bytes()
+    again = api.add([new], corpus, index, embedder=HashedEmbedder())  # the stale index is updated
+    assert [f.reason for f in again.files] == ["already present"]
+    assert again.build is not None and again.build.files == 3
