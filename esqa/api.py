@@ -170,7 +170,13 @@ def _index_stale(index: Path, corpus: Path) -> bool:
     return changes is None or changes.stale
 
 
-def _info_of(index: Path, directory: Path, manifest: dict[str, Any], corpus: Path) -> IndexInfo:
+def _info_of(
+    index: Path,
+    directory: Path,
+    manifest: dict[str, Any],
+    corpus: Path,
+    changes: CorpusChanges | None,
+) -> IndexInfo:
     return IndexInfo(
         index=index,
         directory=directory,
@@ -183,7 +189,7 @@ def _info_of(index: Path, directory: Path, manifest: dict[str, Any], corpus: Pat
         chunking=manifest.get("chunking", {}),
         dense=manifest.get("dense", {}),
         lexical=manifest.get("lexical", {}),
-        changes=_changes(manifest, corpus),
+        changes=changes,
         skipped={s: r.get("reason", "") for s, r in manifest.get("skipped", {}).items()},
         build=manifest.get("build", {}),
     )
@@ -193,7 +199,8 @@ def info(index: Path | str = DEFAULT_INDEX, corpus: Path | str | None = None) ->
     """Describe an index without loading its vectors."""
     index = Path(index)
     directory, manifest = read_manifest(index)
-    return _info_of(index, directory, manifest, _recorded_corpus(manifest, corpus))
+    where = _recorded_corpus(manifest, corpus)
+    return _info_of(index, directory, manifest, where, _changes(manifest, where))
 
 
 class QA:
@@ -256,8 +263,9 @@ class QA:
         return self.__articles.get((chunk.source, chunk.article_title), [chunk])
 
     def info(self) -> IndexInfo:
-        """What `esqa info` shows, from the manifest this QA loaded."""
-        return _info_of(self.index.path, self.index.directory, self.index.manifest, self.corpus)
+        """What `esqa info` shows, as of loading (the corpus is not compared again)."""
+        index = self.index
+        return _info_of(index.path, index.directory, index.manifest, self.corpus, self.changes)
 
     def __repr__(self) -> str:
         counts = self.index.manifest.get("counts", {})

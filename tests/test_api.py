@@ -114,8 +114,8 @@ def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path,
     monkeypatch.setattr(api, "corpus_changes", counting_changes)
     qa = api.load(index, corpus, embedder=HashedEmbedder())
     assert qa.changes is not None and qa.changes.added == ("c.txt",)
+    assert qa.info().changes == qa.changes and qa.info().counts["files"] == 2
     assert calls == {"manifest": 1, "changes": 1}
-    assert qa.info().changes == qa.changes
 
 
 def test_load_with_refresh_updates_a_stale_index_first(corpus, tmp_path):
