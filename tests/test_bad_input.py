@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import HashedEmbedder, write_corpus
+from helpers.checks import one_error_line
 
 import esqa.api
 from esqa import api
@@ -92,16 +93,6 @@ def ask_cli(news, *args: object) -> Result:
     return esqa_cli(*args, "--corpus", corpus, "--index", index)
 
 
-def one_error_line(result: Result) -> str:
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("esqa: error:")
-    return lines[0]
-
-
 def editor_lines(path: Path, encoding: str = "utf-8") -> list[str]:
     """The file's lines as an editor numbers them (index 0 is line 1)."""
     return path.read_text(encoding=encoding).split("\n")  # universal newlines
@@ -124,6 +115,21 @@ def assert_answer(obj: dict, corpus: Path) -> None:
     assert isinstance(obj["answered"], bool) and isinstance(obj["answer"], str)
     assert 0.0 <= obj["confidence"] <= 1.0
     assert_verbatim(corpus, obj["citations"], "quote")
+
+
+def assert_answered_or_abstained(news, qa: api.QA, question: str) -> None:
+    """`esqa ask --json`, `esqa search --json` and `qa.ask` answer or abstain, quoting the corpus."""
+    corpus, _ = news
+    result = ask_cli(news, "ask", "--json", question)
+    assert result.exit_code == 0, result.output
+    assert_answer(json.loads(result.stdout), corpus)
+    result = ask_cli(news, "search", "--json", question)
+    assert result.exit_code == 0, result.output
+    assert_verbatim(corpus, json.loads(result.stdout), "text")
+    answer = qa.ask(question)
+    assert isinstance(answer, Answer)
+    assert_answer(answer.to_dict(), corpus)
+    assert all(isinstance(hit, Hit) for hit in qa.search(question))
 
 
 # ---- questions ------------------------------------------------------------------------
@@ -164,15 +170,8 @@ LONG = {
 @pytest.mark.parametrize("question", LONG.values(), ids=LONG.keys())
 def test_a_100000_character_question_is_answered_or_abstained_promptly(news, qa, question):
     question = question[:100_000].ljust(100_000, "?")
-    corpus, _ = news
     started = time.monotonic()
-    result = ask_cli(news, "ask", "--json", question)
-    assert result.exit_code == 0, result.output
-    assert_answer(json.loads(result.stdout), corpus)
-    result = ask_cli(news, "search", "--json", question)
-    assert result.exit_code == 0, result.output
-    assert_verbatim(corpus, json.loads(result.stdout), "text")
-    assert_answer(qa.ask(question).to_dict(), corpus)
+    assert_answered_or_abstained(news, qa, question)
     assert time.monotonic() - started < PROMPT_SECONDS
 
 
@@ -201,17 +200,7 @@ NON_ENGLISH = {
 
 @pytest.mark.parametrize("question", NON_ENGLISH.values(), ids=NON_ENGLISH.keys())
 def test_a_non_english_question_is_answered_or_abstained(news, qa, question):
-    corpus, _ = news
-    result = ask_cli(news, "ask", "--json", question)
-    assert result.exit_code == 0, result.output
-    assert_answer(json.loads(result.stdout), corpus)
-    result = ask_cli(news, "search", "--json", question)
-    assert result.exit_code == 0, result.output
-    assert_verbatim(corpus, json.loads(result.stdout), "text")
-    answer = qa.ask(question)
-    assert isinstance(answer, Answer)
-    assert_answer(answer.to_dict(), corpus)
-    assert all(isinstance(hit, Hit) for hit in qa.search(question))
+    assert_answered_or_abstained(news, qa, question)
 
 
 def test_a_batch_of_bad_questions_gives_one_json_line_each(news, tmp_path):

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from conftest import HashedEmbedder, write_corpus
+from helpers.checks import one_error_line
 
 import esqa.api
 from esqa import api
@@ -288,15 +289,6 @@ def cli_run(*args: object, embedder: type = HashedEmbedder) -> Result:
         return CliRunner().invoke(cli, [str(a) for a in args])
     finally:
         esqa.api.default_embedder = old
-
-
-def one_error_line(result: Result) -> str:
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("esqa: error:")
-    return lines[0]
 
 
 @pytest.fixture
