@@ -390,9 +390,9 @@ def info(as_json: bool, corpus: Path | None, index_dir: Path) -> None:
     details = api.info(index_dir, corpus)
     stale = details.changes is not None and details.changes.stale
     note = _describe_changes(details.changes, index_dir, details.corpus) if stale else ""
-    if stale:
-        click.echo(f"esqa: warning: {note}", err=True)
     if as_json:
+        if stale:  # the text output says it on stdout; JSON readers may not look
+            click.echo(f"esqa: warning: {note}", err=True)
         click.echo(json.dumps(details.to_dict(), ensure_ascii=False, indent=2))
         return
     counts = details.counts

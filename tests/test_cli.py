@@ -211,6 +211,8 @@ def test_info_json_reports_staleness(runner, corpus, index):
     assert data["stale"] is True
     assert data["changes"]["removed"] == ["a.txt"]
     assert data["counts"]["files"] == 2
+    (note,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "removed: a.txt" in note and "esqa index build" in note
 
 
 def test_search_warns_on_stderr_when_the_corpus_changed(runner, corpus, index):
