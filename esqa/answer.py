@@ -249,6 +249,14 @@ class Composer:
             )
             if prev is not None and prev.has_type:
                 chosen.insert(0, prev)
+        # A lead-in ("The people were divided into five compartments:") announces
+        # the answer that the next sentence gives; the expected value may be there too.
+        following = self._following(q, best, candidates)
+        if following is not None and (
+            best.text.rstrip().endswith(":")
+            or (len(chosen) == 1 and not best.has_type and following.has_type)
+        ):
+            chosen.append(following)
         # "I came up with ...": in an opinion piece the writer is named in the bio at its end.
         if q.answer_type == "person" and _FIRST_PERSON.search(best.text):
             bio = _author_bio(best, self._neighbours(best.hit.chunk))
@@ -271,6 +279,29 @@ class Composer:
         while len(" ".join(c.text for c in chosen)) > MAX_ANSWER_CHARS and len(chosen) > 1:
             chosen.pop()
         return chosen
+
+    def _following(
+        self, q: Question, best: _Candidate, candidates: list[_Candidate]
+    ) -> _Candidate | None:
+        """The sentence after `best`: in its chunk, else the first of the article's next chunk."""
+        following = next(
+            (c for c in candidates if c.hit is best.hit and c.index == best.index + 1), None
+        )
+        if following is not None or best.index + 1 < len(best.hit.chunk.sentences):
+            return following
+        article = list(self._neighbours(best.hit.chunk))
+        at = next((i for i, c in enumerate(article) if c.id == best.hit.chunk.id), None)
+        if at is None or at + 1 >= len(article):
+            return None
+        chunk = article[at + 1]
+        # Windows of one paragraph overlap by a sentence: skip the one already quoted.
+        start, end = next(
+            ((s, e) for s, e in chunk.sentences if chunk.text[s:e] != best.text), (0, 0)
+        )
+        if start == end:
+            return None
+        typed = has_value(chunk.text[start:end], q.answer_type, q.text)
+        return _Candidate(Hit(chunk, 0.0), best.rank, 0, start, end, 0.0, typed, 0.0, frozenset())
 
     def _ordinal_answer(self, q: Question, candidates: list[_Candidate]) -> Answer | None:
         assert q.ordinal is not None and q.ordinal_noun is not None

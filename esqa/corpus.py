@@ -232,10 +232,11 @@ def _resumes(prev: str, line: str) -> bool:
     Text extracted from PDFs, and some scraped pages, put a blank line after
     every wrapped line ("... the major role of chest CT is to understand the",
     blank, "extent and dynamic evolution ..."). A line that stops mid-sentence
-    followed by one that starts in lower case is the same paragraph: quoting
-    either half alone would cut the sentence in two.
+    (or a lead-in's colon) followed by one that starts in lower case is the
+    same paragraph: quoting either half alone would cut the sentence in two.
     """
-    return not ends_sentence(prev) and line.lstrip()[:1].islower() and len(prev.strip()) >= 20
+    broken_off = not ends_sentence(prev) or prev.rstrip().endswith(":")  # "... five groups:"
+    return broken_off and line.lstrip()[:1].islower() and len(prev.strip()) >= 20
 
 
 def _wrapped_runs(lines: list[str], kinds: list[LineKind]) -> set[int]:

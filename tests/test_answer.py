@@ -69,6 +69,15 @@ CORPUS = {
         "The curator, Helena Marsh, said the kiosk software had been replaced and no visitor "
         "data was exposed.\n"
     ),
+    "survey.txt": (
+        "Valley Household Survey Published\n"
+        "\n"
+        "The survey divided the households of Ashdale valley into three groups:\n"
+        "\n"
+        "Farming families, commuters to the city, and seasonal orchard workers.\n"
+        "\n"
+        "The regional council paid for the survey.\n"
+    ),
     "transport.txt": (
         "County Publishes Annual Transport Report\n\n" + LONG_SENTENCE + "\n\n"
         "Officials did not say how much the changes would cost.\n"
@@ -92,6 +101,7 @@ QUESTIONS = [
     "What is the full name of the CRA?",
     "What is the second pillar of the CRA strategy?",
     "What is the ninth pillar of the strategy?",
+    "Into which groups did the survey divide the households of Ashdale valley?",
 ]
 
 
@@ -199,6 +209,16 @@ def test_who_question_answer_names_the_person(answers: dict[str, Answer]) -> Non
     answer = answers["Who is the curator of the glass museum?"]
     assert answer.answered
     assert "Helena Marsh" in answer.text
+
+
+def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_it_announces(
+    answers: dict[str, Answer],
+) -> None:
+    answer = answers["Into which groups did the survey divide the households of Ashdale valley?"]
+    assert answer.answered
+    assert "into three groups:" in answer.text
+    assert "Farming families, commuters to the city, and seasonal orchard workers." in answer.text
+    assert [c.paragraph for c in answer.citations[:2]] == [2, 3]
 
 
 def test_over_long_sentence_is_trimmed_to_the_limit(answers: dict[str, Answer]) -> None:

@@ -242,6 +242,20 @@ def test_a_sentence_broken_by_a_blank_line_stays_one_paragraph():
     assert doc.paragraphs[1].text == "\n".join(lines[2:5])
 
 
+def test_a_lead_in_colon_before_a_lower_case_list_stays_one_paragraph():
+    lines = [
+        "The people were divided into five compartments:",
+        "",
+        "susceptible, exposed, symptomatic, asymptomatic and removed people.",
+        "",
+        "The survey was published in May:",
+        "",
+        "Officials welcomed it.",
+    ]
+    doc = parse_text("pdf.txt", "\n".join(lines))
+    assert [(p.line_start, p.line_end) for p in doc.paragraphs] == [(1, 3), (5, 5), (7, 7)]
+
+
 def test_one_paragraph_per_line_without_blank_lines_stays_separate():
     lines = [
         "Rates rise again",
