@@ -226,6 +226,10 @@ def _continues(prev: str, line: str) -> bool:
     return len(prev) >= 40 and len(line) <= 1.3 * len(prev) + 10
 
 
+# A lower-case word, not a web address ("https://...", "www.").
+_RESUMES = re.compile(r"\s*(?!https?:|www\.)[a-z]")
+
+
 def _resumes(prev: str, line: str) -> bool:
     """Whether `line` resumes, across one blank line, a sentence that `prev` breaks off.
 
@@ -236,7 +240,7 @@ def _resumes(prev: str, line: str) -> bool:
     same paragraph: quoting either half alone would cut the sentence in two.
     """
     broken_off = not ends_sentence(prev) or prev.rstrip().endswith(":")  # "... five groups:"
-    return broken_off and line.lstrip()[:1].islower() and len(prev.strip()) >= 20
+    return broken_off and bool(_RESUMES.match(line)) and len(prev.strip()) >= 20
 
 
 def _wrapped_runs(lines: list[str], kinds: list[LineKind]) -> set[int]:

@@ -251,9 +251,14 @@ def test_a_lead_in_colon_before_a_lower_case_list_stays_one_paragraph():
         "The survey was published in May:",
         "",
         "Officials welcomed it.",
+        "",
+        "Species-specific characteristics of human coronavirus infection",
+        "",
+        "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC5820427/",
     ]
     doc = parse_text("pdf.txt", "\n".join(lines))
-    assert [(p.line_start, p.line_end) for p in doc.paragraphs] == [(1, 3), (5, 5), (7, 7)]
+    assert [(p.line_start, p.line_end) for p in doc.paragraphs][:3] == [(1, 3), (5, 5), (7, 7)]
+    assert not any(p.line_start <= 9 < 11 <= p.line_end for p in doc.paragraphs)
 
 
 def test_one_paragraph_per_line_without_blank_lines_stays_separate():
