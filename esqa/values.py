@@ -95,6 +95,8 @@ def has_value(sentence: str, answer_type: str, given: str = "") -> bool:
     if answer_type == "person":
         known = {w.casefold() for w in _WORD.findall(given)}
         return any(any(w.casefold() not in known for w in name) for name in _names(sentence))
+    if answer_type == "definition":
+        return _defines(sentence, given)
     pattern = PATTERNS.get(answer_type)
     if pattern is None:
         return True
@@ -102,3 +104,22 @@ def has_value(sentence: str, answer_type: str, given: str = "") -> bool:
         text = given.casefold()
         return any(m.group().casefold() not in text for m in pattern.finditer(sentence))
     return bool(pattern.search(sentence))
+
+
+_DEFINED = re.compile(
+    r"^\s*what\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<term>.+?)\s*\??\s*$", re.IGNORECASE
+)
+# What follows a term that a sentence defines: "EGR1 is a ...", "CHIKV, an arbovirus,".
+_DEFINES = (
+    r"(?:\s*\([^)]{1,60}\))?\s*(?:,\s*(?:an?|the)\s|(?:is|are|was|were)\s+(?:an?|the|one)\s"
+    r"|refers?\s+to\b|means\b|stands?\s+for\b|(?:is|are)\s+(?:defined|known)\s+as\b)"
+)
+
+
+def _defines(sentence: str, question: str) -> bool:
+    """Whether the sentence defines what "what is X?" asks about ("X is a ...")."""
+    m = _DEFINED.match(question)
+    if m is None:
+        return bool(PATTERNS["definition"].search(sentence))
+    term = r"\s+".join(re.escape(w) for w in m.group("term").split())
+    return re.search(rf"(?<!\w){term}(?!\w){_DEFINES}", sentence, re.IGNORECASE) is not None
