@@ -4,9 +4,9 @@ An index at `indexes/NAME` is a symbolic link to a generation directory
 `indexes/.NAME.<time>-<id>/`. A build writes a new generation under a
 temporary name, renames it, then swaps the link with one atomic rename, so a
 reader sees the old index or the new one, never a mixture, and a build killed
-at any moment leaves the previous index untouched. The generation before the
-current one is kept, so a reader that resolved the link just before a swap
-can finish reading. Writers take an exclusive lock first.
+at any moment leaves the previous index untouched. The generation the link
+pointed to before the swap is kept, so a reader that resolved the link just
+before it can finish reading. Writers take an exclusive lock first.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -116,41 +117,54 @@ def publish(target: Path, write: Callable[[Path], None]) -> Path:
         _fsync_tree(staging)
         generation = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-{token}"
         os.rename(staging, generation)
-        os.utime(generation)  # its publication time orders the generations
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     link = parent / f".{target.name}.link-{token}"
     os.symlink(generation.name, link)
+    previous = _linked_generation(target)
     if target.exists() and not target.is_symlink():
         # An index from before generations (or a copied directory): move it
         # aside; this one swap is not atomic, so it is done once.
-        os.rename(target, parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-old{token}")
+        previous = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-old{token}"
+        os.rename(target, previous)
     os.replace(link, target)
     _fsync_dir(parent)
-    _prune(target, keep=2)
+    _prune(target, keep={generation, previous})
     return generation
 
 
+def _linked_generation(target: Path) -> Path | None:
+    """The generation the link at target points to now, if it is a link."""
+    try:
+        return target.parent / os.readlink(target)
+    except OSError:  # no index yet, or a directory from before generations
+        return None
+
+
 def _generations(target: Path) -> list[Path]:
-    prefix = f".{target.name}."
-    found = [
+    """Every generation directory of the index at target, linked or not."""
+    # Exact shape, so that the index "a" never touches the generations of "a.b".
+    name = re.compile(rf"\.{re.escape(target.name)}\.\d{{8}}T\d{{6}}-(old)?[0-9a-f]{{8}}")
+    return [
         p
         for p in target.parent.iterdir()
-        if p.name.startswith(prefix)
-        and p.is_dir()
-        and not p.is_symlink()
-        and not p.name.startswith(f"{prefix}tmp-")
+        if name.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
     ]
-    # Oldest first by when they were published (names tie within a second).
-    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
-def _prune(target: Path, keep: int) -> None:
-    current = target.resolve()
-    others = [g for g in _generations(target) if g != current]
-    for old in others[: max(0, len(others) - (keep - 1))]:
-        shutil.rmtree(old, ignore_errors=True)
+def _prune(target: Path, keep: set[Path | None]) -> None:
+    """Remove every generation but those in keep (the current and the previous one).
+
+    Which generations readers may be on is known from the link, not from
+    modification times: a build killed between renaming its generation into
+    place and swapping the link leaves a generation that is the newest but
+    that no reader ever saw; it is removed, never kept instead of one that was.
+    """
+    kept = {path.resolve() for path in keep if path is not None}  # a link may be absolute
+    for generation in _generations(target):
+        if generation.resolve() not in kept:
+            shutil.rmtree(generation, ignore_errors=True)
 
 
 def _remove_leftovers(target: Path) -> None:

@@ -192,14 +192,6 @@ def test_a_first_build_killed_leaves_no_index_and_the_next_command_builds_it(tmp
     assert json.loads(result.stdout)[0]["source"] == "cables.txt"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="esqa/storage.py: after a build killed between renaming its generation into place "
-    "and swapping the link, that orphan generation is the newest one; the next build keeps it "
-    "and prunes the generation that was current until its swap, so a reader that resolved the "
-    "index just before the swap finds its directory gone (README: 'The previous generation is "
-    "kept for readers that are still on it')",
-)
 def test_the_index_replaced_after_a_killed_build_survives_the_next_build(tmp_path, built):
     corpus, index = built
     build = start_build(tmp_path, corpus, index, pause_at="before:os.replace")

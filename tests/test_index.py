@@ -312,6 +312,30 @@ def test_the_generation_just_replaced_survives_builds_within_one_second(
     assert previous.is_dir()
 
 
+def test_an_orphan_generation_is_removed_and_the_replaced_one_kept(small_corpus, built):
+    # A build killed after renaming its generation into place, before the swap:
+    # the orphan is the newest directory, but no reader can be on it.
+    orphan = built.parent / f".{built.name}.29991231T235959-0123abcd"
+    orphan.mkdir()
+    (orphan / CHUNKS).write_text("never linked", encoding="utf-8")
+    replaced = built.resolve()
+    build_index(small_corpus, built, HashedEmbedder())
+    assert not orphan.exists()
+    assert replaced.is_dir()
+    assert sorted(_generation_dirs(built)) == sorted([replaced, built.resolve()])
+
+
+def test_pruning_leaves_the_generations_of_another_index_alone(small_corpus, tmp_path):
+    # ".a.b.<time>-<id>" starts with ".a." but belongs to the index "a.b".
+    other = tmp_path / "indexes" / "a.b"
+    build_index(small_corpus, other, HashedEmbedder())
+    theirs = other.resolve()
+    for _ in range(3):
+        build_index(small_corpus, tmp_path / "indexes" / "a", HashedEmbedder())
+    assert theirs.is_dir()
+    load(other)
+
+
 def test_leftovers_of_a_killed_build_are_removed_by_the_next_build(small_corpus, built):
     staging = built.parent / f".{built.name}.tmp-deadbeef"
     staging.mkdir()
