@@ -381,13 +381,6 @@ GARBLED_KEYS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="esqa/index.py, esqa/api.py: manifest.json is not checksummed and its fields are read "
-    "with [] unchecked, so one garbled byte in a key name ('sha256' of a file record in "
-    "load_index, 'mtime_ns' of a source record in corpus_changes, 'model' in api.info) raises "
-    "KeyError: a traceback instead of a one-line error naming manifest.json, exit 2",
-)
 @pytest.mark.parametrize("garble", GARBLED_KEYS)
 def test_a_manifest_with_a_garbled_key_is_a_one_line_error(tmp_path, pristine, garble):
     corpus, template = pristine
@@ -404,12 +397,6 @@ def test_a_manifest_with_a_garbled_key_is_a_one_line_error(tmp_path, pristine, g
     assert "manifest.json" in line and "esqa index build" in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="esqa/index.py load_index verifies only the files listed under manifest['files']; "
-    "when that key's name is garbled (one byte), nothing is verified and a damaged chunks.jsonl "
-    "is read and cited as if it were the corpus",
-)
 def test_a_manifest_that_lost_its_file_list_is_refused(tmp_path, pristine):
     corpus, template = pristine
     index = copy_index(template, tmp_path / "copy")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import SEED_BOILERPLATE, HashedEmbedder, seed_lines, write_corpus
 
@@ -16,7 +18,15 @@ import esqa.storage
 from esqa.chunking import ChunkingParams
 from esqa.corpus import load_corpus
 from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
-from esqa.index import CHUNKS, MANIFEST, build_index, load_index, make_chunks
+from esqa.index import (
+    CHUNKS,
+    MANIFEST,
+    MANIFEST_SHA256,
+    build_index,
+    load_index,
+    make_chunks,
+    manifest_digest,
+)
 from esqa.retrieve import hybrid_search
 from esqa.storage import writer_lock
 from esqa.stores.bm25_lexical import Bm25LexicalStore
@@ -173,11 +183,122 @@ def test_an_unparsable_manifest_is_reported_by_name(built):
     _assert_one_line_repair_error(excinfo, MANIFEST)
 
 
-def _edit_manifest(index: Path, **changes) -> None:
+def _edit_manifest(index: Path, edit=None, reseal: bool = True, **changes) -> None:
+    """Change the manifest; resealed (its checksum recomputed) unless told otherwise,
+    so that a test reaches the check it is about rather than the checksum's."""
     path = index.resolve() / MANIFEST
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest.update(changes)
+    if edit:
+        edit(manifest)
+    if reseal:
+        manifest[MANIFEST_SHA256] = manifest_digest(manifest)
     path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_a_manifest_edited_without_its_checksum_is_refused(built):
+    _edit_manifest(built, reseal=False, edit=lambda m: m["counts"].update(chunks=1))
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    _assert_one_line_repair_error(excinfo, MANIFEST)
+    assert "checksum mismatch" in str(excinfo.value)
+
+
+def test_a_manifest_without_its_own_checksum_is_refused(built):
+    _edit_manifest(built, reseal=False, edit=lambda m: m.pop(MANIFEST_SHA256))
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    _assert_one_line_repair_error(excinfo, MANIFEST)
+
+
+def test_the_manifest_checksum_covers_content_not_layout(built):
+    path = built.resolve() / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(manifest, sort_keys=True, indent=7), encoding="utf-8")
+    assert load(built).manifest == manifest
+
+
+def _rename(record: dict, key: str) -> None:
+    record[key[:-1] + "X"] = record.pop(key)
+
+
+RESEALED_DAMAGE = {
+    # what a hand edit broke in a manifest whose checksum was then recomputed
+    "no files": lambda m: _rename(m, "files"),
+    "files not an object": lambda m: m.update(files=[]),
+    "no chunks checksum": lambda m: m["files"].pop(CHUNKS),
+    "file sha256": lambda m: _rename(m["files"][CHUNKS], "sha256"),
+    "file size as text": lambda m: m["files"][CHUNKS].update(bytes="12"),
+    "file outside": lambda m: m["files"].update({"../secret": {"sha256": "0" * 64, "bytes": 1}}),
+    "source mtime": lambda m: _rename(m["sources"]["a.txt"], "mtime_ns"),
+    "source not an object": lambda m: m["sources"].update({"a.txt": None}),
+    "skipped size": lambda m: m["skipped"].update(
+        {"x.txt": {"bytes": True, "mtime_ns": 1, "reason": "empty file"}}
+    ),
+    "model": lambda m: _rename(m, "model"),
+    "model dimension": lambda m: m["model"].update(dimension="64"),
+    "counts": lambda m: m["counts"].pop("chunks"),
+    "build": lambda m: m["build"].update(reused_chunks=None),
+    "corpus": lambda m: m.update(corpus=7),
+}
+
+
+@pytest.mark.parametrize("damage", RESEALED_DAMAGE)
+def test_a_resealed_manifest_missing_what_loading_relies_on_is_refused(built, damage):
+    _edit_manifest(built, edit=RESEALED_DAMAGE[damage])
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    _assert_one_line_repair_error(excinfo, MANIFEST)
+    with pytest.raises(IndexInvalidError):
+        esqa.info(built)
+
+
+def test_an_index_file_without_a_checksum_is_refused(built):
+    extra = built.resolve() / "lexical" / "extra.npy"
+    extra.write_bytes(b"not listed")
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    _assert_one_line_repair_error(excinfo, "lexical/extra.npy")
+
+
+class _Payload:
+    """Unpickling this creates the file `marker`: proof that code from the index ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickle_with_a_resealed_manifest_is_never_run(built, tmp_path):
+    # Whoever can write the index can recompute every checksum, the manifest's
+    # own included: the checksums detect damage, the loaders refuse code.
+    directory = built.resolve()
+    names = sorted(
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    )
+    pristine = {name: (directory / name).read_bytes() for name in names}
+    manifest_text = (directory / MANIFEST).read_text(encoding="utf-8")
+    for n, name in enumerate(names):
+        marker = tmp_path / f"code-ran-{n}"
+        target = directory / name
+        if target.suffix == ".npy":
+            np.save(target, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
+        else:
+            target.write_bytes(pickle.dumps(_Payload(marker)))
+        data = target.read_bytes()
+        record = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        _edit_manifest(
+            built, edit=lambda m, name=name, record=record: m["files"].update({name: record})
+        )
+        with pytest.raises(IndexInvalidError):
+            load(built)
+        assert not marker.exists(), f"loading the index executed code from {name}"
+        target.write_bytes(pristine[name])
+        (directory / MANIFEST).write_text(manifest_text, encoding="utf-8")
 
 
 def test_another_format_version_is_rejected(built):
