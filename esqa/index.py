@@ -450,20 +450,28 @@ def _source_records(
 
 
 def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:
-    """Files not indexed, recorded so that they do not look new at every check."""
+    """Files not indexed, recorded so that they do not look new at every check.
+
+    A file that cannot be read is recorded by its size and modification time
+    only: left out, it would be reported as added after every build, which no
+    build can change.
+    """
     records = {}
     for source, reason in skipped.items():
         try:
             stat = (corpus / source).stat()
-            digest = sha256_file(corpus / source)
         except OSError:
-            continue  # unreadable: it will be reported again at the next build
-        records[source] = {
+            continue  # gone since the scan: nothing to record
+        record: dict[str, Any] = {
             "bytes": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
-            "sha256": digest,
             "reason": reason,
         }
+        try:
+            record["sha256"] = sha256_file(corpus / source)
+        except OSError:
+            pass  # unreadable: see corpus_changes
+        records[source] = record
     return records
 
 
@@ -653,15 +661,34 @@ def corpus_changes(manifest: dict[str, Any], corpus: Path) -> CorpusChanges:
         if record is None:
             added.append(source)
             continue
-        try:
-            stat = path.stat()
-        except OSError:
-            continue  # unreadable now: reported when the index is rebuilt
-        if stat.st_size == record["bytes"] and stat.st_mtime_ns == record["mtime_ns"]:
-            continue
-        if "sha256" not in record or stat.st_size != record["bytes"]:
-            changed.append(source)
-        elif sha256_file(path) != record["sha256"]:
+        if _changed(path, record):
             changed.append(source)
     removed = sorted(set(recorded) - seen)
     return CorpusChanges(tuple(added), tuple(changed), tuple(removed))
+
+
+def _changed(path: Path, record: dict[str, Any]) -> bool:
+    """Whether a file differs from its record: by stat first, by hash to confirm."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False  # vanished during the check: the next one reports it
+    same_stat = stat.st_size == record["bytes"] and stat.st_mtime_ns == record["mtime_ns"]
+    if "sha256" not in record:
+        # Unreadable at build time, so never hashed. Making it readable
+        # (chmod) leaves size and mtime alone, yet a build would now index it.
+        return not same_stat or _readable(path)
+    if same_stat:
+        return False
+    try:
+        return stat.st_size != record["bytes"] or sha256_file(path) != record["sha256"]
+    except OSError:
+        return True  # unreadable now, and its stat changed: a build records that
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with path.open("rb"):
+            return True
+    except OSError:
+        return False

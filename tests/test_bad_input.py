@@ -578,13 +578,6 @@ def test_an_unreadable_file_is_skipped_with_a_warning(locked, as_user, tmp_path)
     assert [line for line in result.stderr.splitlines() if "locked.txt" in line]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="esqa/index.py: a build records a skipped file only if it can hash it, so an "
-    "unreadable file is left out of the manifest and corpus_changes reports it as added "
-    "right after the build: every later ask/search/info says the index is stale and asks "
-    "for a rebuild that cannot change that",
-)
 def test_an_unreadable_file_does_not_make_the_index_look_stale(locked, as_user, tmp_path):
     api.build(locked, tmp_path / "index", embedder=HashedEmbedder())
     assert api.info(tmp_path / "index", locked).stale is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 
 import pytest
 from conftest import HashedEmbedder, write_corpus
@@ -125,3 +126,79 @@ def test_a_removed_file_disappears_from_the_index_after_a_rebuild(setup):
     _, manifest = read_manifest(index)
     assert set(manifest["sources"]) == {"a.txt"}
     assert not corpus_changes(manifest, corpus).stale
+
+
+@pytest.fixture
+def unreadable(monkeypatch):
+    """Make files of mode 000 unreadable, as they are for any user but root.
+
+    Returns a function that locks a file (mode 000); files are unlocked at the end.
+    """
+    locked: list[pathlib.Path] = []
+    if os.geteuid() == 0:
+        open_ = pathlib.Path.open
+
+        def checked_open(path, *args, **kwargs):
+            try:
+                refused = not path.stat().st_mode & 0o777
+            except OSError:
+                refused = False
+            if refused:
+                raise PermissionError(13, "Permission denied", str(path))
+            return open_(path, *args, **kwargs)
+
+        monkeypatch.setattr(pathlib.Path, "open", checked_open)
+        monkeypatch.setattr(pathlib.Path, "read_bytes", lambda p: p.open("rb").read())
+
+    def lock(path: pathlib.Path) -> None:
+        path.chmod(0)
+        locked.append(path)
+
+    yield lock
+    for path in locked:
+        path.chmod(0o644)
+
+
+@pytest.fixture
+def with_locked(tmp_path, unreadable):
+    """A corpus whose locked.txt could not be read when it was indexed."""
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "locked.txt": B})
+    unreadable(corpus / "locked.txt")
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    _, manifest = read_manifest(index)
+    return corpus, manifest
+
+
+def test_an_unreadable_file_is_recorded_as_skipped_without_a_hash(with_locked):
+    corpus, manifest = with_locked
+    record = manifest["skipped"]["locked.txt"]
+    assert "sha256" not in record
+    assert record["bytes"] == len(B.encode("utf-8"))
+    assert not corpus_changes(manifest, corpus).stale
+
+
+def test_an_unreadable_file_whose_stat_changes_is_reported(with_locked):
+    corpus, manifest = with_locked
+    _later(corpus / "locked.txt")
+    assert corpus_changes(manifest, corpus).changed == ("locked.txt",)
+
+
+def test_an_unreadable_file_made_readable_is_reported(with_locked):
+    corpus, manifest = with_locked
+    (corpus / "locked.txt").chmod(0o644)  # size and mtime unchanged: only the mode
+    assert corpus_changes(manifest, corpus).changed == ("locked.txt",)
+    index = corpus.parent / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    _, manifest = read_manifest(index)
+    assert "locked.txt" in manifest["sources"]
+    assert not corpus_changes(manifest, corpus).stale
+
+
+def test_an_indexed_file_that_became_unreadable_and_changed_is_reported(setup, unreadable):
+    corpus, manifest = setup
+    path = corpus / "a.txt"
+    path.write_text(A.replace("quarter", "quartet"), encoding="utf-8")  # same size: hashed
+    _later(path)
+    unreadable(path)
+    assert corpus_changes(manifest, corpus).changed == ("a.txt",)
