@@ -291,12 +291,6 @@ def test_a_corpus_of_only_bad_files_is_a_one_line_error(tmp_path):
     assert not api.index_exists(tmp_path / "index")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="esqa/stores/bm25_lexical.py: bm25s cannot index chunks that hold no term (only "
-    "English stop words or one-letter words, e.g. a corpus whose one file reads 'the'): "
-    "max() over the empty vocabulary raises ValueError, a traceback from esqa index build",
-)
 def test_a_corpus_of_stop_words_only_builds_or_is_a_one_line_error(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", {"the.txt": "the\n"})
     result = esqa_cli("index", "build", "--corpus", corpus, "--index", tmp_path / "index")

@@ -185,3 +185,18 @@ def test_lexical_load_rejects_a_chunk_list_that_does_not_match(chunks, tmp_path)
 
 def test_empty_lexical_store_returns_nothing():
     assert Bm25LexicalStore().search("ESPA", 5) == []
+
+
+def test_a_lexical_store_of_chunks_without_terms_saves_loads_and_finds_nothing(tmp_path):
+    # Only stop words and one-letter words: bm25s has no vocabulary to build on.
+    chunks = [Chunk(0, "the.txt", 1, 1, 1, "the"), Chunk(1, "a.txt", 1, 1, 1, "a I of")]
+    store = Bm25LexicalStore()
+    store.add(chunks)
+    assert store.search("the", 5) == []
+    assert store.search("rare earth", 5) == []
+    assert store.idf(["earth"])["earth"] > 0
+    names = store.save(tmp_path)
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    assert loaded.search("rare earth", 5) == []
+    assert loaded.idf(["earth"]) == store.idf(["earth"])
+    assert all((tmp_path / n).is_file() for n in names)

@@ -41,6 +41,19 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [list(t) for t in tokens]
 
 
+def _index(retriever: Any, tokens: list[list[str]]) -> None:
+    if any(tokens):
+        retriever.index(tokens, show_progress=False)
+        return
+    # No chunk holds a term (only stop words or one-letter words): bm25s
+    # numbers its empty token after the largest term id and fails on an empty
+    # vocabulary. Without that token it builds an empty index, which saves,
+    # loads and matches no query, so such a corpus is searched by its vectors
+    # alone. Scoring divides by the average length, 0 here, over no terms.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        retriever.index(tokens, create_empty_token=False, show_progress=False)
+
+
 class Bm25LexicalStore:
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
@@ -69,9 +82,7 @@ class Bm25LexicalStore:
             self._ids = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
             retriever = bm25s.BM25(k1=self.k1, b=self.b)
             if self._chunks:
-                retriever.index(
-                    tokenize([c.text for c in self._chunks.values()]), show_progress=False
-                )
+                _index(retriever, tokenize([c.text for c in self._chunks.values()]))
             self._retriever = retriever
         return self._retriever
 
