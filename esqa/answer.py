@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from esqa.acronyms import Acronym, infer_expansion
 from esqa.enumerations import find_enumeration, same_noun
@@ -37,6 +37,14 @@ CITATIONS = 3
 W_COVERAGE, W_DENSE, W_TYPE, W_RANK = 0.55, 0.25, 0.12, 0.08
 # Abstain when the best evidence covers less of the question than this.
 MIN_SUPPORT = 0.5
+# The next sentence joins the best one when it carries the same subject on
+# and the two stay readable together (see Composer._continues).
+CONTINUATION_CHARS = 400
+# A sentence opening like this leans on the one before it.
+_LEANS_BACK = re.compile(
+    r"(?:It|This|These|They|Those|Such|Its|Their|He|She|His|Her|Moreover|Furthermore|"
+    r"In addition|Additionally|However|Thus|Therefore|As a result|Consequently)\b"
+)
 # Words that shape a question but are never what it is about.
 _QUESTION_WORDS = {
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "mani", "much",
@@ -155,7 +163,7 @@ class Composer:
             if answer is not None:
                 return answer
         best = candidates[0]
-        support = self._support(best, candidates, weights, synonyms)
+        support = self._support(best, weights, synonyms)
         confidence = _confidence(best.score, support)
         if support < MIN_SUPPORT:
             return _abstain(q, candidates, confidence)
@@ -163,11 +171,8 @@ class Composer:
         text = " ".join(c.text for c in chosen)
         if len(text) > MAX_ANSWER_CHARS:
             text = _trim(best.text, set(weights), self._terms)
-        citations = [_cite(c) for c in chosen]
-        citations += [_cite(c) for c in _others(candidates, chosen)][
-            : max(0, CITATIONS - len(chosen))
-        ]
-        return Answer(q.text, True, text, confidence, tuple(citations), q.answer_type)
+        citations = _citations(chosen, candidates)
+        return Answer(q.text, True, text, confidence, citations, q.answer_type)
 
     def _candidates(
         self,
@@ -218,7 +223,6 @@ class Composer:
     def _support(
         self,
         best: _Candidate,
-        candidates: list[_Candidate],
         weights: dict[str, float],
         synonyms: dict[str, list[set[str]]],
     ) -> float:
@@ -255,6 +259,7 @@ class Composer:
         if following is not None and (
             best.text.rstrip().endswith(":")
             or (len(chosen) == 1 and not best.has_type and following.has_type)
+            or self._continues(best, following, weights)
         ):
             chosen.append(following)
         # "I came up with ...": in an opinion piece the writer is named in the bio at its end.
@@ -279,6 +284,17 @@ class Composer:
         while len(" ".join(c.text for c in chosen)) > MAX_ANSWER_CHARS and len(chosen) > 1:
             chosen.pop()
         return chosen
+
+    def _continues(
+        self, best: _Candidate, following: _Candidate, weights: dict[str, float]
+    ) -> bool:
+        """Whether the sentence after `best` carries its subject on ("This ...",
+        "However, ...", or the question's terms again) in few enough words to
+        quote both: the substance (the figure, the list, the consequence) is
+        often in that second sentence, and it reads as one passage."""
+        if len(best.text) + len(following.text) >= CONTINUATION_CHARS:
+            return False
+        return bool(_LEANS_BACK.match(following.text)) or bool(following.matched & set(weights))
 
     def _following(
         self, q: Question, best: _Candidate, candidates: list[_Candidate]
@@ -313,11 +329,8 @@ class Composer:
             if span is None:  # "the ninth pillar" of four: the articles do not say
                 return _abstain(q, [cand, *candidates], _confidence(cand.score, 0.0))
             text = cand.text[span[0] : span[1]]
-            citations = [_cite(cand)] + [_cite(c) for c in _others(candidates, [cand])][
-                : CITATIONS - 1
-            ]
             confidence = _confidence(cand.score, max(cand.coverage, 0.6))
-            return Answer(q.text, True, text, confidence, tuple(citations), "ordinal")
+            return Answer(q.text, True, text, confidence, _citations([cand], candidates), "ordinal")
         return None
 
     def _acronym_answer(self, q: Question, candidates: list[_Candidate]) -> Answer | None:
@@ -329,13 +342,9 @@ class Composer:
             m = pattern.search(cand.text)
             if m is None:
                 continue
-            citations = [_cite(cand)] + [_cite(c) for c in _others(candidates, [cand])][
-                : CITATIONS - 1
-            ]
             text = cand.text[m.start() : m.end()]
-            return Answer(
-                q.text, True, text, _confidence(cand.score, 0.9), tuple(citations), "acronym"
-            )
+            confidence = _confidence(cand.score, 0.9)
+            return Answer(q.text, True, text, confidence, _citations([cand], candidates), "acronym")
         return None
 
 
@@ -372,6 +381,28 @@ def _others(candidates: list[_Candidate], chosen: list[_Candidate]) -> list[_Can
             seen.add(c.key)
             out.append(c)
     return out
+
+
+def _citations(chosen: list[_Candidate], candidates: list[_Candidate]) -> tuple[Citation, ...]:
+    """A citation per quoted passage, then the next-best paragraphs, CITATIONS in all.
+
+    Adjacent sentences of one chunk are one passage: one quote, one line range.
+    """
+    passages: list[_Candidate] = []
+    for c in chosen:
+        last = passages[-1] if passages else None
+        if (
+            last is not None
+            and last.hit is c.hit
+            and last.end <= c.start
+            and not c.hit.chunk.text[last.end : c.start].strip()
+        ):
+            passages[-1] = replace(last, end=c.end)
+        else:
+            passages.append(c)
+    cited = [_cite(c) for c in passages]
+    cited += [_cite(c) for c in _others(candidates, chosen)][: max(0, CITATIONS - len(cited))]
+    return tuple(cited)
 
 
 def _cite(c: _Candidate) -> Citation:

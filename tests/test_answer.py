@@ -78,6 +78,15 @@ CORPUS = {
         "\n"
         "The regional council paid for the survey.\n"
     ),
+    "clinic.txt": (
+        "Rural Clinic Trial Reports Results\n"
+        "\n"
+        "The rural clinic trial evaluated a new malaria test in twelve villages of the Osse "
+        "valley. It found that the test detected nine out of ten infections within twenty "
+        "minutes.\n"
+        "\n"
+        "A regional health charity paid for the trial.\n"
+    ),
     "transport.txt": (
         "County Publishes Annual Transport Report\n\n" + LONG_SENTENCE + "\n\n"
         "Officials did not say how much the changes would cost.\n"
@@ -102,6 +111,7 @@ QUESTIONS = [
     "What is the second pillar of the CRA strategy?",
     "What is the ninth pillar of the strategy?",
     "Into which groups did the survey divide the households of Ashdale valley?",
+    "What did the rural clinic trial of the new malaria test in the Osse valley show?",
 ]
 
 
@@ -219,6 +229,22 @@ def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_it_announces(
     assert "into three groups:" in answer.text
     assert "Farming families, commuters to the city, and seasonal orchard workers." in answer.text
     assert [c.paragraph for c in answer.citations[:2]] == [2, 3]
+
+
+def test_a_sentence_that_carries_the_answer_on_is_quoted_with_it(
+    answers: dict[str, Answer],
+) -> None:
+    answer = answers[
+        "What did the rural clinic trial of the new malaria test in the Osse valley show?"
+    ]
+    assert answer.answered
+    assert "detected nine out of ten infections" in answer.text
+    # Two adjacent sentences of one paragraph are one passage: one citation.
+    first = answer.citations[0]
+    assert first.source == "clinic.txt"
+    assert "twelve villages" in first.quote and "nine out of ten" in first.quote
+    others = answer.citations[1:]
+    assert all((c.source, c.paragraph) != (first.source, first.paragraph) for c in others)
 
 
 def test_over_long_sentence_is_trimmed_to_the_limit(answers: dict[str, Answer]) -> None:
@@ -397,6 +423,10 @@ ABSENT = [
     "What is the population of Brazil?",
     "Who won the 1998 football World Cup?",
     "What is the boiling point of mercury?",
+    # On the seeds' own topics, but the fact is not in them.
+    "How much did it cost to organise the Tokyo Economic Security Forum?",
+    "How many tons of rare earths does Japan import each year?",
+    "What tariff did India impose on Japanese cars?",
 ]
 
 
