@@ -114,7 +114,11 @@ def _printable(source: str) -> str:
 
 def read_document(path: Path, source: str) -> Document:
     """Read and parse one file. Raises NotTextError (empty, binary) or OSError."""
-    data = path.read_bytes()
+    with path.open("rb") as f:
+        # Stat the open file before reading it: an edit made after this moment
+        # changes the mtime, so a stale record can never pair new stat with old text.
+        info = os.fstat(f.fileno())
+        data = f.read()
     decoded = decode_bytes(data, source)
     doc = parse_text(source, decoded.text, sha256=hashlib.sha256(data).hexdigest())
     warnings = (decoded.warning,) if decoded.warning else ()
@@ -125,6 +129,7 @@ def read_document(path: Path, source: str) -> Document:
         articles=doc.articles,
         paragraphs=doc.paragraphs,
         warnings=warnings,
+        file_stat=(info.st_size, info.st_mtime_ns),
     )
 
 

@@ -435,11 +435,14 @@ def _source_records(
         per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
     records = {}
     for doc in documents:
-        stat = (corpus / doc.source).stat()
+        # The stat taken when the file was read, never a later one: a file
+        # edited since would otherwise be recorded with new stat and old hash,
+        # and the staleness check, seeing the stat unchanged, would miss the edit.
+        size, mtime_ns = doc.file_stat or _stat_of(corpus / doc.source)
         records[doc.source] = {
             "sha256": doc.sha256,
-            "bytes": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
+            "bytes": size,
+            "mtime_ns": mtime_ns,
             "encoding": doc.encoding,
             "articles": len(doc.articles),
             "chunks": per_source.get(doc.source, 0),
@@ -447,6 +450,11 @@ def _source_records(
             "dropped": dropped.get(doc.source, []),
         }
     return records
+
+
+def _stat_of(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:

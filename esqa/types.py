@@ -54,6 +54,9 @@ class Document:
     articles: tuple[Article, ...]
     paragraphs: tuple[Paragraph, ...]
     warnings: tuple[str, ...] = field(default=())
+    # (size in bytes, mtime in ns) of the file as it was read, recorded beside
+    # sha256 so that a later stat comparison describes the same content.
+    file_stat: tuple[int, int] | None = None
 
     def article_of(self, paragraph: Paragraph) -> Article:
         return self.articles[paragraph.article - 1]

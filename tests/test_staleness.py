@@ -202,3 +202,29 @@ def test_an_indexed_file_that_became_unreadable_and_changed_is_reported(setup, u
     _later(path)
     unreadable(path)
     assert corpus_changes(manifest, corpus).changed == ("a.txt",)
+
+
+def test_a_file_edited_while_the_build_runs_is_reported(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B})
+    real_load_corpus = esqa.index.load_corpus
+
+    def load_then_edit(root):
+        scan = real_load_corpus(root)
+        # Edited after the build read it, before the build recorded it.
+        path = corpus / "a.txt"
+        path.write_text(A.replace("quarter", "quartet"), encoding="utf-8")  # same size
+        _later(path)
+        return scan
+
+    monkeypatch.setattr(esqa.index, "load_corpus", load_then_edit)
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    _, manifest = read_manifest(index)
+    assert corpus_changes(manifest, corpus).changed == ("a.txt",)
+
+
+def test_documents_carry_the_stat_of_the_file_as_read(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A})
+    (doc,) = esqa.index.load_corpus(corpus).documents
+    stat = (corpus / "a.txt").stat()
+    assert doc.file_stat == (stat.st_size, stat.st_mtime_ns)
