@@ -59,7 +59,7 @@ def _segmenter() -> Any:
 # stray quote mark (scraped pages mix ' and ") can swallow a page. Spans longer
 # than this are cut again at plain sentence ends.
 _LONG_SENTENCE = 600
-_PLAIN_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_PLAIN_END = re.compile(r"(?<=[.!?])(?P<close>[\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _ABBREVIATION = re.compile(
     r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Gen|Gov|Sen|Rep|Rev|Corp|Inc|Ltd|Co|No|"
     r"Vol|Fig|vs|etc|approx|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|\.\w)\.$"
@@ -70,10 +70,11 @@ def _resplit(text: str, span: Span) -> list[Span]:
     parts: list[Span] = []
     start = span.start
     for m in _PLAIN_END.finditer(text, span.start, span.end):
-        head = text[start : m.start()].rstrip("\"'”’)]")
+        head = text[start : m.start()]
         if _ABBREVIATION.search(head):
             continue
-        parts.append(Span(start, m.start()))
+        # The closing quote or bracket belongs to the sentence it closes.
+        parts.append(Span(start, m.end("close")))
         start = m.end()
     parts.append(Span(start, span.end))
     return [_strip(text, p) for p in parts if text[p.start : p.end].strip()]

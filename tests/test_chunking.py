@@ -156,3 +156,13 @@ def test_windows_of_seed_003_line_46_fit_a_punctuation_aware_budget():
             if size > max_tokens - 2:
                 over[max_tokens] = size
     assert over == {}
+
+
+def test_a_closing_quote_stays_with_the_sentence_it_closes_when_a_long_span_is_recut():
+    # Over 600 characters with no break pysbd accepts: the span is cut again at
+    # sentence ends, and the quote mark after "over." must not fall between two pieces.
+    text = ("He said “it is over.” Then he left the hall. " * 20).strip()
+    spans = split_sentences(text)
+    pieces = [text[s.start : s.end] for s in spans]
+    assert "He said “it is over.”" in pieces
+    assert "".join(pieces).count("”") == text.count("”")
