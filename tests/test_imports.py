@@ -1,0 +1,86 @@
+"""Nothing heavy on the query path: `esqa --help`, `esqa ask` and `esqa search`
+run in a new process without importing torch, sentence-transformers,
+transformers or scikit-learn (seconds of imports) once the ONNX export is cached."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SEEDS
+
+HEAVY = ("torch", "sentence_transformers", "transformers", "sklearn")
+
+# Runs the command as the `esqa` script does, then reports which heavy
+# top-level packages ended up in sys.modules (on stderr, after the output).
+PROBE = f"""
+import json, sys
+from esqa.cli import main
+sys.argv = ["esqa", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code or 0
+else:
+    code = 0
+heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {set(HEAVY)!r})
+print("HEAVY " + json.dumps(heavy), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def run_esqa(args: list[str], cache: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "ESQA_EMBEDDER"}
+    env.update(ESQA_CACHE=str(cache), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("HEAVY "), result.stderr
+    return result, json.loads(last.removeprefix("HEAVY "))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["search", "--help"]])
+def test_help_imports_nothing_heavy(args, tmp_path):
+    # An empty cache: help must not even look at the model.
+    result, heavy = run_esqa(args, tmp_path / "empty-cache")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: esqa" in result.stdout
+    assert heavy == []
+
+
+@pytest.mark.real
+def test_ask_and_search_import_nothing_heavy_once_the_export_is_cached(onnx_cache, real_seed_index):
+    where = ["--index", str(real_seed_index), "--corpus", str(SEEDS)]
+    result, heavy = run_esqa(["ask", "what is ESPA's fourth pillar", *where], onnx_cache)
+    assert result.returncode == 0, result.stderr
+    assert "implementing a secret patent system" in result.stdout
+    assert heavy == []
+    result, heavy = run_esqa(["search", "ESPA fourth pillar", "--json", *where], onnx_cache)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["source"] == "003_116bf12851cd3169.txt"
+    assert heavy == []
+    assert "ONNX" not in result.stderr  # no export, no fallback note
+
+
+@pytest.mark.real
+def test_an_empty_cache_is_filled_once_with_a_note(tmp_path, real_seed_index):
+    where = ["--index", str(real_seed_index), "--corpus", str(SEEDS)]
+    cache = tmp_path / "cache"
+    result, heavy = run_esqa(["search", "ESPA fourth pillar", *where], cache)
+    assert result.returncode == 0, result.stderr
+    assert "esqa: preparing the ONNX query encoder once (about" in result.stderr
+    assert "torch" in heavy  # the export needs it, this once
+    assert list(cache.glob("onnx/*/model.onnx"))
+    result, heavy = run_esqa(["search", "ESPA fourth pillar", *where], cache)
+    assert "preparing" not in result.stderr
+    assert heavy == []
