@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HashedEmbedder, write_corpus
+from synthetic_news import BRIDGE, HARBOUR
 
 from esqa import api
 from esqa.answer import MAX_ANSWER_CHARS, Composer
@@ -30,33 +31,8 @@ LONG_SENTENCE = (
 )
 
 CORPUS = {
-    "harbour/resilience.txt": (
-        "Harbour Authority Unveils Coastal Resilience Plan\n"
-        "\n"
-        "The Coastal Resilience Agency (CRA) presented its new flood plan to the Portwell "
-        "city council on March 3, 2021.\n"
-        "\n"
-        "The strategy has four pillars: building sea walls, restoring wetlands, relocating "
-        "pumping stations, and training volunteer wardens.\n"
-        "\n"
-        "About 35% of Portwell's residents live within a kilometre of the shore, according "
-        "to the CRA.\n"
-        "The agency said the restored wetlands would also shelter migrating cranes\n"
-        "in spring and autumn.\n"
-        "\n"
-        "Officials estimated that the plan would cost about 40 million euros over a decade.\n"
-    ),
-    "bridge.txt": (
-        "Lakeside Bridge Marks Its Anniversary\n"
-        "\n"
-        "The Lakeside Bridge was opened to traffic in September 1987 after six years of "
-        "construction.\n"
-        "\n"
-        "Engineers replaced the bridge's steel cables in 2015, when corrosion was found near "
-        "the eastern tower.\n"
-        "\n"
-        "Around 18,000 vehicles cross the bridge every day, the county transport office said.\n"
-    ),
+    "harbour/resilience.txt": HARBOUR,
+    "bridge.txt": BRIDGE,
     "museum.txt": (
         "Glass Museum Reopens After Security Review\n"
         "\n"

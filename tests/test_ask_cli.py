@@ -13,32 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import HashedEmbedder, write_corpus
+from synthetic_news import BRIDGE, HARBOUR
 
 import esqa.api
 from esqa.cli import cli
 from esqa.index import build_index
 
-CORPUS = {
-    "plan.txt": (
-        "Harbour Authority Unveils Coastal Resilience Plan\n"
-        "\n"
-        "The Coastal Resilience Agency (CRA) presented its new flood plan to the Portwell "
-        "city council on March 3, 2021.\n"
-        "\n"
-        "The strategy has four pillars: building sea walls, restoring wetlands, relocating "
-        "pumping stations, and training volunteer wardens.\n"
-        "\n"
-        "About 35% of Portwell's residents live within a kilometre of the shore.\n"
-    ),
-    "bridge.txt": (
-        "Lakeside Bridge Marks Its Anniversary\n"
-        "\n"
-        "The Lakeside Bridge was opened to traffic in September 1987 after six years of "
-        "construction.\n"
-        "\n"
-        "Around 18,000 vehicles cross the bridge every day, the county transport office said.\n"
-    ),
-}
+CORPUS = {"plan.txt": HARBOUR, "bridge.txt": BRIDGE}
 
 SCHEMA = {"question", "answered", "answer", "confidence", "citations"}
 CITATION_KEYS = {"source", "paragraph", "line_start", "line_end", "quote", "score"}
