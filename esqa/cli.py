@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from esqa import __version__
+from esqa.render import answer_text, hit_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -192,25 +192,7 @@ def search(
     if not hits:
         click.echo("no passage matches")
     for rank, hit in enumerate(hits, start=1):
-        click.echo(_render_hit(rank, hit))
-
-
-def _lines(chunk: Any) -> str:
-    if chunk.line_start == chunk.line_end:
-        return f"line {chunk.line_start}"
-    return f"lines {chunk.line_start}-{chunk.line_end}"
-
-
-def _render_hit(rank: int, hit: Any) -> str:
-    c = hit.chunk
-    about = ", ".join(x for x in (c.article_title, c.publisher, c.published) if x)
-    head = f"[{rank}] {c.source} ¶{c.paragraph}, {_lines(c)}  (score {hit.score:.4f})"
-    if about:
-        head += f"\n    {about}"
-    body = textwrap.fill(
-        " ".join(c.text.split()), width=100, initial_indent="    “", subsequent_indent="     "
-    )
-    return f"{head}\n{body}”\n"
+        click.echo(hit_text(rank, hit))
 
 
 @cli.command()
@@ -273,7 +255,7 @@ def ask(
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(_render_answer(answer))
+    click.echo(answer_text(answer))
 
 
 def _question_of(line: str) -> str:
@@ -285,23 +267,6 @@ def _question_of(line: str) -> str:
         except (ValueError, KeyError, TypeError):
             pass
     return stripped
-
-
-def _render_answer(answer: Any) -> str:
-    out = [textwrap.fill(answer.text, width=100)]
-    state = "" if answer.answered else "not answered; "
-    out.append(f"({state}confidence {answer.confidence:.2f})\n")
-    for n, c in enumerate(answer.citations, start=1):
-        lines = (
-            f"line {c.line_start}"
-            if c.line_start == c.line_end
-            else f"lines {c.line_start}-{c.line_end}"
-        )
-        about = ", ".join(x for x in (c.article_title, c.published) if x)
-        out.append(f"[{n}] {c.source} ¶{c.paragraph}, {lines}" + (f" — {about}" if about else ""))
-        quote = textwrap.fill(c.quote, width=100, initial_indent="    “", subsequent_indent="     ")
-        out.append(f"{quote}”")
-    return "\n".join(out)
 
 
 @cli.command("eval")
