@@ -3,6 +3,7 @@ sentence-transformers (real tier)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
@@ -39,9 +40,12 @@ def exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Replace the torch export with one that writes a few bytes; lists its targets."""
     made: list[Path] = []
 
-    def export(model_path: Path, target: Path) -> None:
-        made.append(target)
-        target.write_bytes(b"onnx of " + (model_path / "model.safetensors").read_bytes())
+    def export(model_path: Path, directory: Path) -> None:
+        made.append(directory)
+        (directory / "model.onnx").write_bytes(b"graph")
+        (directory / "model.onnx.data").write_bytes(
+            b"onnx of " + (model_path / "model.safetensors").read_bytes()
+        )
 
     monkeypatch.setattr(onnx_export, "_export_fp32", export)
     return made
@@ -64,11 +68,13 @@ def test_export_is_keyed_by_the_weights_hash_and_made_once(tmp_path, exports):
     assert len(exports) == 1
     assert first == again
     weights = sha256_file(model / "model.safetensors")
-    assert first.path == cache / "onnx" / weights[:16] / "model.onnx"
+    directory = cache / "onnx" / weights[:16] / f"fp32-{onnx_export.RECIPE}"
+    assert first.path == directory / "model.onnx"
     assert first.weights_sha256 == weights
-    assert first.sha256 == sha256_file(first.path)
-    record = json.loads(first.path.with_name("model.onnx.json").read_text())
+    assert first.sha256 == hashlib.sha256(b"graph" + b"onnx of weights v1").hexdigest()
+    record = json.loads((directory / "export.json").read_text())
     assert record["recipe"] == onnx_export.RECIPE and record["sha256"] == first.sha256
+    assert sorted(p.name for p in directory.parent.iterdir()) == [directory.name]
 
 
 def test_new_weights_get_a_new_export(tmp_path, exports):
@@ -78,7 +84,7 @@ def test_new_weights_get_a_new_export(tmp_path, exports):
     new = onnx_export.ensure_export(model, cache)
     assert len(exports) == 2
     assert new.path.parent != old.path.parent
-    assert new.path.read_bytes() == b"onnx of weights v2, fine-tuned"
+    assert new.path.with_name("model.onnx.data").read_bytes() == b"onnx of weights v2, fine-tuned"
 
 
 def test_the_weights_hash_is_remembered_by_stat(tmp_path, monkeypatch):
@@ -94,33 +100,50 @@ def test_the_weights_hash_is_remembered_by_stat(tmp_path, monkeypatch):
     assert len(hashed) == 2
 
 
-def test_an_export_of_an_older_recipe_or_without_its_record_is_not_used(tmp_path, exports):
+def test_an_export_without_its_record_or_of_another_recipe_is_not_used(
+    tmp_path, exports, monkeypatch
+):
     model, cache = fake_model(tmp_path), tmp_path / "cache"
     made = onnx_export.ensure_export(model, cache)
-    sidecar = made.path.with_name("model.onnx.json")
-    record = json.loads(sidecar.read_text())
-    sidecar.write_text(json.dumps({**record, "recipe": "an older graph"}))
+    record = made.path.with_name("export.json")
+    saved = record.read_bytes()
+    record.unlink()  # as if copied by hand, half
     assert onnx_export.cached_export(model, cache) is None
-    sidecar.unlink()
+    record.write_bytes(saved)
+    assert onnx_export.cached_export(model, cache) == made
+    monkeypatch.setattr(onnx_export, "RECIPE", "v2")
     assert onnx_export.cached_export(model, cache) is None
-    onnx_export.ensure_export(model, cache)
+    remade = onnx_export.ensure_export(model, cache)
     assert len(exports) == 2
-    assert onnx_export.cached_export(model, cache) is not None
+    assert remade.path.parent.name == "fp32-v2"
 
 
 def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
     model, cache = fake_model(tmp_path), tmp_path / "cache"
 
-    def crash(model_path: Path, target: Path) -> None:
-        target.write_bytes(b"half a mod")
+    def crash(model_path: Path, directory: Path) -> None:
+        (directory / "model.onnx").write_bytes(b"half a mod")
         raise EsqaError("export failed")
 
     monkeypatch.setattr(onnx_export, "_export_fp32", crash)
     with pytest.raises(EsqaError, match="export failed"):
         onnx_export.ensure_export(model, cache)
     directory = onnx_export.export_dir(model, cache)
-    assert list(directory.iterdir()) == []
+    assert list(directory.parent.iterdir()) == []
     assert onnx_export.cached_export(model, cache) is None
+
+
+def test_a_concurrent_export_that_finished_first_wins(tmp_path, exports):
+    model, cache = fake_model(tmp_path), tmp_path / "cache"
+    directory = onnx_export.export_dir(model, cache)
+
+    def other_process_publishes(tmp: Path) -> None:
+        (tmp / "export.json").write_text("{}")
+        onnx_export._publish(directory, lambda d: (d / "export.json").write_text("first"))
+
+    onnx_export._publish(directory, other_process_publishes)
+    assert (directory / "export.json").read_text() == "first"
+    assert [p.name for p in directory.parent.iterdir()] == [directory.name]
 
 
 def test_an_unwritable_cache_is_a_one_line_error(tmp_path, exports):
@@ -333,4 +356,6 @@ def test_an_onnx_build_records_its_export(tmp_path, onnx_embedder, onnx_cache):
     export = onnx_export.cached_export(onnx_embedder.model_path, onnx_cache)
     assert export is not None
     assert manifest["embedder"]["backend"] == "onnxruntime"
-    assert manifest["embedder"]["onnx_sha256"] == sha256_file(export.path)
+    assert manifest["embedder"]["onnx_sha256"] == export.sha256
+    assert export.sha256 == onnx_export.export_digest(export.path.parent)
+    assert export.path.with_name("model.onnx.data").stat().st_size > 80_000_000
