@@ -1,18 +1,62 @@
 """esqa: answers from news articles, every sentence cited by file, paragraph and lines."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from esqa.add import AddedFile, AddResult  # noqa: E402
-from esqa.api import QA, IndexInfo, add, build, info, load  # noqa: E402
-from esqa.errors import (  # noqa: E402
-    CorpusError,
-    EsqaError,
-    IndexInvalidError,
-    IndexMissingError,
-    QueryError,
-)
-from esqa.index import BuildReport, CorpusChanges  # noqa: E402
-from esqa.types import Article, Chunk, Document, Hit, Paragraph  # noqa: E402
+# Where each export lives. They are imported on first use (PEP 562), because
+# every `esqa.*` import runs this file first: importing them here would make
+# `esqa --help` load numpy, FAISS and the whole pipeline before printing a line.
+_EXPORTS = {
+    "QA": "esqa.api",
+    "IndexInfo": "esqa.api",
+    "add": "esqa.api",
+    "build": "esqa.api",
+    "info": "esqa.api",
+    "load": "esqa.api",
+    "AddedFile": "esqa.add",
+    "AddResult": "esqa.add",
+    "CorpusError": "esqa.errors",
+    "EsqaError": "esqa.errors",
+    "IndexInvalidError": "esqa.errors",
+    "IndexMissingError": "esqa.errors",
+    "QueryError": "esqa.errors",
+    "BuildReport": "esqa.index",
+    "CorpusChanges": "esqa.index",
+    "Article": "esqa.types",
+    "Chunk": "esqa.types",
+    "Document": "esqa.types",
+    "Hit": "esqa.types",
+    "Paragraph": "esqa.types",
+}
+
+if TYPE_CHECKING:
+    from esqa.add import AddedFile, AddResult
+    from esqa.api import QA, IndexInfo, add, build, info, load
+    from esqa.errors import (
+        CorpusError,
+        EsqaError,
+        IndexInvalidError,
+        IndexMissingError,
+        QueryError,
+    )
+    from esqa.index import BuildReport, CorpusChanges
+    from esqa.types import Article, Chunk, Document, Hit, Paragraph
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'esqa' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "QA",
