@@ -1,13 +1,50 @@
-"""Dense search with FAISS: exact inner product over L2-normalised vectors.
+"""Dense search with FAISS: inner product over L2-normalised vectors, exact or HNSW by size.
 
 Inner product of unit vectors is their cosine similarity. Ids are chunk ids
-(an `IndexIDMap2`), so chunks can be removed by source without renumbering.
+(an `IndexIDMap2`), so chunks can be removed by source without renumbering,
+and `vectors(ids)` gives back any stored vector.
+
+The index type follows the number of vectors (measured by
+`benchmarks/scale.py` on the project's 2-core machine, one query, k = 50):
+
+- Up to `HNSW_THRESHOLD` vectors: exact search, `IndexIDMap2` over
+  `IndexFlatIP`. It is exact (recall 1.0), builds instantly and removes in
+  place; its cost grows with the corpus, about 0.14 ms per 1,000 vectors on
+  one thread, so at the threshold a query costs about 7 ms, a third of the
+  20 ms that a hybrid search may take.
+- Above it: `IndexIDMap2` over `IndexHNSWFlat` (M = 32), whose query time
+  hardly grows with the corpus. On real all-MiniLM-L6-v2 vectors its
+  recall@10 against exact search was 0.994 to 0.998 at efSearch 64 to 128
+  (`benchmarks/scale.py` measures it again). IVF is not used: on real MiniLM vectors it reached only 0.79 to
+  0.93 recall@10 at nprobe 8 to 32 (synthetic clustered vectors showed 0.998
+  and would have misled), and it needs a training pass and at least 39 points
+  per cell. HNSW stores the full vectors, so `vectors(ids)` still works.
+
+FAISS cannot remove vectors from an HNSW graph. Each esqa build writes a new
+store (a new index generation), so removal is rare; when it happens the store
+is rebuilt from the vectors it keeps, which at a million vectors takes
+minutes. The type of a rebuilt store follows its new size.
+
+Loading maps the file into memory in place (`IO_FLAG_MMAP_IFC`): a 1.8 GB
+index loads in milliseconds instead of seconds, and pages are read as
+searches touch them. esqa never rewrites an index file in place (a build
+writes a new generation), so a mapped file does not change under a reader.
+FAISS aborts the process when a mapped index is asked to grow or shrink, so
+the first `add` or `remove_source` after loading copies it into memory.
+
+Searching uses one OpenMP thread: a single query cannot use more, and when
+another process holds the second core, waiting for a busy thread made flat
+search 2.5 times slower. `omp_set_num_threads` applies to the calling thread
+only, and is restored after the search so that a build in the same thread
+keeps every core.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +54,21 @@ from esqa.stores.base import ScoredId
 from esqa.types import Chunk
 
 FILE_NAME = "dense.faiss"
+FLAT = "IDMap2,Flat"
+HNSW_THRESHOLD = 50_000  # vectors; above this the store is an HNSW graph
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    """The HNSW graph's parameters (see the module docstring for how they were chosen)."""
+
+    m: int = 32  # neighbours per node: recall 0.994+ on MiniLM vectors; 1.8 GB at 1M
+    ef_construction: int = 80  # candidates while linking a node: build time vs graph quality
+    ef_search: int = 64  # candidates while searching: latency vs recall
+
+    @property
+    def type(self) -> str:
+        return f"IDMap2,HNSW{self.m},Flat"
 
 
 def _faiss() -> Any:
@@ -25,18 +77,88 @@ def _faiss() -> Any:
     return faiss
 
 
+@contextmanager
+def _omp_threads(n: int) -> Iterator[None]:
+    faiss = _faiss()
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _inner(index: Any) -> Any:
+    """The index an `IndexIDMap2` wraps, as its own FAISS type."""
+    return _faiss().downcast_index(index.index)
+
+
+def _hnsw_of(index: Any) -> HnswParams | None:
+    """The HNSW parameters of an index, or None when it is exact (flat)."""
+    inner = _inner(index)
+    if not hasattr(inner, "hnsw"):
+        return None
+    graph = inner.hnsw
+    # Neighbours at level 0 are 2 * M (FAISS's convention).
+    return HnswParams(graph.nb_neighbors(0) // 2, graph.efConstruction, graph.efSearch)
+
+
 class FaissDenseStore:
-    def __init__(self, dimension: int, index: Any = None) -> None:
-        faiss = _faiss()
+    """Chunk vectors searchable by inner product; exact up to `hnsw_threshold` vectors.
+
+    Example: `store = FaissDenseStore(384); store.add(chunks, vectors);
+    store.search(query_vector, 10)`.
+    """
+
+    def __init__(
+        self,
+        dimension: int,
+        index: Any = None,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        hnsw: HnswParams | None = None,
+    ) -> None:
         self.dimension = dimension
-        self._index = (
-            index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-        )
+        self.hnsw_threshold = hnsw_threshold
+        self.hnsw = hnsw or HnswParams()
+        self.search_threads = 1  # see the module docstring; a benchmark may compare others
+        self._index = index if index is not None else self._new_index(0)
+        self._mapped = False  # True while the index is a read-only view of its file
         self._ids_by_source: dict[str, list[int]] = defaultdict(list)
+
+    def _new_index(self, size: int) -> Any:
+        """An empty index of the type that suits `size` vectors."""
+        faiss = _faiss()
+        if size <= self.hnsw_threshold:
+            return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        graph = faiss.IndexHNSWFlat(self.dimension, self.hnsw.m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = self.hnsw.ef_construction
+        graph.hnsw.efSearch = self.hnsw.ef_search
+        return faiss.IndexIDMap2(graph)
 
     def _track(self, chunks: Sequence[Chunk]) -> None:
         for chunk in chunks:
             self._ids_by_source[chunk.source].append(chunk.id)
+
+    def _writable(self) -> Any:
+        """The index, copied into memory first if it is a view of its file."""
+        if self._mapped:
+            faiss = _faiss()
+            self._index = faiss.deserialize_index(faiss.serialize_index(self._index))
+            self._mapped = False
+        return self._index
+
+    def _contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored id and vector, in the index's internal order."""
+        ids = _faiss().vector_to_array(self._index.id_map).astype(np.int64)
+        vectors = _inner(self._index).reconstruct_n(0, self._index.ntotal)
+        return ids, np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimension)
+
+    def _rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the index by a new one of the type that suits these vectors."""
+        index = self._new_index(len(ids))
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self._index, self._mapped = index, False
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
@@ -44,20 +166,34 @@ class FaissDenseStore:
         if len(chunks) == 0:
             return
         ids = np.fromiter((c.id for c in chunks), dtype=np.int64, count=len(chunks))
-        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.exact and len(self) + len(chunks) > self.hnsw_threshold:
+            # Crossing the threshold: one graph over old and new vectors.
+            old_ids, old_vectors = self._contents()
+            self._rebuild(np.concatenate([old_ids, ids]), np.vstack([old_vectors, vectors]))
+        else:
+            self._writable().add_with_ids(vectors, ids)
         self._track(chunks)
 
     def remove_source(self, source: str) -> int:
         ids = self._ids_by_source.pop(source, [])
-        if ids:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+        if not ids:
+            return 0
+        gone = np.asarray(ids, dtype=np.int64)
+        if self.exact:
+            self._writable().remove_ids(gone)
+        else:  # FAISS cannot remove from a graph: rebuild from what stays
+            kept_ids, kept_vectors = self._contents()
+            keep = ~np.isin(kept_ids, gone)
+            self._rebuild(kept_ids[keep], kept_vectors[keep])
         return len(ids)
 
     def search(self, vector: np.ndarray, k: int) -> list[ScoredId]:
         if self._index.ntotal == 0 or k <= 0:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self._index.search(query, min(k, self._index.ntotal))
+        with _omp_threads(self.search_threads):
+            scores, ids = self._index.search(query, min(k, self._index.ntotal))
         return [
             ScoredId(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
         ]
@@ -78,18 +214,69 @@ class FaissDenseStore:
         return [FILE_NAME]
 
     @classmethod
-    def load(cls, directory: Path, dimension: int, chunks: Sequence[Chunk]) -> FaissDenseStore:
-        index = _faiss().read_index(str(directory / FILE_NAME))
-        if index.d != dimension:
-            raise ValueError(f"{FILE_NAME} holds {index.d}-dimensional vectors, not {dimension}")
-        if index.ntotal != len(chunks):
-            raise ValueError(f"{FILE_NAME} holds {index.ntotal} vectors for {len(chunks)} chunks")
-        store = cls(dimension, index)
+    def load(
+        cls,
+        directory: Path,
+        dimension: int,
+        chunks: Sequence[Chunk],
+        mmap: bool = True,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+    ) -> FaissDenseStore:
+        """The store saved in `directory`, of the type it was saved as, mapped unless `mmap=False`.
+
+        The searching parameter efSearch is this version's (`HnswParams`), not
+        the file's: it costs nothing to change and is not part of the graph.
+        """
+        faiss = _faiss()
+        flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
+        index = faiss.read_index(str(directory / FILE_NAME), flags)
+        _check_loaded(index, dimension, len(chunks))
+        hnsw = _hnsw_of(index)
+        if hnsw is not None:
+            hnsw = HnswParams(hnsw.m, hnsw.ef_construction, HnswParams().ef_search)
+            _inner(index).hnsw.efSearch = hnsw.ef_search
+        store = cls(dimension, index, hnsw_threshold=hnsw_threshold, hnsw=hnsw)
+        store._mapped = mmap
         store._track(chunks)
         return store
 
+    @property
+    def exact(self) -> bool:
+        """True while the store searches exhaustively (a flat index)."""
+        return _hnsw_of(self._index) is None
+
     def describe(self) -> dict[str, Any]:
-        return {"engine": "faiss", "type": "IDMap2,Flat", "metric": "inner_product"}
+        """Engine, index type and parameters, for the manifest."""
+        out: dict[str, Any] = {
+            "engine": "faiss",
+            "type": FLAT if self.exact else self.hnsw.type,
+            "metric": "inner_product",
+            "exact": self.exact,
+            "hnsw_threshold": self.hnsw_threshold,
+        }
+        if not self.exact:
+            out["hnsw"] = {
+                "M": self.hnsw.m,
+                "ef_construction": self.hnsw.ef_construction,
+                "ef_search": self.hnsw.ef_search,
+            }
+        return out
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+
+def _check_loaded(index: Any, dimension: int, count: int) -> None:
+    """Raise ValueError unless the index is one this store writes, of this size."""
+    faiss = _faiss()
+    if not isinstance(index, faiss.IndexIDMap2):
+        raise ValueError(f"{FILE_NAME} holds a {type(index).__name__}, not an IndexIDMap2")
+    inner = _inner(index)
+    if not isinstance(inner, faiss.IndexFlatIP | faiss.IndexHNSWFlat):
+        raise ValueError(f"{FILE_NAME} holds an index of type {type(inner).__name__}")
+    if inner.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise ValueError(f"{FILE_NAME} does not measure inner product")
+    if index.d != dimension:
+        raise ValueError(f"{FILE_NAME} holds {index.d}-dimensional vectors, not {dimension}")
+    if index.ntotal != count:
+        raise ValueError(f"{FILE_NAME} holds {index.ntotal} vectors for {count} chunks")
