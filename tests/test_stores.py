@@ -200,3 +200,30 @@ def test_a_lexical_store_of_chunks_without_terms_saves_loads_and_finds_nothing(t
     assert loaded.search("rare earth", 5) == []
     assert loaded.idf(["earth"]) == store.idf(["earth"])
     assert all((tmp_path / n).is_file() for n in names)
+
+
+def test_lexical_search_ranks_as_bm25s_retrieve_does_ties_included():
+    # The store scores and selects without `retrieve` (whose thread pool and
+    # progress bars cost more than the scoring); the ranking must not change.
+    words = ["rare", "earth", "china", "japan", "export", "mining", "law", "bank"]
+    chunks = [
+        Chunk(10 + i, f"s{i % 7}.txt", 1, 1, 1, " ".join(words[(i * j) % 8] for j in range(1, 6)))
+        for i in range(60)
+    ]
+    store = lexical_store(chunks)
+    retriever = store._built()
+    for query in ["rare earth", "china", "japan export law", "bank mining rare", "earth"]:
+        tokens = [t for t in store.terms(query) if t in retriever.vocab_dict]
+        docs, scores = retriever.retrieve([tokens], k=20, show_progress=False, n_threads=1)
+        expected = [
+            (10 + int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]
+        assert [(h.id, h.score) for h in store.search(query, 20)] == expected
+        assert len({s for _, s in expected}) < len(expected)  # the query has ties
+
+
+def test_a_loaded_lexical_store_maps_its_postings_instead_of_reading_them(chunks, tmp_path):
+    lexical_store(chunks).save(tmp_path)
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    postings = loaded._built().scores
+    assert all(isinstance(postings[name], np.memmap) for name in ("data", "indices", "indptr"))

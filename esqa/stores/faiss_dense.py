@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,14 +231,17 @@ class FaissDenseStore:
         flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
         index = faiss.read_index(str(directory / FILE_NAME), flags)
         _check_loaded(index, dimension, len(chunks))
-        hnsw = _hnsw_of(index)
-        if hnsw is not None:
-            hnsw = HnswParams(hnsw.m, hnsw.ef_construction, HnswParams().ef_search)
-            _inner(index).hnsw.efSearch = hnsw.ef_search
-        store = cls(dimension, index, hnsw_threshold=hnsw_threshold, hnsw=hnsw)
+        store = cls(dimension, index, hnsw_threshold=hnsw_threshold, hnsw=_hnsw_of(index))
+        store.set_ef_search(HnswParams().ef_search)
         store._mapped = mmap
         store._track(chunks)
         return store
+
+    def set_ef_search(self, ef_search: int) -> None:
+        """Search a graph with ef_search candidates (recall against latency); no rebuild."""
+        self.hnsw = replace(self.hnsw, ef_search=ef_search)
+        if not self.exact:
+            _inner(self._index).hnsw.efSearch = ef_search
 
     @property
     def exact(self) -> bool:
