@@ -1,0 +1,618 @@
+"""Benchmark: esqa's dense, lexical and hybrid search at 100k and 1M chunks.
+
+Run it with `make bench`, or:
+
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python benchmarks/scale.py \\
+        --sizes 100000,1000000
+
+Results are printed and written as JSON (`--out`, default
+`benchmarks/results/scale.json`). It measures esqa's own stores
+(`esqa.stores.faiss_dense`, `esqa.stores.bm25_lexical`) and its own fusion
+(`esqa.retrieve.hybrid_search`: k = 16, 50 candidates from each search).
+
+Per size (`--sizes`), with synthetic data:
+
+1. Build: the dense store from normalised Gaussian vectors (384-d, as
+   all-MiniLM-L6-v2) and the lexical store from synthetic text; build time
+   (median of 3 builds up to 200k chunks, one build above), size on disk.
+   Synthetic text: documents of 100 words drawn from a Zipf law (exponent 1)
+   over bm25s's English stop words followed by 200,000 made-up words, so
+   stop words make about a third of the text, as in English, and the
+   commonest content words occur in a few percent of the documents.
+2. Query, in a new process each run (`--runs`): resident memory (RSS, anonymous
+   and file-backed, from /proc/self/status) after imports, after loading and
+   after the queries; the load time of each store (memory-mapped, as esqa
+   loads them) and of `chunks.jsonl`; p50/p99 latency of dense search (one
+   and two OpenMP threads), lexical search and hybrid search. Dense queries are
+   new Gaussian vectors; lexical queries are 8 consecutive words of a random
+   document (about 5 terms once stop words are dropped). The same figures are
+   measured again with the FAISS file read into memory instead of mapped.
+   Then the time that checking every file's sha256 adds, as
+   `esqa.index.load_index` does at every load (`esqa.storage.sha256_file`).
+
+Gaussian vectors are fine for latency and memory but say nothing about
+recall (they make every approximate index look bad), so recall@10 of the
+HNSW index against exact search is measured on real embeddings: every window
+of 1 to 4 consecutive sentences (esqa's own parser and splitter) of the 98
+COVID-QA papers and the seed articles, embedded with all-MiniLM-L6-v2
+(`SentenceTransformerEmbedder`), cached as .npy under `--cache`. 1,000
+passages are held out of the base and used as queries together with the
+1,380 COVID-QA questions. The sweep covers efConstruction and efSearch, and
+the recall of the chosen parameters at growing base sizes.
+
+Every latency and load figure is the median over the runs; each run's p50 and
+p99 are over `--queries` queries after a warm-up. Figures depend on what else
+the machine runs: the JSON records the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+COVIDQA = REPO.parent / "shared" / "bench" / "covidqa"
+SEEDS = REPO / "seeds"
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "esqa-bench"
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "scale.json"
+
+DIMENSION = 384  # all-MiniLM-L6-v2
+K = 16  # passages the composer reads... as `esqa.retrieve.hybrid_search` is asked for
+RECALL_K = 10
+WORDS_PER_DOC = 100
+CONTENT_WORDS = 200_000
+CHUNKS_PER_SOURCE = 8  # a news article makes a handful of chunks
+QUERY_WORDS = 8
+WARM_UP = 20  # queries run before timing, so first-touch page faults are not counted
+REPEAT_BUILDS_UP_TO = 200_000  # larger sizes are built once (1M: several minutes)
+
+MAX_WINDOW = 4  # real passages are 1 to 4 consecutive sentences of one document
+MIN_WORDS = 4  # shorter sentences ("See Fig. 2.") are not passages
+HELD_OUT = 1_000  # real passages kept out of the base and used as queries
+EF_CONSTRUCTION = (80, 200)
+EF_SEARCH = (16, 32, 64, 128)
+THRESHOLD_SIZES = (10_000, 25_000, 50_000, 100_000, 200_000)
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 in milliseconds."""
+    ms = np.asarray(seconds) * 1000.0
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def latencies(run: Callable[[int], Any], count: int) -> list[float]:
+    """Seconds per call of run(i) for i in range(count), after a warm-up."""
+    for i in range(min(WARM_UP, count)):
+        run(i)
+    out = []
+    for i in range(count):
+        start = time.perf_counter()
+        run(i)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def memory() -> dict[str, float]:
+    """Resident memory of this process in MB: total, anonymous, file-backed, peak."""
+    fields = {"VmRSS": "rss_mb", "RssAnon": "anon_mb", "RssFile": "file_mb", "VmHWM": "peak_mb"}
+    out: dict[str, float] = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in fields:
+            out[fields[name]] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+def disk_mb(path: Path) -> float:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 1)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def versions() -> dict[str, str]:
+    import bm25s
+    import faiss
+
+    return {"faiss": faiss.__version__, "bm25s": bm25s.__version__, "numpy": np.__version__}
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+def unit_gaussian(n: int, seed: int, block: int = 100_000) -> np.ndarray:
+    """n normalised Gaussian vectors, generated in blocks to bound the memory used."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, DIMENSION), dtype=np.float32)
+    for start in range(0, n, block):
+        rows = rng.standard_normal((min(block, n - start), DIMENSION), dtype=np.float32)
+        out[start : start + len(rows)] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return out
+
+
+def vocabulary(seed: int) -> list[str]:
+    """bm25s's English stop words, then CONTENT_WORDS made-up words of 2 to 4 syllables."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    rng = random.Random(seed)
+    syllables = [c + v for c in "bdfgklmnprtvz" for v in "aiou"]
+    words: dict[str, None] = {}
+    while len(words) < CONTENT_WORDS:
+        word = "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
+        if word not in STOPWORDS_EN:
+            words.setdefault(word, None)
+    return list(STOPWORDS_EN) + list(words)
+
+
+def synthetic_texts(n: int, seed: int, block: int = 50_000) -> Iterator[str]:
+    """n documents of WORDS_PER_DOC words, each drawn from a Zipf law over `vocabulary`."""
+    words = vocabulary(seed)
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, block):
+        rows = min(block, n - start)
+        drawn = rng.choice(len(words), size=(rows, WORDS_PER_DOC), p=weights / weights.sum())
+        for row in drawn.tolist():
+            yield " ".join([words[i] for i in row])
+
+
+def make_chunks(texts: Sequence[str]) -> list[Any]:
+    from esqa.types import Chunk
+
+    return [
+        Chunk(i, f"doc{i // CHUNKS_PER_SOURCE:07d}.txt", 1, 1, 1, text)
+        for i, text in enumerate(texts)
+    ]
+
+
+def lexical_queries(texts: Sequence[str], count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        words = rng.choice(texts).split()
+        start = rng.randrange(len(words) - QUERY_WORDS)
+        out.append(" ".join(words[start : start + QUERY_WORDS]))
+    return out
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_stores(directory: Path, chunks: Sequence[Any], vectors: np.ndarray) -> dict[str, Any]:
+    """Build and save both stores into directory; seconds for each."""
+    from esqa.stores.bm25_lexical import Bm25LexicalStore
+    from esqa.stores.faiss_dense import FaissDenseStore
+
+    def dense() -> tuple[dict[str, Any], float, float]:
+        store = FaissDenseStore(DIMENSION)
+        _, build = timed(lambda: store.add(chunks, vectors))
+        _, save = timed(lambda: store.save(directory))
+        return store.describe(), build, save
+
+    def lexical() -> None:
+        store = Bm25LexicalStore()
+        store.add(chunks)
+        store.save(directory)  # bm25s indexes lazily: saving is where postings are built
+
+    # One store at a time, each freed before the next: the peak is what a build needs.
+    description, dense_build, dense_save = dense()
+    _, lexical_build = timed(lexical)
+    return {
+        "dense_build_s": dense_build,
+        "dense_save_s": dense_save,
+        "lexical_build_and_save_s": lexical_build,
+        "dense": description,
+    }
+
+
+def write_chunks(path: Path, chunks: Sequence[Any]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for chunk in chunks:
+            f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+
+
+def build_size(n: int, directory: Path, seed: int, queries: int) -> dict[str, Any]:
+    """Build the stores of n synthetic chunks into directory, with the queries to ask them."""
+    print(f"== {n:,} chunks: generating data", file=sys.stderr, flush=True)
+    texts = list(synthetic_texts(n, seed))
+    chunks = make_chunks(texts)
+    vectors = unit_gaussian(n, seed)
+    write_chunks(directory / "chunks.jsonl", chunks)
+    np.save(directory / "queries.npy", unit_gaussian(queries + WARM_UP, seed + 1))
+    questions = lexical_queries(texts, queries + WARM_UP, seed + 2)
+    (directory / "queries.json").write_text(json.dumps(questions), encoding="utf-8")
+    del texts
+    runs = 3 if n <= REPEAT_BUILDS_UP_TO else 1
+    builds = []
+    for run in range(runs):
+        print(f"   build {run + 1}/{runs}", file=sys.stderr, flush=True)
+        builds.append(build_stores(directory, chunks, vectors))
+    seconds = ("dense_build_s", "dense_save_s", "lexical_build_and_save_s")
+    return {
+        "chunks": n,
+        "build_runs": runs,
+        "build": {key: round(median([b[key] for b in builds]), 2) for key in seconds},
+        "build_each": [{key: round(b[key], 2) for key in seconds} for b in builds],
+        "dense": builds[-1]["dense"],
+        "disk_mb": {
+            "dense.faiss": disk_mb(directory / "dense.faiss"),
+            "lexical": disk_mb(directory / "lexical"),
+            "chunks.jsonl": disk_mb(directory / "chunks.jsonl"),
+        },
+    }
+
+
+# ---------------------------------------------------------------- querying (new process)
+
+
+def index_files(directory: Path) -> list[Path]:
+    """The files `esqa.index.load_index` checks: chunks, dense, lexical."""
+    lexical = sorted(p for p in (directory / "lexical").rglob("*") if p.is_file())
+    return [directory / "chunks.jsonl", directory / "dense.faiss", *lexical]
+
+
+def query_worker(directory: Path, count: int, mmap: bool) -> dict[str, Any]:
+    """Load the stores as esqa does and time queries; run in a fresh process."""
+    from esqa.index import Index
+    from esqa.retrieve import hybrid_search
+    from esqa.storage import sha256_file
+    from esqa.stores.bm25_lexical import Bm25LexicalStore
+    from esqa.stores.faiss_dense import FaissDenseStore
+    from esqa.types import Chunk
+
+    # esqa imports FAISS and bm25s on first use; their import is a cold-start
+    # cost (benchmarks/cold_start.py), not part of loading an index.
+    _, imports = timed(lambda: [importlib.import_module(m) for m in ("faiss", "bm25s")])
+    out: dict[str, Any] = {"import_faiss_bm25s_s": imports, "memory_after_imports": memory()}
+
+    def read_chunks() -> list[Chunk]:
+        with (directory / "chunks.jsonl").open(encoding="utf-8") as f:
+            return [Chunk.from_dict(json.loads(line)) for line in f]
+
+    chunks, out["chunks_parse_s"] = timed(read_chunks)
+    out["memory_after_chunks"] = memory()
+    dense, out["dense_load_s"] = timed(
+        lambda: FaissDenseStore.load(directory, DIMENSION, chunks, mmap=mmap)
+    )
+    lexical, out["lexical_load_s"] = timed(lambda: Bm25LexicalStore.load(directory, chunks))
+    out["memory_after_load"] = memory()
+
+    vectors = np.load(directory / "queries.npy")
+    texts = json.loads((directory / "queries.json").read_text(encoding="utf-8"))
+    index = Index(directory, directory, {}, {c.id: c for c in chunks}, dense, lexical, {})
+
+    def dense_search(i: int) -> None:
+        dense.search(vectors[i], 50)
+
+    out["dense_1_thread"] = percentiles(latencies(dense_search, count))
+    dense.search_threads = 2
+    out["dense_2_threads"] = percentiles(latencies(dense_search, count))
+    dense.search_threads = 1
+    out["lexical"] = percentiles(latencies(lambda i: lexical.search(texts[i], 50), count))
+    out["hybrid"] = percentiles(
+        latencies(lambda i: hybrid_search(index, texts[i], vectors[i], K), count)
+    )
+    out["memory_after_queries"] = memory()
+    _, out["sha256_s"] = timed(lambda: [sha256_file(p) for p in index_files(directory)])
+    return out
+
+
+def run_workers(directory: Path, count: int, runs: int, mmap: bool) -> list[dict[str, Any]]:
+    results = []
+    for run in range(runs):
+        mode = "mapped" if mmap else "read"
+        print(f"   query run {run + 1}/{runs} ({mode})", file=sys.stderr, flush=True)
+        command = [sys.executable, __file__, "--worker", str(directory), "--queries", str(count)]
+        done = subprocess.run(
+            [*command, *([] if mmap else ["--no-mmap"])],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+        )
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median over runs of every figure (nested dicts of numbers)."""
+
+    def merge(values: list[Any]) -> Any:
+        if isinstance(values[0], dict):
+            return {key: merge([v[key] for v in values]) for key in values[0]}
+        return round(median(values), 3)
+
+    return merge(runs)
+
+
+def load_totals(summary: dict[str, Any]) -> dict[str, float]:
+    stores = summary["dense_load_s"] + summary["lexical_load_s"]
+    return {
+        "stores_s": round(stores, 3),
+        "stores_and_chunks_s": round(stores + summary["chunks_parse_s"], 3),
+        "stores_and_chunks_with_sha256_s": round(
+            stores + summary["chunks_parse_s"] + summary["sha256_s"], 3
+        ),
+    }
+
+
+def measure_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    directory = work / f"n{n}"
+    shutil.rmtree(directory, ignore_errors=True)
+    (directory / "lexical").mkdir(parents=True)
+    result = build_size(n, directory, args.seed, args.queries)
+    for mmap, name in ((True, "mapped"), (False, "read")):
+        runs = run_workers(directory, args.queries, args.runs, mmap)
+        summary = summarise(runs)
+        summary["load_totals"] = load_totals(summary)
+        result[name] = {"runs": len(runs), "median": summary, "each": runs}
+    if not args.keep:
+        shutil.rmtree(directory, ignore_errors=True)
+    return result
+
+
+# ---------------------------------------------------------------- exact-search threshold
+
+
+def threshold_study(seed: int, count: int) -> list[dict[str, Any]]:
+    """Exact (flat) search latency by size, one and two threads: where HNSW must take over."""
+    import faiss
+
+    from esqa.stores.faiss_dense import FaissDenseStore
+    from esqa.types import Chunk
+
+    out = []
+    queries = unit_gaussian(count + WARM_UP, seed + 1)
+    for n in THRESHOLD_SIZES:
+        store = FaissDenseStore(DIMENSION, hnsw_threshold=n)
+        store.add([Chunk(i, "s", 1, 1, 1, "") for i in range(n)], unit_gaussian(n, seed))
+        assert store.exact
+        row: dict[str, Any] = {"chunks": n}
+        for threads in (1, 2):
+            store.search_threads = threads
+            row[f"flat_{threads}_thread"] = percentiles(
+                latencies(lambda i, s=store: s.search(queries[i], 50), count)
+            )
+        out.append(row)
+        print(f"   flat {n:,}: {row}", file=sys.stderr, flush=True)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    return out
+
+
+# ---------------------------------------------------------------- recall on real vectors
+
+
+def real_texts(roots: tuple[Path, ...]) -> list[str]:
+    """Every window of 1 to MAX_WINDOW consecutive sentences of every document, once.
+
+    Sentences come from esqa's own ingestion and splitter, so the passages are
+    what esqa would index, only shorter; overlapping windows make near
+    neighbours, which is what chunk windows overlapping by a sentence make too.
+    """
+    from esqa.chunking import split_sentences
+    from esqa.corpus import load_corpus
+
+    seen: dict[str, None] = {}
+    for root in roots:
+        for doc in load_corpus(root).documents:
+            sentences: list[str] = []
+            for paragraph in doc.paragraphs:
+                text = " ".join(paragraph.text.split())
+                sentences.extend(text[s.start : s.end] for s in split_sentences(text))
+            sentences = [s for s in sentences if len(s.split()) >= MIN_WORDS]
+            for width in range(1, MAX_WINDOW + 1):
+                for start in range(len(sentences) - width + 1):
+                    seen.setdefault(" ".join(sentences[start : start + width]), None)
+    return list(seen)
+
+
+def questions(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as f:
+        return list(dict.fromkeys(json.loads(line)["question"] for line in f if line.strip()))
+
+
+def embed_cached(texts: list[str], cache: Path, label: str) -> np.ndarray:
+    """The texts' all-MiniLM-L6-v2 vectors, from cache when these exact texts were embedded."""
+    digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = cache / f"{label}-{len(texts)}-{digest}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    from esqa.embed import SentenceTransformerEmbedder
+
+    done = [0]
+
+    def progress(n: int) -> None:
+        done[0] += n
+        if done[0] % 5_000 < n:
+            print(f"   embedded {done[0]:,}/{len(texts):,} {label}", file=sys.stderr, flush=True)
+
+    vectors = SentenceTransformerEmbedder().embed(texts, batch_size=64, progress=progress)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npy")
+    np.save(partial, vectors, allow_pickle=False)
+    partial.replace(path)
+    return vectors
+
+
+def real_vectors(cache: Path, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Base passages and queries (COVID-QA questions, then held-out passages), embedded."""
+    texts = real_texts((COVIDQA / "corpus", SEEDS))
+    vectors = embed_cached(texts, cache, "passages")
+    held = set(random.Random(seed).sample(range(len(texts)), HELD_OUT))
+    base = vectors[[i for i in range(len(texts)) if i not in held]]
+    asked = embed_cached(questions(COVIDQA / "qa.jsonl"), cache, "questions")
+    queries = np.vstack([asked, vectors[sorted(held)]])
+    counts = {"base": len(base), "questions": len(asked), "held_out_passages": HELD_OUT}
+    return base, queries, counts
+
+
+def exact_neighbours(base: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    import faiss
+
+    index = faiss.IndexFlatIP(base.shape[1])
+    index.add(base)
+    return index.search(queries, k)[1]
+
+
+def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of each query's true k neighbours that were found."""
+    k = truth.shape[1]
+    hits = [len(set(f[:k].tolist()) & set(t.tolist())) for f, t in zip(found, truth, strict=True)]
+    return float(np.mean(hits) / k)
+
+
+def graph_store(base: np.ndarray, ef_construction: int, ef_search: int) -> tuple[Any, float]:
+    """esqa's dense store over base, forced to be a graph; and its build seconds."""
+    from esqa.stores.faiss_dense import FaissDenseStore, HnswParams
+    from esqa.types import Chunk
+
+    params = HnswParams(ef_construction=ef_construction, ef_search=ef_search)
+    store = FaissDenseStore(base.shape[1], hnsw_threshold=0, hnsw=params)
+    chunks = [Chunk(i, "s", 1, 1, 1, "") for i in range(len(base))]
+    _, seconds = timed(lambda: store.add(chunks, base))
+    assert not store.exact
+    return store, seconds
+
+
+def store_results(store: Any, queries: np.ndarray, k: int) -> np.ndarray:
+    return np.array([[h.id for h in store.search(q, k)] for q in queries])
+
+
+def sweep_row(
+    store: Any, ef: int, queries: np.ndarray, truth: np.ndarray, n_questions: int
+) -> dict[str, Any]:
+    store.set_ef_search(ef)
+    found = store_results(store, queries, 50)
+    timings = latencies(lambda i: store.search(queries[i], 50), min(500, len(queries)))
+    return {
+        "ef_search": ef,
+        "recall@10": round(recall_at(found, truth[:, :RECALL_K]), 4),
+        "recall@10_questions": round(
+            recall_at(found[:n_questions], truth[:n_questions, :RECALL_K]), 4
+        ),
+        "recall@10_held_out_passages": round(
+            recall_at(found[n_questions:], truth[n_questions:, :RECALL_K]), 4
+        ),
+        "recall@50": round(recall_at(found, truth), 4),
+        **percentiles(timings),
+    }
+
+
+def recall_study(cache: Path, seed: int) -> dict[str, Any]:
+    from esqa.stores.faiss_dense import HnswParams
+
+    base, queries, counts = real_vectors(cache, seed)
+    truth = exact_neighbours(base, queries, 50)
+    n_questions = counts["questions"]
+    sweep = []
+    for ef_construction in EF_CONSTRUCTION:
+        store, seconds = graph_store(base, ef_construction, HnswParams().ef_search)
+        for ef in EF_SEARCH:
+            row = sweep_row(store, ef, queries, truth, n_questions)
+            sweep.append({"ef_construction": ef_construction, "build_s": round(seconds, 1), **row})
+            print(f"   recall {sweep[-1]}", file=sys.stderr, flush=True)
+    default = HnswParams()
+    by_size = []
+    rng = np.random.default_rng(seed)
+    for n in (len(base) // 4, len(base) // 2, len(base)):
+        subset = base[np.sort(rng.choice(len(base), size=n, replace=False))]
+        store, _ = graph_store(subset, default.ef_construction, default.ef_search)
+        found = store_results(store, queries, RECALL_K)
+        truth_n = exact_neighbours(subset, queries, RECALL_K)
+        by_size.append({"base": n, "recall@10": round(recall_at(found, truth_n), 4)})
+        print(f"   recall by size {by_size[-1]}", file=sys.stderr, flush=True)
+    return {
+        "vectors": counts,
+        "model": "all-MiniLM-L6-v2 (sentence-transformers, fp32)",
+        "default": {
+            "M": default.m,
+            "ef_construction": default.ef_construction,
+            "ef_search": default.ef_search,
+        },
+        "sweep": sweep,
+        "default_by_base_size": by_size,
+    }
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated chunk counts")
+    parser.add_argument("--runs", type=int, default=5, help="query processes per size")
+    parser.add_argument("--queries", type=int, default=200, help="timed queries per run")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="real vectors")
+    parser.add_argument("--work", type=Path, default=None, help="where indexes are built")
+    parser.add_argument("--keep", action="store_true", help="keep the built indexes")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--skip-recall", action="store_true")
+    parser.add_argument("--skip-threshold", action="store_true")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--no-mmap", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(query_worker(args.worker, args.queries, not args.no_mmap)))
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    results: dict[str, Any] = {
+        "command": "benchmarks/scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "versions": versions(),
+        "k": K,
+        "candidates": 50,
+    }
+    if not args.skip_threshold:
+        print("== exact search latency by size", file=sys.stderr, flush=True)
+        results["exact_search_by_size"] = threshold_study(args.seed, args.queries)
+    if not args.skip_recall:
+        print("== recall on real vectors", file=sys.stderr, flush=True)
+        results["recall"] = recall_study(args.cache, args.seed)
+    work = args.work or Path(tempfile.mkdtemp(prefix="esqa-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results["sizes"] = [measure_size(n, work, args) for n in sizes]
+    results["machine"]["load_average_after"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
