@@ -40,6 +40,8 @@ MIN_SUPPORT = 0.5
 # The next sentence joins the best one when it carries the same subject on
 # and the two stay readable together (see Composer._continues).
 CONTINUATION_CHARS = 400
+# Answer types whose answer is a value that a sentence either holds or not.
+VALUE_TYPES = frozenset({"date", "number", "percentage", "money"})
 # A sentence opening like this leans on the one before it.
 _LEANS_BACK = re.compile(
     r"(?:It|This|These|They|Those|Such|Its|Their|He|She|His|Her|Moreover|Furthermore|"
@@ -168,6 +170,10 @@ class Composer:
         if support < MIN_SUPPORT:
             return _abstain(q, candidates, confidence)
         chosen = self._evidence(q, best, candidates, hits, weights)
+        if q.answer_type in VALUE_TYPES and not any(c.has_type for c in chosen):
+            # "When was X founded?" answered by a sentence about X with no date
+            # in it, or the one beside it, is not an answer.
+            return _abstain(q, candidates, confidence)
         text = " ".join(c.text for c in chosen)
         if len(text) > MAX_ANSWER_CHARS:
             text = _trim(best.text, set(weights), self._terms)

@@ -63,6 +63,11 @@ CORPUS = {
         "\n"
         "A regional health charity paid for the trial.\n"
     ),
+    "dome.txt": (
+        "Glass Dome Restored\n"
+        "\n"
+        "The curator Helena Marsh restored the museum's glass dome with a team of volunteers.\n"
+    ),
     "transport.txt": (
         "County Publishes Annual Transport Report\n\n" + LONG_SENTENCE + "\n\n"
         "Officials did not say how much the changes would cost.\n"
@@ -88,6 +93,7 @@ QUESTIONS = [
     "What is the ninth pillar of the strategy?",
     "Into which groups did the survey divide the households of Ashdale valley?",
     "What did the rural clinic trial of the new malaria test in the Osse valley show?",
+    "When did Helena Marsh restore the museum's glass dome?",
 ]
 
 
@@ -240,6 +246,15 @@ def test_hard_wrapped_sentence_is_quoted_whole(answers: dict[str, Answer]) -> No
 
 
 # --- abstention ---------------------------------------------------------------
+
+
+def test_a_when_question_is_not_answered_by_a_sentence_without_a_date(
+    answers: dict[str, Answer],
+) -> None:
+    # The article says who restored the dome and how, never when.
+    answer = answers["When did Helena Marsh restore the museum's glass dome?"]
+    assert not answer.answered
+    assert answer.citations and answer.citations[0].source == "dome.txt"
 
 
 def test_question_about_something_absent_is_not_answered(answers: dict[str, Answer]) -> None:
@@ -403,6 +418,7 @@ ABSENT = [
     "How much did it cost to organise the Tokyo Economic Security Forum?",
     "How many tons of rare earths does Japan import each year?",
     "What tariff did India impose on Japanese cars?",
+    "When was the Hudson Institute founded?",
 ]
 
 
