@@ -9,7 +9,6 @@ the export of `esqa.onnx_export`, made once per weights into a cache.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -17,9 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from esqa.embed import BundledTokenizer, ProgressFn
+from esqa.embed import MODEL_ID, BundledTokenizer, ProgressFn
 from esqa.errors import EsqaError
-from esqa.onnx_export import EXPORT_SECONDS, Export, cache_root, cached_export, ensure_export
+from esqa.onnx_export import (
+    EXPORT_SECONDS,
+    PRECISIONS,
+    Export,
+    cache_root,
+    cached_export,
+    ensure_export,
+)
 
 log = logging.getLogger("esqa")
 
@@ -29,11 +35,14 @@ _SORT_BLOCK = 4096
 
 
 class OnnxEmbedder(BundledTokenizer):
-    """all-MiniLM-L6-v2 exported to ONNX (fp32), run by onnxruntime on the CPU.
+    """all-MiniLM-L6-v2 exported to ONNX, run by onnxruntime on the CPU.
 
-    One query runs on one thread: on a shared 2-core machine a second thread
-    waits for a busy core more often than it helps. Batches (index builds) use
-    `batch_threads`, every core by default. Example:
+    `precision` "fp32" gives sentence-transformers' vectors (cosine >= 0.9999);
+    "int8" (dynamic, per channel) is faster but another model: an index is
+    queried with the precision that embedded it (the model id says which).
+    One thread by default, for queries and batches alike: on the shared 2-core
+    machine a second thread was slower (fp32 39 vs 48 chunks/s, int8 71 vs 95;
+    benchmarks/build_throughput.py). Example:
     `OnnxEmbedder().embed(["what is ESPA's fourth pillar"])`.
     """
 
@@ -42,29 +51,47 @@ class OnnxEmbedder(BundledTokenizer):
         model_path: Path | None = None,
         cache: Path | None = None,
         batch_threads: int | None = None,
+        precision: str = "fp32",
     ) -> None:
         super().__init__(model_path)
         self.cache = cache or cache_root()
-        self.batch_threads = batch_threads or os.cpu_count() or 1
+        self.batch_threads = batch_threads or 1
+        if precision not in PRECISIONS:
+            raise EsqaError(f"no ONNX export of precision {precision!r}; use one of {PRECISIONS}")
+        self.precision = precision
+        if precision != "fp32":
+            # Not interchangeable with fp32 vectors: a different model id makes
+            # loading refuse an index embedded by the other variant.
+            self.model_id = f"{MODEL_ID}:{precision}"
         self._sessions: dict[int, Any] = {}
 
     @cached_property
     def export(self) -> Export:
         """The cached export, made first (with a note on stderr) when missing."""
-        found = cached_export(self.model_path, self.cache)
+        found = cached_export(self.model_path, self.cache, self.precision)
         if found is not None:
             return found
+        seconds = EXPORT_SECONDS[self.precision]
+        if self.precision != "fp32" and cached_export(self.model_path, self.cache) is None:
+            seconds += EXPORT_SECONDS["fp32"]  # made from the fp32 export
+        encoder = "query encoder" if self.precision == "fp32" else f"{self.precision} encoder"
         log.warning(
-            "esqa: preparing the ONNX query encoder once (about %d s); it is cached in %s",
-            EXPORT_SECONDS,
+            "esqa: preparing the ONNX %s once (about %d s); it is cached in %s",
+            encoder,
+            seconds,
             self.cache / "onnx",
         )
-        return ensure_export(self.model_path, self.cache)
+        return ensure_export(self.model_path, self.cache, self.precision)
 
     def describe(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"backend": "onnxruntime", "precision": "float32"}
+        record: dict[str, Any] = {
+            "backend": "onnxruntime",
+            "precision": {"fp32": "float32"}.get(self.precision, self.precision),
+        }
         # Only an export that exists: describing must never trigger one.
-        found = self.__dict__.get("export") or cached_export(self.model_path, self.cache)
+        found = self.__dict__.get("export") or cached_export(
+            self.model_path, self.cache, self.precision
+        )
         if found is not None:
             record.update(found.describe())
         return record

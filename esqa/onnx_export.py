@@ -43,9 +43,10 @@ WEIGHTS = "model.safetensors"
 MODEL_FILE = "model.onnx"
 DATA_FILE = "model.onnx.data"
 RECORD = "export.json"
+PRECISIONS = ("fp32", "int8")
 # Measured on a 2-core machine: importing torch and transformers and tracing
-# the model takes 10 to 15 s.
-EXPORT_SECONDS = 15
+# the model takes 10 to 15 s; quantising the fp32 export to int8 about 2 s.
+EXPORT_SECONDS = {"fp32": 15, "int8": 2}
 
 
 @dataclass(frozen=True)
@@ -101,15 +102,17 @@ def weights_sha256(model_path: Path, cache: Path) -> str:
     return digest
 
 
-def export_dir(model_path: Path, cache: Path | None = None, variant: str = "fp32") -> Path:
+def export_dir(model_path: Path, cache: Path | None = None, precision: str = "fp32") -> Path:
     """The cache directory of one export of the model (its recipe in the name)."""
     cache = cache or cache_root()
-    return cache / "onnx" / weights_sha256(model_path, cache)[:16] / f"{variant}-{RECIPE}"
+    return cache / "onnx" / weights_sha256(model_path, cache)[:16] / f"{precision}-{RECIPE}"
 
 
-def cached_export(model_path: Path, cache: Path | None = None) -> Export | None:
-    """The cached fp32 export of the model, or None when it must be made."""
-    return _read_export(export_dir(model_path, cache))
+def cached_export(
+    model_path: Path, cache: Path | None = None, precision: str = "fp32"
+) -> Export | None:
+    """The cached export of the model, or None when it must be made."""
+    return _read_export(export_dir(model_path, cache, precision))
 
 
 def _read_export(directory: Path) -> Export | None:
@@ -122,18 +125,28 @@ def _read_export(directory: Path) -> Export | None:
         return None
 
 
-def ensure_export(model_path: Path, cache: Path | None = None) -> Export:
-    """The cached fp32 export of the model, made first if missing (needs torch)."""
+def ensure_export(model_path: Path, cache: Path | None = None, precision: str = "fp32") -> Export:
+    """The cached export of the model, made first if missing.
+
+    `fp32` is traced from the model (needs torch); `int8` is the fp32 export
+    with its weights quantised (dynamic, per channel; needs only onnxruntime).
+    """
+    if precision not in PRECISIONS:
+        raise EsqaError(f"no ONNX export of precision {precision!r}; use one of {PRECISIONS}")
     cache = cache or cache_root()
-    found = cached_export(model_path, cache)
+    found = cached_export(model_path, cache, precision)
     if found is not None:
         return found
-    directory = export_dir(model_path, cache)
+    directory = export_dir(model_path, cache, precision)
     weights = weights_sha256(model_path, cache)
+    source = ensure_export(model_path, cache) if precision == "int8" else None
 
     def make(tmp: Path) -> None:
-        _export_fp32(model_path, tmp)
-        _write_record(tmp, weights, {"precision": "float32"})
+        if source is None:
+            _export_fp32(model_path, tmp)
+        else:
+            _quantize(source.path, tmp / MODEL_FILE)
+        _write_record(tmp, weights, {"precision": precision})
 
     _publish(directory, make)
     found = _read_export(directory)
@@ -257,3 +270,22 @@ def _export_fp32(model_path: Path, directory: Path) -> None:
         size_threshold=1024,
     )
     traced.unlink()
+
+
+def _quantize(fp32: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the weights, one scale per output channel.
+
+    Per channel, not per tensor: one scale per tensor gave a mean cosine of
+    0.957 to fp32 (min 0.879), per channel 0.992 (min 0.975), measured.
+    """
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # It logs advice (run its pre-processing first) on the root logger, which
+    # would reach the user's terminal; the parity of int8 is measured instead.
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(str(fp32), str(target), per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
