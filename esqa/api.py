@@ -92,8 +92,10 @@ def default_embedder() -> Embedder:
 
     `ESQA_EMBEDDER` picks one: `onnx`, `sentence-transformers`, or `auto` (the
     default: ONNX when onnxruntime is installed and the export is cached or
-    can be made, which needs torch once). Both give the same vectors (cosine
-    >= 0.9999), so an index built by one is queried by the other.
+    can be made, which needs torch once). ONNX fp32 and sentence-transformers
+    give the same vectors (cosine >= 0.9999), so an index built by one is
+    queried by the other; `build`, `add` and `load` switch the ONNX embedder to
+    the precision of the index (see `DOCUMENT_PRECISION`).
     """
     choice = os.environ.get("ESQA_EMBEDDER", "auto").strip().lower() or "auto"
     if choice not in _EMBEDDERS:
@@ -115,6 +117,40 @@ def default_embedder() -> Embedder:
 
 
 _EMBEDDERS = ("auto", "onnx", "sentence-transformers")
+
+# The ONNX precision that embeds the documents of a new index (or of a --full
+# rebuild); an existing index keeps the precision it was built with, and is
+# always queried with it. int8 embeds 3.4-4.1x as many chunks/s as
+# sentence-transformers where fp32 gives 1.75-2x, and citation@3 stayed within
+# 0.01 of fp32 (dev 1.000 and 1.000, COVID-QA 0.725 and 0.730): see
+# benchmarks/build_throughput.py. "fp32" gives sentence-transformers' vectors.
+DOCUMENT_PRECISION = "int8"
+
+
+def _default_for(index: Path, fresh: bool) -> Embedder:
+    """`default_embedder()`, at the ONNX precision the index at `index` needs.
+
+    That is the precision the index was built with, or DOCUMENT_PRECISION when
+    it is about to be built from scratch (`fresh`) or has no readable manifest.
+    Other embedders (sentence-transformers, a test's fake) are returned as they are.
+    """
+    embedder = default_embedder()
+    from esqa.onnx_embed import OnnxEmbedder
+
+    if not isinstance(embedder, OnnxEmbedder):
+        return embedder
+    precision = DOCUMENT_PRECISION
+    if not fresh:
+        try:
+            _, manifest = read_manifest(index)
+        except EsqaError:
+            pass
+        else:
+            model_id = manifest["model"]["id"]
+            precision = model_id.rpartition(":")[2] if ":" in model_id else "fp32"
+    if precision not in ("fp32", "int8"):
+        return embedder  # another model: loading says so, with the command that rebuilds
+    return embedder.with_precision(precision)
 
 
 def _onnx_missing() -> str | None:
@@ -177,7 +213,8 @@ def build(
     """
     index = Path(index)
     corpus = corpus_of(index, corpus)
-    return build_index(corpus, index, embedder or default_embedder(), progress=progress, full=full)
+    embedder = embedder or _default_for(index, fresh=full)
+    return build_index(corpus, index, embedder, progress=progress, full=full)
 
 
 def add(
@@ -201,7 +238,8 @@ def add(
     if not copied and not _index_stale(index, corpus):
         return result
     try:
-        report = build_index(corpus, index, embedder or default_embedder(), progress=progress)
+        embedder = embedder or _default_for(index, fresh=False)
+        report = build_index(corpus, index, embedder, progress=progress)
     except EsqaError as exc:
         if not copied:
             raise
@@ -340,7 +378,7 @@ def load(
     a stale index is first updated (incrementally). Example: `esqa.load(refresh=True)`.
     """
     index = Path(index)
-    embedder = embedder or default_embedder()
+    embedder = embedder or _default_for(index, fresh=not index_exists(index))
     report = None
     if build_if_missing and not index_exists(index):
         report = build_index(corpus_of(index, corpus), index, embedder, progress=progress)
@@ -352,3 +390,12 @@ def load(
         loaded = load_index(index, embedder.model_id, embedder.dimension)
         changes = _changes(loaded.manifest, where)
     return QA(loaded, embedder, built=report, corpus=where, changes=changes)
+
+
+# `esqa.add` names both a submodule and the `add` function above; the package
+# exports the function. Importing the submodule (this module does, at its top)
+# binds the name to the module, and `esqa/__init__` imports lazily, so the
+# function is bound here, once the submodule is in.
+import esqa as _package  # noqa: E402
+
+_package.add = add

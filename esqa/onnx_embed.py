@@ -65,6 +65,12 @@ class OnnxEmbedder(BundledTokenizer):
             self.model_id = f"{MODEL_ID}:{precision}"
         self._sessions: dict[int, Any] = {}
 
+    def with_precision(self, precision: str) -> OnnxEmbedder:
+        """The same model, cache and threads at another precision (self if the same)."""
+        if precision == self.precision:
+            return self
+        return OnnxEmbedder(self.model_path, self.cache, self.batch_threads, precision)
+
     @cached_property
     def export(self) -> Export:
         """The cached export, made first (with a note on stderr) when missing."""
@@ -88,7 +94,7 @@ class OnnxEmbedder(BundledTokenizer):
             "backend": "onnxruntime",
             "precision": {"fp32": "float32"}.get(self.precision, self.precision),
         }
-        # Only an export that exists: describing must never trigger one.
+        # Only an export that exists: describing must never make one.
         found = self.__dict__.get("export") or cached_export(
             self.model_path, self.cache, self.precision
         )

@@ -259,6 +259,33 @@ def test_an_unknown_esqa_embedder_is_a_one_line_cli_error(monkeypatch, fake_seed
     assert lines[0].startswith("esqa: error: ESQA_EMBEDDER='word2vec' is not one of auto, onnx")
 
 
+class Int8Named(HashedEmbedder):
+    model_id = "sentence-transformers/all-MiniLM-L6-v2:int8"
+
+
+def test_an_index_is_queried_and_updated_at_its_own_precision(monkeypatch, tmp_path):
+    """New and --full builds embed documents at DOCUMENT_PRECISION; an existing
+    index keeps (and is queried with) the precision its model id names."""
+    model = fake_model(tmp_path)
+    monkeypatch.setattr(esqa.api, "default_embedder", lambda: OnnxEmbedder(model_path=model))
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Rapidus builds chips in Hokkaido.\n"})
+    missing = tmp_path / "missing"
+    assert esqa.api._default_for(missing, fresh=False).precision == api.DOCUMENT_PRECISION
+    fp32_index, int8_index = tmp_path / "fp32", tmp_path / "int8"
+    build_index(corpus, fp32_index, SentenceNamed())
+    build_index(corpus, int8_index, Int8Named())
+    assert esqa.api._default_for(fp32_index, fresh=False).precision == "fp32"
+    assert esqa.api._default_for(int8_index, fresh=False).precision == "int8"
+    assert esqa.api._default_for(fp32_index, fresh=True).precision == api.DOCUMENT_PRECISION
+    # Not an ONNX embedder (sentence-transformers, a fake): returned as it is.
+    monkeypatch.setattr(esqa.api, "default_embedder", HashedEmbedder)
+    assert isinstance(esqa.api._default_for(fp32_index, fresh=False), HashedEmbedder)
+
+
+class SentenceNamed(HashedEmbedder):
+    model_id = "sentence-transformers/all-MiniLM-L6-v2"
+
+
 # --- the manifest records the backend (fast) ---
 
 
@@ -399,3 +426,18 @@ def test_an_onnx_build_records_its_export(tmp_path, onnx_embedder, onnx_cache):
     assert manifest["embedder"]["onnx_sha256"] == export.sha256
     assert export.sha256 == onnx_export.export_digest(export.path.parent)
     assert export.path.with_name("model.onnx.data").stat().st_size > 80_000_000
+
+
+@pytest.mark.real
+def test_a_new_index_has_int8_documents_and_int8_queries(tmp_path, onnx_cache, monkeypatch):
+    monkeypatch.setenv("ESQA_CACHE", str(onnx_cache))
+    monkeypatch.delenv("ESQA_EMBEDDER", raising=False)
+    index = tmp_path / "idx"
+    qa = api.load(index, SEEDS)
+    assert (
+        qa.embedder.model_id == f"sentence-transformers/all-MiniLM-L6-v2:{api.DOCUMENT_PRECISION}"
+    )
+    assert qa.index.manifest["model"]["id"] == qa.embedder.model_id
+    assert "secret patent" in qa.ask("what is ESPA's fourth pillar").text
+    again = api.load(index, SEEDS, build_if_missing=False)
+    assert again.embedder.model_id == qa.embedder.model_id
