@@ -73,6 +73,20 @@ def test_ask_and_search_import_nothing_heavy_once_the_export_is_cached(onnx_cach
 
 
 @pytest.mark.real
+def test_asking_an_index_as_built_now_imports_nothing_heavy(onnx_cache, tmp_path):
+    from esqa.index import build_index
+    from esqa.onnx_embed import OnnxEmbedder
+
+    index = tmp_path / "idx"
+    build_index(SEEDS, index, OnnxEmbedder(cache=onnx_cache, precision="int8"))
+    where = ["--index", str(index), "--corpus", str(SEEDS)]
+    result, heavy = run_esqa(["ask", "what is ESPA's fourth pillar", *where], onnx_cache)
+    assert result.returncode == 0, result.stderr
+    assert "secret patent" in result.stdout
+    assert heavy == []
+
+
+@pytest.mark.real
 def test_an_empty_cache_is_filled_once_with_a_note(tmp_path, real_seed_index):
     where = ["--index", str(real_seed_index), "--corpus", str(SEEDS)]
     cache = tmp_path / "cache"
