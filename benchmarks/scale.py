@@ -599,18 +599,26 @@ def main(argv: list[str] | None = None) -> None:
         "k": K,
         "candidates": 50,
     }
+
+    def save() -> None:  # after every section: a long run cut short keeps what it measured
+        results["machine"]["load_average_after"] = os.getloadavg()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
     if not args.skip_threshold:
         print("== exact search latency by size", file=sys.stderr, flush=True)
         results["exact_search_by_size"] = threshold_study(args.seed, args.queries)
+        save()
     if not args.skip_recall:
         print("== recall on real vectors", file=sys.stderr, flush=True)
         results["recall"] = recall_study(args.cache, args.seed)
+        save()
     work = args.work or Path(tempfile.mkdtemp(prefix="esqa-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    results["sizes"] = [measure_size(n, work, args) for n in sizes]
-    results["machine"]["load_average_after"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    results["sizes"] = []
+    for n in sizes:
+        results["sizes"].append(measure_size(n, work, args))
+        save()
     print(json.dumps(results, indent=2))
 
 

@@ -51,7 +51,7 @@ def test_the_store_is_an_hnsw_graph_above_the_threshold():
     assert not store.exact
     described = store.describe()
     assert described["type"] == "IDMap2,HNSW32,Flat"
-    assert described["hnsw"] == {"M": 32, "ef_construction": 80, "ef_search": 64}
+    assert described["hnsw"] == {"M": 32, "ef_construction": 80, "ef_search": 128}
     assert described["hnsw_threshold"] == THRESHOLD
 
 
