@@ -40,9 +40,13 @@ passages are held out of the base and used as queries together with the
 1,380 COVID-QA questions. The sweep covers efConstruction and efSearch, and
 the recall of the chosen parameters at growing base sizes.
 
-Every latency and load figure is the median over the runs; each run's p50 and
-p99 are over `--queries` queries after a warm-up. Figures depend on what else
-the machine runs: the JSON records the load average before and after.
+Every latency, load and memory figure per size is the median over the runs
+(new processes); each run's p50 and p99 are over `--queries` queries after a
+warm-up. The exact-search and sweep latencies are medians of 3 passes in one
+process. Recall comes from one build per efConstruction (FAISS builds with
+several threads, so graphs differ slightly between builds). Figures depend
+on what else the machine runs: the JSON records the load average before and
+after.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ CHUNKS_PER_SOURCE = 8  # a news article makes a handful of chunks
 QUERY_WORDS = 8
 WARM_UP = 20  # queries run before timing, so first-touch page faults are not counted
 REPEAT_BUILDS_UP_TO = 200_000  # larger sizes are built once (1M: several minutes)
+REPEATS = 3  # passes over the queries when one process measures (threshold, recall sweep)
 
 MAX_WINDOW = 4  # real passages are 1 to 4 consecutive sentences of one document
 MIN_WORDS = 4  # shorter sentences ("See Fig. 2.") are not passages
@@ -119,6 +124,12 @@ def latencies(run: Callable[[int], Any], count: int) -> list[float]:
         run(i)
         out.append(time.perf_counter() - start)
     return out
+
+
+def repeated_percentiles(run: Callable[[int], Any], count: int, repeats: int) -> dict[str, float]:
+    """Median over repeats of each pass's p50 and p99 (for measurements made in one process)."""
+    passes = [percentiles(latencies(run, count)) for _ in range(repeats)]
+    return {key: median([p[key] for p in passes]) for key in passes[0]}
 
 
 def memory() -> dict[str, float]:
@@ -406,8 +417,8 @@ def threshold_study(seed: int, count: int) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"chunks": n}
         for threads in (1, 2):
             store.search_threads = threads
-            row[f"flat_{threads}_thread"] = percentiles(
-                latencies(lambda i, s=store: s.search(queries[i], 50), count)
+            row[f"flat_{threads}_thread"] = repeated_percentiles(
+                lambda i, s=store: s.search(queries[i], 50), count, REPEATS
             )
         out.append(row)
         print(f"   flat {n:,}: {row}", file=sys.stderr, flush=True)
@@ -519,7 +530,7 @@ def sweep_row(
 ) -> dict[str, Any]:
     store.set_ef_search(ef)
     found = store_results(store, queries, 50)
-    timings = latencies(lambda i: store.search(queries[i], 50), min(500, len(queries)))
+    timing = repeated_percentiles(lambda i: store.search(queries[i], 50), 500, REPEATS)
     return {
         "ef_search": ef,
         "recall@10": round(recall_at(found, truth[:, :RECALL_K]), 4),
@@ -530,7 +541,7 @@ def sweep_row(
             recall_at(found[n_questions:], truth[n_questions:, :RECALL_K]), 4
         ),
         "recall@50": round(recall_at(found, truth), 4),
-        **percentiles(timings),
+        **timing,
     }
 
 
