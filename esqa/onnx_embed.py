@@ -77,14 +77,9 @@ class OnnxEmbedder(BundledTokenizer):
         found = cached_export(self.model_path, self.cache, self.precision)
         if found is not None:
             return found
-        seconds = EXPORT_SECONDS[self.precision]
-        if self.precision != "fp32" and cached_export(self.model_path, self.cache) is None:
-            seconds += EXPORT_SECONDS["fp32"]  # made from the fp32 export
-        encoder = "query encoder" if self.precision == "fp32" else f"{self.precision} encoder"
         log.warning(
-            "esqa: preparing the ONNX %s once (about %d s); it is cached in %s",
-            encoder,
-            seconds,
+            "esqa: preparing the ONNX query encoder once (about %d s); it is cached in %s",
+            EXPORT_SECONDS,
             self.cache / "onnx",
         )
         return ensure_export(self.model_path, self.cache, self.precision)
@@ -118,6 +113,9 @@ class OnnxEmbedder(BundledTokenizer):
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+            # The export is stored optimised (see esqa.onnx_export): optimising
+            # again would only cost time at every start.
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
             try:
                 self._sessions[threads] = onnxruntime.InferenceSession(
                     str(self.export.path), options, providers=["CPUExecutionProvider"]

@@ -94,7 +94,7 @@ def test_an_empty_cache_is_filled_once_with_a_note(tmp_path, real_seed_index):
     assert result.returncode == 0, result.stderr
     assert "esqa: preparing the ONNX query encoder once (about" in result.stderr
     assert "torch" in heavy  # the export needs it, this once
-    assert list(cache.glob("onnx/*/fp32-*/model.onnx"))
+    assert list(cache.glob("onnx/*/v*-onnxruntime*/fp32.onnx"))
     result, heavy = run_esqa(["search", "ESPA fourth pillar", *where], cache)
     assert "preparing" not in result.stderr
     assert heavy == []

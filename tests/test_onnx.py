@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import pytest
 from click.testing import CliRunner
 from conftest import SEEDS, HashedEmbedder, write_corpus
@@ -42,12 +43,13 @@ def exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     def export(model_path: Path, directory: Path) -> None:
         made.append(directory)
-        (directory / "model.onnx").write_bytes(b"graph")
-        (directory / "model.onnx.data").write_bytes(
+        (directory / "fp32.onnx").write_bytes(b"graph")
+        (directory / "fp32.onnx.data").write_bytes(
             b"onnx of " + (model_path / "model.safetensors").read_bytes()
         )
+        (directory / "int8.onnx").write_bytes(b"int8 graph")
 
-    monkeypatch.setattr(onnx_export, "_export_fp32", export)
+    monkeypatch.setattr(onnx_export, "_export", export)
     return made
 
 
@@ -68,12 +70,14 @@ def test_export_is_keyed_by_the_weights_hash_and_made_once(tmp_path, exports):
     assert len(exports) == 1
     assert first == again
     weights = sha256_file(model / "model.safetensors")
-    directory = cache / "onnx" / weights[:16] / f"fp32-{onnx_export.RECIPE}"
-    assert first.path == directory / "model.onnx"
+    runtime = f"onnxruntime{onnxruntime.__version__}"
+    directory = cache / "onnx" / weights[:16] / f"{onnx_export.RECIPE}-{runtime}"
+    assert first.path == directory / "fp32.onnx"
     assert first.weights_sha256 == weights
     assert first.sha256 == hashlib.sha256(b"graph" + b"onnx of weights v1").hexdigest()
     record = json.loads((directory / "export.json").read_text())
-    assert record["recipe"] == onnx_export.RECIPE and record["sha256"] == first.sha256
+    assert record["recipe"] == onnx_export.RECIPE
+    assert record["precisions"]["fp32"] == {"file": "fp32.onnx", "sha256": first.sha256}
     assert sorted(p.name for p in directory.parent.iterdir()) == [directory.name]
 
 
@@ -84,7 +88,7 @@ def test_new_weights_get_a_new_export(tmp_path, exports):
     new = onnx_export.ensure_export(model, cache)
     assert len(exports) == 2
     assert new.path.parent != old.path.parent
-    assert new.path.with_name("model.onnx.data").read_bytes() == b"onnx of weights v2, fine-tuned"
+    assert new.path.with_name("fp32.onnx.data").read_bytes() == b"onnx of weights v2, fine-tuned"
 
 
 def test_the_weights_hash_is_remembered_by_stat(tmp_path, monkeypatch):
@@ -111,21 +115,21 @@ def test_an_export_without_its_record_or_of_another_recipe_is_not_used(
     assert onnx_export.cached_export(model, cache) is None
     record.write_bytes(saved)
     assert onnx_export.cached_export(model, cache) == made
-    monkeypatch.setattr(onnx_export, "RECIPE", "v2")
+    monkeypatch.setattr(onnx_export, "RECIPE", "v9")
     assert onnx_export.cached_export(model, cache) is None
     remade = onnx_export.ensure_export(model, cache)
     assert len(exports) == 2
-    assert remade.path.parent.name == "fp32-v2"
+    assert remade.path.parent.name.startswith("v9-onnxruntime")
 
 
 def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
     model, cache = fake_model(tmp_path), tmp_path / "cache"
 
     def crash(model_path: Path, directory: Path) -> None:
-        (directory / "model.onnx").write_bytes(b"half a mod")
+        (directory / "fp32.onnx").write_bytes(b"half a mod")
         raise EsqaError("export failed")
 
-    monkeypatch.setattr(onnx_export, "_export_fp32", crash)
+    monkeypatch.setattr(onnx_export, "_export", crash)
     with pytest.raises(EsqaError, match="export failed"):
         onnx_export.ensure_export(model, cache)
     directory = onnx_export.export_dir(model, cache)
@@ -163,22 +167,12 @@ def test_describing_the_onnx_embedder_never_exports(tmp_path, exports):
     assert embedder.describe()["onnx_sha256"] == made.sha256
 
 
-def test_int8_is_quantised_from_the_fp32_export_and_is_another_model(
-    tmp_path, exports, monkeypatch
-):
+def test_one_export_makes_both_precisions_and_int8_is_another_model(tmp_path, exports):
     model, cache = fake_model(tmp_path), tmp_path / "cache"
-    quantised: list[tuple[Path, Path]] = []
-
-    def quantize(fp32: Path, target: Path) -> None:
-        quantised.append((fp32, target))
-        target.write_bytes(b"int8 graph")
-
-    monkeypatch.setattr(onnx_export, "_quantize", quantize)
     int8 = onnx_export.ensure_export(model, cache, "int8")
     fp32 = onnx_export.cached_export(model, cache)
     assert fp32 is not None and len(exports) == 1
-    assert quantised == [(fp32.path, quantised[0][1])]
-    assert int8.path.parent.name == f"int8-{onnx_export.RECIPE}"
+    assert int8.path == fp32.path.with_name("int8.onnx")
     assert int8.sha256 == hashlib.sha256(b"int8 graph").hexdigest()
     embedder = OnnxEmbedder(model_path=model, cache=cache, precision="int8")
     assert embedder.model_id == "sentence-transformers/all-MiniLM-L6-v2:int8"
@@ -424,8 +418,9 @@ def test_an_onnx_build_records_its_export(tmp_path, onnx_embedder, onnx_cache):
     assert export is not None
     assert manifest["embedder"]["backend"] == "onnxruntime"
     assert manifest["embedder"]["onnx_sha256"] == export.sha256
-    assert export.sha256 == onnx_export.export_digest(export.path.parent)
-    assert export.path.with_name("model.onnx.data").stat().st_size > 80_000_000
+    weights = export.path.with_name("fp32.onnx.data")
+    assert export.sha256 == onnx_export.file_digest(export.path, weights)
+    assert weights.stat().st_size > 80_000_000
 
 
 @pytest.mark.real
