@@ -35,7 +35,9 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "date": re.compile(
         rf"\b{_MONTH}(?:\s+\d{{1,2}})?\b|\b\d{{1,2}}\s+{_MONTH}|\b(?:1[89]|20)\d{{2}}s?\b|"
         r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
-        r"\b(?:yesterday|today|tomorrow|last|next)\s+(?:week|month|year)\b|\bfiscal\s+\d{4}\b|"
+        r"\b(?:yesterday|today|tomorrow|last|next|this)\s+(?:week|month|year)\b|\bfiscal\s+\d{4}\b|"
+        r"\b(?:in|this|next|last|by|early|late|mid)[- ](?:the\s+)?(?:spring|summer|autumn|fall|winter)\b|"
+        r"\b(?:first|second|third|fourth|last)\s+(?:quarter|half)\b|"
         r"\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
     ),
     "number": re.compile(rf"\b\d[\d,.]*\b|\b{_NUMBER_WORD}\b", re.IGNORECASE),

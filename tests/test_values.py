@@ -31,8 +31,20 @@ def test_a_sentence_that_only_mentions_the_term_does_not_define_it(sentence: str
     assert not has_value(sentence, "definition", "What is EGR1?")
 
 
-def test_a_date_is_a_value_for_when_questions() -> None:
-    assert has_value("The bridge opened in September 1987.", "date")
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The bridge opened in September 1987.",
+        "Dredging is due to start in the spring, the authority said.",
+        "The plant will open in the second half of the year.",
+        "Talks resume next week.",
+    ],
+)
+def test_a_date_or_a_time_of_year_is_a_value_for_when_questions(sentence: str) -> None:
+    assert has_value(sentence, "date")
+
+
+def test_a_sentence_without_a_time_is_no_answer_to_when() -> None:
     assert not has_value("The bridge opened after six years of work.", "date")
 
 
