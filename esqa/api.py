@@ -23,7 +23,6 @@ from esqa.answer import Composer, expand_query
 from esqa.embed import Embedder, SentenceTransformerEmbedder
 from esqa.errors import EsqaError
 from esqa.index import (
-    MANIFEST,
     BuildReport,
     CorpusChanges,
     Index,
@@ -31,8 +30,8 @@ from esqa.index import (
     build_index,
     corpus_changes,
     load_index,
-    read_manifest,
 )
+from esqa.manifest import MANIFEST, read_manifest
 from esqa.retrieve import clean_query, hybrid_search
 from esqa.types import Answer, Chunk, Hit
 

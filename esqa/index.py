@@ -23,7 +23,7 @@ import inspect
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -37,18 +37,22 @@ from esqa.chunking import ChunkingParams, TokenCounter, windows
 from esqa.corpus import iter_corpus_files, load_corpus
 from esqa.dedup import DedupItem, find_duplicates
 from esqa.embed import Embedder, ProgressFn, describe_embedder
-from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
+from esqa.errors import CorpusError, EsqaError, IndexInvalidError
+from esqa.manifest import (
+    ACRONYMS,
+    CHUNKS,
+    FORMAT_VERSION,
+    MANIFEST,
+    MANIFEST_SHA256,
+    manifest_digest,
+    read_manifest,
+    repair_hint,
+)
 from esqa.storage import publish, sha256_file, writer_lock
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
 from esqa.types import Chunk, Document
 
-# 2: the manifest holds the sha256 of its own content (`MANIFEST_SHA256`).
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
-MANIFEST_SHA256 = "manifest_sha256"
-CHUNKS = "chunks.jsonl"
-ACRONYMS = "acronyms.json"
 # The code that turns files into chunks (see `ingestion_fingerprint`).
 _INGESTION_MODULES = (
     "esqa.textfile",
@@ -488,124 +492,6 @@ def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:
     return records
 
 
-def _repair(index: Path) -> str:
-    return f"run: esqa index build --index {index}"
-
-
-def manifest_digest(manifest: dict[str, Any]) -> str:
-    """The sha256 of a manifest's content, its own checksum left out.
-
-    Computed over canonical JSON (sorted keys, ASCII, no spaces), so the
-    digest depends on the content only, not on how the file is laid out.
-    """
-    content = {k: v for k, v in manifest.items() if k != MANIFEST_SHA256}
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
-
-
-def read_manifest(index: Path) -> tuple[Path, dict[str, Any]]:
-    """Resolve the index location and parse its manifest, checking it before any use.
-
-    The format version, the manifest's own checksum and its structure (every
-    key a build writes, with its type) are checked here, once, so that code
-    reading the manifest may index it without guarding every field. Raises
-    IndexMissingError or IndexInvalidError (one line naming the repair command).
-    """
-    directory = index.resolve()
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise IndexMissingError(f"no index at {index}; {_repair(index)}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexInvalidError(f"{path} is damaged ({exc}); {_repair(index)}") from None
-    version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if not _is(version, int):
-        raise IndexInvalidError(f"{path} is damaged (no format version); {_repair(index)}")
-    if version != FORMAT_VERSION:
-        raise IndexInvalidError(
-            f"index {index} has format version {version}, this esqa reads {FORMAT_VERSION}; "
-            f"{_repair(index)}"
-        )
-    problem = _manifest_problem(manifest)
-    if problem:
-        raise IndexInvalidError(f"{path} is damaged ({problem}); {_repair(index)}")
-    return directory, manifest
-
-
-# What a build writes into the manifest, with the types that code reading it relies on.
-_TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
-    "esqa_version": str,
-    "created": str,
-    "build_seconds": (int, float),
-    "build": dict,
-    "corpus": str,
-    "model": dict,
-    "chunking": dict,
-    "ingestion": str,
-    "dense": dict,
-    "lexical": dict,
-    "counts": dict,
-    "sources": dict,
-    "skipped": dict,
-    "warnings": list,
-    "files": dict,
-}
-_MODEL = {"id": str, "dimension": int}
-_BUILD = {"incremental": bool, "reused_chunks": int, "embedded_chunks": int, "chunked_files": int}
-_COUNTS = dict.fromkeys(("files", "articles", "paragraphs", "duplicate_paragraphs", "chunks"), int)
-_FILE_RECORD = {"sha256": str, "bytes": int}
-_SOURCE_RECORD = {"sha256": str, "bytes": int, "mtime_ns": int, "dropped": list}
-# sha256 only where the file could be read (see `_skipped_records`).
-_SKIPPED_RECORD = {"bytes": int, "mtime_ns": int, "reason": str}
-
-
-def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
-    if isinstance(value, bool):  # a subclass of int, but never a count or a size
-        return kind is bool
-    return isinstance(value, kind)
-
-
-def _record_problem(where: str, record: Any, fields: Mapping[str, type]) -> str | None:
-    if not isinstance(record, dict):
-        return f"{where} is not an object"
-    for key, kind in fields.items():
-        if not _is(record.get(key), kind):
-            return f"{where} has no {kind.__name__} {key!r}"
-    return None
-
-
-def _manifest_problem(manifest: dict[str, Any]) -> str | None:
-    """What is wrong with a parsed manifest, or None when it is whole."""
-    if not isinstance(manifest.get(MANIFEST_SHA256), str):
-        return "it has no checksum of its own"
-    if manifest[MANIFEST_SHA256] != manifest_digest(manifest):
-        return "checksum mismatch"
-    # A manifest that matches its checksum can still have been rewritten by
-    # hand (and resealed): check what the code below relies on.
-    for key, kind in _TOP_LEVEL.items():
-        if not _is(manifest.get(key), kind):
-            return f"{key!r} is missing or of the wrong type"
-    problem = (
-        _record_problem("'model'", manifest["model"], _MODEL)
-        or _record_problem("'build'", manifest["build"], _BUILD)
-        or _record_problem("'counts'", manifest["counts"], _COUNTS)
-    )
-    tables = (("files", _FILE_RECORD), ("sources", _SOURCE_RECORD), ("skipped", _SKIPPED_RECORD))
-    for table, fields in tables:
-        for name, record in manifest[table].items():
-            problem = problem or _record_problem(f"{table!r} entry {name!r}", record, fields)
-    if problem:
-        return problem
-    # Loading opens every listed name: none may lead out of the index directory.
-    outside = [n for n in manifest["files"] if Path(n).is_absolute() or ".." in Path(n).parts]
-    if outside:
-        return f"'files' names {outside[0]!r}, outside the index"
-    # Without these every load would read unverified files.
-    missing = [name for name in (CHUNKS, ACRONYMS) if name not in manifest["files"]]
-    return f"'files' lists no checksum for {missing[0]}" if missing else None
-
-
 def load_index(index: Path, model_id: str, dimension: int, verify: bool = True) -> Index:
     """Load the index at `index`, checking format, model and file checksums."""
     directory, manifest = read_manifest(index)
@@ -613,7 +499,7 @@ def load_index(index: Path, model_id: str, dimension: int, verify: bool = True) 
     if model["id"] != model_id or model["dimension"] != dimension:
         raise IndexInvalidError(
             f"index {index} was built with {model['id']} ({model['dimension']} dimensions), "
-            f"not {model_id} ({dimension}); {_repair(index)}"
+            f"not {model_id} ({dimension}); {repair_hint(index)}"
         )
     if verify:
         _verify_files(index, directory, manifest["files"])
@@ -627,7 +513,9 @@ def load_index(index: Path, model_id: str, dimension: int, verify: bool = True) 
             for k, v in json.loads((directory / ACRONYMS).read_text(encoding="utf-8")).items()
         }
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexInvalidError(f"index {index} cannot be read ({exc}); {_repair(index)}") from None
+        raise IndexInvalidError(
+            f"index {index} cannot be read ({exc}); {repair_hint(index)}"
+        ) from None
     return Index(
         path=index,
         directory=directory,
@@ -644,16 +532,16 @@ def _verify_files(index: Path, directory: Path, files: dict[str, Any]) -> None:
     for name, expected in files.items():
         path = directory / name
         if not path.is_file():
-            raise IndexInvalidError(f"index file {path} is missing; {_repair(index)}")
+            raise IndexInvalidError(f"index file {path} is missing; {repair_hint(index)}")
         if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
             raise IndexInvalidError(
-                f"index file {path} is damaged (checksum mismatch); {_repair(index)}"
+                f"index file {path} is damaged (checksum mismatch); {repair_hint(index)}"
             )
     for path in sorted(directory.rglob("*")):
         name = path.relative_to(directory).as_posix()
         if path.is_file() and name != MANIFEST and name not in files:
             raise IndexInvalidError(
-                f"index file {path} has no checksum in {directory / MANIFEST}; {_repair(index)}"
+                f"index file {path} has no checksum in {directory / MANIFEST}; {repair_hint(index)}"
             )
 
 

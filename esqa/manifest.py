@@ -1,0 +1,144 @@
+"""The manifest of an index directory: its names, its checksum, its checks.
+
+`manifest.json` records the format and esqa versions, the model, the chunking
+parameters, the stores' descriptions, every source file's sha256 (with size
+and mtime), counts, and the sha256 of every other index file; and the sha256
+of its own content. `read_manifest` checks all of that once, so that code
+reading a manifest may index it without guarding every field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from esqa.errors import IndexInvalidError, IndexMissingError
+
+# 2: the manifest holds the sha256 of its own content (`MANIFEST_SHA256`).
+FORMAT_VERSION = 2
+MANIFEST = "manifest.json"
+MANIFEST_SHA256 = "manifest_sha256"
+CHUNKS = "chunks.jsonl"
+ACRONYMS = "acronyms.json"
+
+
+def repair_hint(index: Path) -> str:
+    """The command that rebuilds the index, for the end of an error message."""
+    return f"run: esqa index build --index {index}"
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """The sha256 of a manifest's content, its own checksum left out.
+
+    Computed over canonical JSON (sorted keys, ASCII, no spaces), so the
+    digest depends on the content only, not on how the file is laid out.
+    """
+    content = {k: v for k, v in manifest.items() if k != MANIFEST_SHA256}
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def read_manifest(index: Path) -> tuple[Path, dict[str, Any]]:
+    """Resolve the index location and parse its manifest, checking it before any use.
+
+    The format version, the manifest's own checksum and its structure (every
+    key a build writes, with its type) are checked here, once, so that code
+    reading the manifest may index it without guarding every field. Raises
+    IndexMissingError or IndexInvalidError (one line naming the repair command).
+    """
+    directory = index.resolve()
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise IndexMissingError(f"no index at {index}; {repair_hint(index)}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexInvalidError(f"{path} is damaged ({exc}); {repair_hint(index)}") from None
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if not _is(version, int):
+        raise IndexInvalidError(f"{path} is damaged (no format version); {repair_hint(index)}")
+    if version != FORMAT_VERSION:
+        raise IndexInvalidError(
+            f"index {index} has format version {version}, this esqa reads {FORMAT_VERSION}; "
+            f"{repair_hint(index)}"
+        )
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise IndexInvalidError(f"{path} is damaged ({problem}); {repair_hint(index)}")
+    return directory, manifest
+
+
+# What a build writes into the manifest, with the types that code reading it relies on.
+_TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
+    "esqa_version": str,
+    "created": str,
+    "build_seconds": (int, float),
+    "build": dict,
+    "corpus": str,
+    "model": dict,
+    "chunking": dict,
+    "ingestion": str,
+    "dense": dict,
+    "lexical": dict,
+    "counts": dict,
+    "sources": dict,
+    "skipped": dict,
+    "warnings": list,
+    "files": dict,
+}
+_MODEL = {"id": str, "dimension": int}
+_BUILD = {"incremental": bool, "reused_chunks": int, "embedded_chunks": int, "chunked_files": int}
+_COUNTS = dict.fromkeys(("files", "articles", "paragraphs", "duplicate_paragraphs", "chunks"), int)
+_FILE_RECORD = {"sha256": str, "bytes": int}
+_SOURCE_RECORD = {"sha256": str, "bytes": int, "mtime_ns": int, "dropped": list}
+# sha256 only where the file could be read (see `_skipped_records`).
+_SKIPPED_RECORD = {"bytes": int, "mtime_ns": int, "reason": str}
+
+
+def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # a subclass of int, but never a count or a size
+        return kind is bool
+    return isinstance(value, kind)
+
+
+def _record_problem(where: str, record: Any, fields: Mapping[str, type]) -> str | None:
+    if not isinstance(record, dict):
+        return f"{where} is not an object"
+    for key, kind in fields.items():
+        if not _is(record.get(key), kind):
+            return f"{where} has no {kind.__name__} {key!r}"
+    return None
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with a parsed manifest, or None when it is whole."""
+    if not isinstance(manifest.get(MANIFEST_SHA256), str):
+        return "it has no checksum of its own"
+    if manifest[MANIFEST_SHA256] != manifest_digest(manifest):
+        return "checksum mismatch"
+    # A manifest that matches its checksum can still have been rewritten by
+    # hand (and resealed): check what the code below relies on.
+    for key, kind in _TOP_LEVEL.items():
+        if not _is(manifest.get(key), kind):
+            return f"{key!r} is missing or of the wrong type"
+    problem = (
+        _record_problem("'model'", manifest["model"], _MODEL)
+        or _record_problem("'build'", manifest["build"], _BUILD)
+        or _record_problem("'counts'", manifest["counts"], _COUNTS)
+    )
+    tables = (("files", _FILE_RECORD), ("sources", _SOURCE_RECORD), ("skipped", _SKIPPED_RECORD))
+    for table, fields in tables:
+        for name, record in manifest[table].items():
+            problem = problem or _record_problem(f"{table!r} entry {name!r}", record, fields)
+    if problem:
+        return problem
+    # Loading opens every listed name: none may lead out of the index directory.
+    outside = [n for n in manifest["files"] if Path(n).is_absolute() or ".." in Path(n).parts]
+    if outside:
+        return f"'files' names {outside[0]!r}, outside the index"
+    # Without these every load would read unverified files.
+    missing = [name for name in (CHUNKS, ACRONYMS) if name not in manifest["files"]]
+    return f"'files' lists no checksum for {missing[0]}" if missing else None
