@@ -119,9 +119,9 @@ _EMBEDDERS = ("auto", "onnx", "sentence-transformers")
 
 # The ONNX precision that embeds the documents of a new index (or of a --full
 # rebuild); an existing index keeps the precision it was built with, and is
-# always queried with it. int8 embeds 3.4-4.1x as many chunks/s as
-# sentence-transformers where fp32 gives 1.75-2x, and citation@3 stayed within
-# 0.01 of fp32 (dev 1.000 and 1.000, COVID-QA 0.725 and 0.730): see
+# always queried with it. int8 embeds 3.7-4.6x as many chunks/s as
+# sentence-transformers where fp32 gives 1.8-2.9x, and citation@3 stayed within
+# 0.01 of fp32 (dev 1.000 and 1.000, COVID-QA 0.726 and 0.730): see
 # benchmarks/build_throughput.py. "fp32" gives sentence-transformers' vectors.
 DOCUMENT_PRECISION = "int8"
 

@@ -41,7 +41,7 @@ class OnnxEmbedder(BundledTokenizer):
     "int8" (dynamic, per channel) is faster but another model: an index is
     queried with the precision that embedded it (the model id says which).
     One thread by default, for queries and batches alike: on the shared 2-core
-    machine a second thread was slower (fp32 31 vs 37 chunks/s, int8 52 vs 75;
+    machine a second thread was slower (fp32 25 vs 34 chunks/s, int8 46 vs 53;
     benchmarks/build_throughput.py). Example:
     `OnnxEmbedder().embed(["what is ESPA's fourth pillar"])`.
     """
