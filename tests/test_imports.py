@@ -58,13 +58,19 @@ def test_help_imports_nothing_heavy(args, tmp_path):
     assert heavy == []
 
 
+def ask_lightly(index: Path, cache: Path) -> None:
+    """`esqa ask` on `index` answers the seeds' question and imports nothing heavy."""
+    where = ["--index", str(index), "--corpus", str(SEEDS)]
+    result, heavy = run_esqa(["ask", "what is ESPA's fourth pillar", *where], cache)
+    assert result.returncode == 0, result.stderr
+    assert "secret patent" in result.stdout
+    assert heavy == []
+
+
 @pytest.mark.real
 def test_ask_and_search_import_nothing_heavy_once_the_export_is_cached(onnx_cache, real_seed_index):
+    ask_lightly(real_seed_index, onnx_cache)
     where = ["--index", str(real_seed_index), "--corpus", str(SEEDS)]
-    result, heavy = run_esqa(["ask", "what is ESPA's fourth pillar", *where], onnx_cache)
-    assert result.returncode == 0, result.stderr
-    assert "implementing a secret patent system" in result.stdout
-    assert heavy == []
     result, heavy = run_esqa(["search", "ESPA fourth pillar", "--json", *where], onnx_cache)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["source"] == "003_116bf12851cd3169.txt"
@@ -77,13 +83,8 @@ def test_asking_an_index_as_built_now_imports_nothing_heavy(onnx_cache, tmp_path
     from esqa.index import build_index
     from esqa.onnx_embed import OnnxEmbedder
 
-    index = tmp_path / "idx"
-    build_index(SEEDS, index, OnnxEmbedder(cache=onnx_cache, precision="int8"))
-    where = ["--index", str(index), "--corpus", str(SEEDS)]
-    result, heavy = run_esqa(["ask", "what is ESPA's fourth pillar", *where], onnx_cache)
-    assert result.returncode == 0, result.stderr
-    assert "secret patent" in result.stdout
-    assert heavy == []
+    build_index(SEEDS, tmp_path / "idx", OnnxEmbedder(cache=onnx_cache, precision="int8"))
+    ask_lightly(tmp_path / "idx", onnx_cache)
 
 
 @pytest.mark.real
