@@ -12,6 +12,7 @@ from esqa.types import Chunk
 
 DIMENSION = 32
 THRESHOLD = 1_000
+FP16 = 5e-4  # float16 keeps 11 significant bits: a unit vector component is off by < 2.5e-4
 PER_SOURCE = 10  # chunks per source file
 
 
@@ -50,8 +51,13 @@ def test_the_store_is_an_hnsw_graph_above_the_threshold():
     store, _ = store_of(THRESHOLD + 1)
     assert not store.exact
     described = store.describe()
-    assert described["type"] == "IDMap2,HNSW32,Flat"
-    assert described["hnsw"] == {"M": 32, "ef_construction": 80, "ef_search": 128}
+    assert described["type"] == "IDMap2,HNSW32_SQfp16"
+    assert described["hnsw"] == {
+        "M": 32,
+        "ef_construction": 80,
+        "ef_search": 128,
+        "storage": "fp16",
+    }
     assert described["hnsw_threshold"] == THRESHOLD
 
 
@@ -79,7 +85,7 @@ def test_hnsw_search_scores_are_inner_products_best_first():
     store, vectors = store_of(2_000)
     hits = store.search(vectors[7], 10)
     assert len(hits) == 10
-    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert hits[0].score == pytest.approx(1.0, abs=FP16)
     stored = store.vectors([h.id for h in hits])
     np.testing.assert_allclose([h.score for h in hits], stored @ vectors[7], atol=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -98,7 +104,7 @@ def test_save_load_keeps_the_type_ids_vectors_and_results(tmp_path: Path, n: int
     assert [loaded.search(v, 5) for v in vectors[:50]] == before
     ids = [c.id for c in chunks[::-7]]
     np.testing.assert_array_equal(loaded.vectors(ids), store.vectors(ids))
-    np.testing.assert_array_equal(loaded.vectors([3 * 5]), vectors[[5]])
+    np.testing.assert_allclose(loaded.vectors([3 * 5]), vectors[[5]], atol=FP16)
 
 
 def test_a_loaded_graph_keeps_its_build_parameters_and_takes_this_versions_ef_search(
@@ -109,11 +115,12 @@ def test_a_loaded_graph_keeps_its_build_parameters_and_takes_this_versions_ef_se
     store.add(make_chunks(1_500), unit_vectors(1_500))
     store.save(tmp_path)
     loaded = FaissDenseStore.load(tmp_path, DIMENSION, make_chunks(1_500))
-    assert loaded.describe()["type"] == "IDMap2,HNSW16,Flat"
+    assert loaded.describe()["type"] == "IDMap2,HNSW16_SQfp16"
     assert loaded.describe()["hnsw"] == {
         "M": 16,
         "ef_construction": 40,
         "ef_search": HnswParams().ef_search,
+        "storage": "fp16",
     }
 
 
@@ -128,7 +135,7 @@ def test_removing_from_a_graph_rebuilds_it_without_that_source():
     assert found.isdisjoint(gone)
     with pytest.raises(KeyError):
         store.vectors(gone[:1])
-    np.testing.assert_array_equal(store.vectors([3 * 100]), vectors[[100]])
+    np.testing.assert_allclose(store.vectors([3 * 100]), vectors[[100]], atol=FP16)
     assert top1(store, vectors[100:200]) == [3 * i for i in range(100, 200)]
 
 
@@ -153,14 +160,48 @@ def test_a_loaded_mapped_store_can_still_add_and_remove(tmp_path: Path, n: int):
     assert loaded.remove_source("s1.txt") == PER_SOURCE
     assert len(loaded) == n + 5 - PER_SOURCE
     assert loaded.search(unit_vectors(5, seed=1)[2], 1)[0].id == more[2].id
-    np.testing.assert_array_equal(loaded.vectors([3 * 50]), vectors[[50]])
+    np.testing.assert_allclose(loaded.vectors([3 * 50]), vectors[[50]], atol=FP16)
     # The file it was mapped from is unchanged.
     again = FaissDenseStore.load(tmp_path, DIMENSION, make_chunks(n), hnsw_threshold=THRESHOLD)
     assert len(again) == n
 
 
+def test_a_graph_of_float32_vectors_keeps_them_exactly(tmp_path: Path):
+    vectors = unit_vectors(1_500)
+    chunks = make_chunks(1_500)
+    store = FaissDenseStore(DIMENSION, hnsw_threshold=THRESHOLD, hnsw=HnswParams(storage="float32"))
+    store.add(chunks, vectors)
+    assert store.describe()["type"] == "IDMap2,HNSW32,Flat"
+    store.save(tmp_path)
+    loaded = FaissDenseStore.load(tmp_path, DIMENSION, chunks)
+    assert loaded.describe()["hnsw"]["storage"] == "float32"
+    np.testing.assert_array_equal(loaded.vectors([c.id for c in chunks]), vectors)
+
+
+def test_fp16_vectors_given_back_and_added_again_are_stored_unchanged():
+    # An incremental build adds the vectors that `vectors()` gives back; it
+    # must store what a build from the original vectors stores.
+    store, vectors = store_of(1_500)
+    ids = [c.id for c in make_chunks(1_500)]
+    again = FaissDenseStore(DIMENSION, hnsw_threshold=THRESHOLD)
+    again.add(make_chunks(1_500), store.vectors(ids))
+    np.testing.assert_array_equal(again.vectors(ids), store.vectors(ids))
+    assert np.abs(store.vectors(ids) - vectors).max() > 0  # they are rounded
+
+
+def test_an_unknown_hnsw_storage_is_refused():
+    with pytest.raises(ValueError, match="storage"):
+        HnswParams(storage="int4")
+
+
 def test_load_rejects_an_index_type_the_store_does_not_write(tmp_path: Path):
     import faiss
+
+    sq8 = faiss.IndexHNSWSQ(DIMENSION, faiss.ScalarQuantizer.QT_8bit, 8, faiss.METRIC_INNER_PRODUCT)
+    sq8.train(unit_vectors(10))
+    faiss.write_index(faiss.IndexIDMap2(sq8), str(tmp_path / FILE_NAME))
+    with pytest.raises(ValueError, match="quantised"):
+        FaissDenseStore.load(tmp_path, DIMENSION, [])
 
     index = faiss.IndexIDMap2(faiss.IndexHNSWFlat(DIMENSION, 8))  # L2, not inner product
     index.add_with_ids(unit_vectors(10), np.arange(10, dtype=np.int64))

@@ -202,9 +202,9 @@ def test_a_lexical_store_of_chunks_without_terms_saves_loads_and_finds_nothing(t
     assert all((tmp_path / n).is_file() for n in names)
 
 
-def test_lexical_search_ranks_as_bm25s_retrieve_does_ties_included():
-    # The store scores and selects without `retrieve` (whose thread pool and
-    # progress bars cost more than the scoring); the ranking must not change.
+def test_lexical_search_ranks_by_bm25_score_then_chunk_order():
+    # The store selects its top k itself (bm25s's `retrieve` is slow for one
+    # query); the scores must be bm25s's, equal scores in the order chunks were added.
     words = ["rare", "earth", "china", "japan", "export", "mining", "law", "bank"]
     chunks = [
         Chunk(10 + i, f"s{i % 7}.txt", 1, 1, 1, " ".join(words[(i * j) % 8] for j in range(1, 6)))
@@ -213,13 +213,28 @@ def test_lexical_search_ranks_as_bm25s_retrieve_does_ties_included():
     store = lexical_store(chunks)
     retriever = store._built()
     for query in ["rare earth", "china", "japan export law", "bank mining rare", "earth"]:
-        tokens = [t for t in store.terms(query) if t in retriever.vocab_dict]
-        docs, scores = retriever.retrieve([tokens], k=20, show_progress=False, n_threads=1)
-        expected = [
-            (10 + int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
-        ]
-        assert [(h.id, h.score) for h in store.search(query, 20)] == expected
-        assert len({s for _, s in expected}) < len(expected)  # the query has ties
+        for k in (1, 5, 20, 60):
+            tokens = [t for t in store.terms(query) if t in retriever.vocab_dict]
+            scores = retriever.get_scores(tokens)
+            ranked = sorted((d for d in range(60) if scores[d] > 0), key=lambda d: (-scores[d], d))
+            hits = store.search(query, k)
+            assert [(h.id, h.score) for h in hits] == [
+                (10 + d, float(scores[d])) for d in ranked[:k]
+            ]
+            _, bm25s_scores = retriever.retrieve([tokens], k=k, show_progress=False)
+            assert [h.score for h in hits] == [float(s) for s in bm25s_scores[0] if s > 0]
+        assert len({float(s) for s in scores if s > 0}) < len(ranked)  # the query has ties
+
+
+def test_best_documents_breaks_ties_by_position_and_skips_zero_scores():
+    from esqa.stores.bm25_lexical import best_documents
+
+    scores = np.array([0.0, 2.0, 1.0, 2.0, 0.0, 1.0, 3.0, 1.0], dtype=np.float32)
+    assert best_documents(scores, 3).tolist() == [6, 1, 3]
+    assert best_documents(scores, 5).tolist() == [6, 1, 3, 2, 5]
+    assert best_documents(scores, 50).tolist() == [6, 1, 3, 2, 5, 7]
+    assert best_documents(np.zeros(4, dtype=np.float32), 2).tolist() == []
+    assert best_documents(scores, 0).tolist() == []
 
 
 def test_a_loaded_lexical_store_maps_its_postings_instead_of_reading_them(chunks, tmp_path):

@@ -14,15 +14,22 @@ project's 2-core machine, one query for 50 candidates, one thread:
   50,000, 6.4 ms at 100,000, 15 ms at 200,000, where it alone would take most
   of the 20 ms that a hybrid search may take. At the threshold it costs a
   tenth of the 30 ms that answering a question takes.
-- Above it: `IndexIDMap2` over `IndexHNSWFlat`, M = 32, efConstruction 80,
-  efSearch 128, whose query time hardly grows with the corpus (0.25 ms at
-  58,612 real vectors, under 1 ms at a million). On 58,612 real
-  all-MiniLM-L6-v2 passage vectors, queried with 1,357 COVID-QA questions and
-  1,000 held-out passages, recall@10 against exact search is 0.995 and
-  recall@50 (the candidates that fusion reads) 0.990; efSearch 64 gives 0.990
-  and 0.973, efConstruction 200 gains 0.003 at twice the build time. Building
-  costs about 17 s per 58,612 vectors, so above the threshold every build
-  pays it. HNSW keeps the full vectors, so `vectors(ids)` still works.
+- Above it: `IndexIDMap2` over `IndexHNSWSQ` (M = 32, efConstruction 80,
+  efSearch 128, vectors kept as float16), whose query time hardly grows with
+  the corpus (0.25 ms at 58,612 real vectors, about 2 ms at a million
+  Gaussian ones, the hardest case). On 58,612 real all-MiniLM-L6-v2 passage
+  vectors, queried with 1,357 COVID-QA questions and 1,000 held-out
+  passages, recall@10 against exact search is 0.995 and recall@50 (the
+  candidates that fusion reads) 0.990; efSearch 64 gives 0.990 and 0.973,
+  and efConstruction 200 gains 0.003 at twice the build time. Building costs
+  about 17 s per 58,612 vectors (14 minutes per million), and every build
+  above the threshold pays it.
+- float16, not float32: the same recall (0.9952 against 0.9954 at 58,612),
+  each component within 2.5e-4, and 1,040 bytes per vector instead of 1,808,
+  so a million chunks need 1.0 GB of index, not 1.73 GB, which keeps a
+  query process under 3 GB. `vectors(ids)` gives back the float16 values;
+  adding those again stores them unchanged, so an incremental build stores
+  what a full one does. `HnswParams(storage="float32")` keeps them exactly.
 - IVF is not used: on real MiniLM vectors it reached only 0.79 to 0.93
   recall@10 at nprobe 8 to 32 (synthetic clustered vectors showed 0.998 and
   would have misled), and it needs training and at least 39 points per cell.
@@ -72,10 +79,20 @@ class HnswParams:
     m: int = 32  # neighbours per node (64 at the bottom level)
     ef_construction: int = 80  # candidates while linking a node: build time vs graph quality
     ef_search: int = 128  # candidates while searching: latency vs recall
+    storage: str = "fp16"  # how the graph keeps its vectors: "fp16" or "float32"
+
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGE:
+            raise ValueError(f"HNSW storage must be one of {sorted(STORAGE)}, not {self.storage!r}")
 
     @property
     def type(self) -> str:
-        return f"IDMap2,HNSW{self.m},Flat"
+        """The index's FAISS factory name, behind its id map."""
+        return f"IDMap2,HNSW{self.m}{STORAGE[self.storage]}"
+
+
+# FAISS factory suffix of each way an HNSW graph may keep its vectors.
+STORAGE = {"fp16": "_SQfp16", "float32": ",Flat"}
 
 
 def _faiss() -> Any:
@@ -106,8 +123,9 @@ def _hnsw_of(index: Any) -> HnswParams | None:
     if not hasattr(inner, "hnsw"):
         return None
     graph = inner.hnsw
+    storage = "float32" if isinstance(inner, _faiss().IndexHNSWFlat) else "fp16"
     # Neighbours at level 0 are 2 * M (FAISS's convention).
-    return HnswParams(graph.nb_neighbors(0) // 2, graph.efConstruction, graph.efSearch)
+    return HnswParams(graph.nb_neighbors(0) // 2, graph.efConstruction, graph.efSearch, storage)
 
 
 class FaissDenseStore:
@@ -131,20 +149,36 @@ class FaissDenseStore:
         self._index = index if index is not None else self._new_index(0)
         self._mapped = False  # True while the index is a read-only view of its file
         self._ids_by_source: dict[str, list[int]] = defaultdict(list)
+        # Chunks loaded but not yet in `_ids_by_source`: grouping a million
+        # chunks by source takes 0.5 s that a query never needs.
+        self._untracked: Sequence[Chunk] = ()
 
     def _new_index(self, size: int) -> Any:
         """An empty index of the type that suits `size` vectors."""
         faiss = _faiss()
         if size <= self.hnsw_threshold:
             return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
-        graph = faiss.IndexHNSWFlat(self.dimension, self.hnsw.m, faiss.METRIC_INNER_PRODUCT)
+        if self.hnsw.storage == "float32":
+            graph = faiss.IndexHNSWFlat(self.dimension, self.hnsw.m, faiss.METRIC_INNER_PRODUCT)
+        else:
+            fp16 = faiss.ScalarQuantizer.QT_fp16  # needs no training: a plain conversion
+            graph = faiss.IndexHNSWSQ(self.dimension, fp16, self.hnsw.m, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = self.hnsw.ef_construction
         graph.hnsw.efSearch = self.hnsw.ef_search
         return faiss.IndexIDMap2(graph)
 
     def _track(self, chunks: Sequence[Chunk]) -> None:
+        self._by_source()
         for chunk in chunks:
             self._ids_by_source[chunk.source].append(chunk.id)
+
+    def _by_source(self) -> dict[str, list[int]]:
+        """Chunk ids by source file, grouped on first use after loading."""
+        if self._untracked:
+            untracked, self._untracked = self._untracked, ()
+            for chunk in untracked:
+                self._ids_by_source[chunk.source].append(chunk.id)
+        return self._ids_by_source
 
     def _writable(self) -> Any:
         """The index, copied into memory first if it is a view of its file."""
@@ -183,7 +217,7 @@ class FaissDenseStore:
         self._track(chunks)
 
     def remove_source(self, source: str) -> int:
-        ids = self._ids_by_source.pop(source, [])
+        ids = self._by_source().pop(source, [])
         if not ids:
             return 0
         gone = np.asarray(ids, dtype=np.int64)
@@ -212,7 +246,7 @@ class FaissDenseStore:
         try:
             return np.asarray(self._index.reconstruct_batch(keys), dtype=np.float32)
         except RuntimeError:  # FAISS says only "key not found" deep in its message
-            held = {i for ids in self._ids_by_source.values() for i in ids}
+            held = {i for ids in self._by_source().values() for i in ids}
             missing = sorted(set(keys.tolist()) - held)
             raise KeyError(f"no vector for chunk ids {missing[:5]}") from None
 
@@ -241,7 +275,7 @@ class FaissDenseStore:
         store = cls(dimension, index, hnsw_threshold=hnsw_threshold, hnsw=_hnsw_of(index))
         store.set_ef_search(HnswParams().ef_search)
         store._mapped = mmap
-        store._track(chunks)
+        store._untracked = chunks
         return store
 
     def set_ef_search(self, ef_search: int) -> None:
@@ -269,6 +303,7 @@ class FaissDenseStore:
                 "M": self.hnsw.m,
                 "ef_construction": self.hnsw.ef_construction,
                 "ef_search": self.hnsw.ef_search,
+                "storage": self.hnsw.storage,
             }
         return out
 
@@ -282,7 +317,11 @@ def _check_loaded(index: Any, dimension: int, count: int) -> None:
     if not isinstance(index, faiss.IndexIDMap2):
         raise ValueError(f"{FILE_NAME} holds a {type(index).__name__}, not an IndexIDMap2")
     inner = _inner(index)
-    if not isinstance(inner, faiss.IndexFlatIP | faiss.IndexHNSWFlat):
+    if isinstance(inner, faiss.IndexHNSWSQ):
+        quantizer = faiss.downcast_index(inner.storage).sq
+        if quantizer.qtype != faiss.ScalarQuantizer.QT_fp16:
+            raise ValueError(f"{FILE_NAME} holds an HNSW graph of quantised vectors, not fp16")
+    elif not isinstance(inner, faiss.IndexFlatIP | faiss.IndexHNSWFlat):
         raise ValueError(f"{FILE_NAME} holds an index of type {type(inner).__name__}")
     if inner.metric_type != faiss.METRIC_INNER_PRODUCT:
         raise ValueError(f"{FILE_NAME} does not measure inner product")
