@@ -630,6 +630,8 @@ def main(argv: list[str] | None = None) -> None:
     for n in sizes:
         results["sizes"].append(measure_size(n, work, args))
         save()
+    if args.work is None and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results, indent=2))
 
 

@@ -10,20 +10,20 @@ project's 2-core machine, one query for 50 candidates, one thread:
 
 - Up to `HNSW_THRESHOLD` (50,000) vectors: `IndexIDMap2` over `IndexFlatIP`.
   It is exact (recall 1.0), builds instantly and removes in place. Its query
-  time grows with the corpus, about 0.065 ms per 1,000 vectors: 3.2 ms at
-  50,000, 6.4 ms at 100,000, 15 ms at 200,000, where it alone would take most
-  of the 20 ms that a hybrid search may take. At the threshold it costs a
-  tenth of the 30 ms that answering a question takes.
+  time grows with the corpus, about 0.08 ms per 1,000 vectors: 4.0 ms at
+  50,000, 7.6 ms at 100,000, 15 ms at 200,000, where it alone would take most
+  of the 20 ms that a hybrid search may take. At the threshold it is still a
+  small part of answering a question (about 10 to 30 ms).
 - Above it: `IndexIDMap2` over `IndexHNSWSQ` (M = 32, efConstruction 80,
   efSearch 128, vectors kept as float16), whose query time hardly grows with
-  the corpus (0.25 ms at 58,612 real vectors, about 2 ms at a million
-  Gaussian ones, the hardest case). On 58,612 real all-MiniLM-L6-v2 passage
-  vectors, queried with 1,357 COVID-QA questions and 1,000 held-out
-  passages, recall@10 against exact search is 0.995 and recall@50 (the
-  candidates that fusion reads) 0.990; efSearch 64 gives 0.990 and 0.973,
-  and efConstruction 200 gains 0.003 at twice the build time. Building costs
-  about 17 s per 58,612 vectors (14 minutes per million), and every build
-  above the threshold pays it.
+  the corpus (0.26 ms at 58,612 real vectors, 1.8 ms at a million Gaussian
+  ones, the hardest case). On 58,612 real all-MiniLM-L6-v2 passage vectors,
+  queried with 1,357 COVID-QA questions and 1,000 held-out passages,
+  recall@10 against exact search is 0.995 and recall@50 (the candidates that
+  fusion reads) 0.990; efSearch 64 gives 0.990 and 0.973, and
+  efConstruction 200 gains 0.003 at 1.5 times the build time. Building costs
+  about 9 s per 58,612 real vectors and 10 minutes per million Gaussian
+  ones, and every build above the threshold pays it.
 - float16, not float32: the same recall (0.9952 against 0.9954 at 58,612),
   each component within 2.5e-4, and 1,040 bytes per vector instead of 1,808,
   so a million chunks need 1.0 GB of index, not 1.73 GB, which keeps a
@@ -39,16 +39,17 @@ store (a new index generation), so removal is rare; when it happens the store
 is rebuilt from the vectors it keeps, which at a million vectors takes
 minutes. The type of a rebuilt store follows its new size.
 
-Loading maps the file into memory in place (`IO_FLAG_MMAP_IFC`): a 1.8 GB
-index loads in milliseconds instead of seconds, and pages are read as
-searches touch them. esqa never rewrites an index file in place (a build
+Loading maps the file into memory in place (`IO_FLAG_MMAP_IFC`): the
+million-vector index (1.0 GB) loads in 0.28 s instead of 3.5 s, and pages are
+read as searches touch them. esqa never rewrites an index file in place (a build
 writes a new generation), so a mapped file does not change under a reader.
 FAISS aborts the process when a mapped index is asked to grow or shrink, so
 the first `add` or `remove_source` after loading copies it into memory.
 
 Searching uses one OpenMP thread: a single query cannot use more, and when
-another process holds the second core, waiting for a busy thread made flat
-search 2.5 times slower. `omp_set_num_threads` applies to the calling thread
+another process holds the second core, waiting for a busy thread made exact
+search at 200,000 vectors 3 times slower (48 ms against 15 ms); on a quiet
+machine the two are equal. `omp_set_num_threads` applies to the calling thread
 only, and is restored after the search so that a build in the same thread
 keeps every core.
 """
