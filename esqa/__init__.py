@@ -24,7 +24,7 @@ _EXPORTS = {
     "IndexMissingError": "esqa.errors",
     "QueryError": "esqa.errors",
     "BuildReport": "esqa.index",
-    "CorpusChanges": "esqa.index",
+    "CorpusChanges": "esqa.changes",
     "Article": "esqa.types",
     "Chunk": "esqa.types",
     "Document": "esqa.types",
@@ -35,6 +35,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from esqa.add import AddedFile, AddResult
     from esqa.api import QA, IndexInfo, add, build, info, load
+    from esqa.changes import CorpusChanges
     from esqa.errors import (
         CorpusError,
         EsqaError,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
         IndexMissingError,
         QueryError,
     )
-    from esqa.index import BuildReport, CorpusChanges
+    from esqa.index import BuildReport
     from esqa.types import Article, Chunk, Document, Hit, Paragraph
 
 

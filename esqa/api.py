@@ -13,25 +13,20 @@ import functools
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from esqa.add import AddResult, copy_articles
 from esqa.answer import Composer, expand_query
+from esqa.changes import CorpusChanges, corpus_changes
+from esqa.chunk_table import article_chunks
 from esqa.embed import Embedder, SentenceTransformerEmbedder
 from esqa.errors import EsqaError
-from esqa.index import (
-    BuildReport,
-    CorpusChanges,
-    Index,
-    ProgressFactory,
-    build_index,
-    corpus_changes,
-    load_index,
-)
-from esqa.manifest import MANIFEST, read_manifest
+from esqa.index import BuildReport, ProgressFactory, build_index
+from esqa.manifest import MANIFEST, SourceRecords, read_manifest, read_sources
+from esqa.reader import Index, load_index
 from esqa.retrieve import clean_query, hybrid_search
 from esqa.types import Answer, Chunk, Hit
 
@@ -194,8 +189,9 @@ def corpus_of(index: Path = DEFAULT_INDEX, corpus: Path | str | None = None) -> 
     return _recorded_corpus({}, corpus)
 
 
-def _changes(manifest: dict[str, Any], corpus: Path) -> CorpusChanges | None:
-    return corpus_changes(manifest, corpus) if corpus.is_dir() else None
+def _changes(records: Callable[[], SourceRecords], corpus: Path) -> CorpusChanges | None:
+    """What changed in `corpus` since the build; the records are read only if it exists."""
+    return corpus_changes(records(), corpus) if corpus.is_dir() else None
 
 
 def build(
@@ -252,10 +248,10 @@ def add(
 def _index_stale(index: Path, corpus: Path) -> bool:
     """Whether the index is missing, unreadable or behind the corpus."""
     try:
-        _, manifest = read_manifest(index)
+        directory, manifest = read_manifest(index)
+        changes = _changes(lambda: read_sources(index, directory, manifest), corpus)
     except EsqaError:
         return True
-    changes = _changes(manifest, corpus)
     return changes is None or changes.stale
 
 
@@ -263,6 +259,7 @@ def _info_of(
     index: Path,
     directory: Path,
     manifest: dict[str, Any],
+    sources: SourceRecords,
     corpus: Path,
     changes: CorpusChanges | None,
 ) -> IndexInfo:
@@ -279,7 +276,7 @@ def _info_of(
         dense=manifest.get("dense", {}),
         lexical=manifest.get("lexical", {}),
         changes=changes,
-        skipped={s: r.get("reason", "") for s, r in manifest.get("skipped", {}).items()},
+        skipped={s: r.get("reason", "") for s, r in sources.skipped.items()},
         build=manifest.get("build", {}),
     )
 
@@ -288,8 +285,10 @@ def info(index: Path | str = DEFAULT_INDEX, corpus: Path | str | None = None) ->
     """Describe an index without loading its vectors."""
     index = Path(index)
     directory, manifest = read_manifest(index)
+    sources = read_sources(index, directory, manifest)
     where = _recorded_corpus(manifest, corpus)
-    return _info_of(index, directory, manifest, where, _changes(manifest, where))
+    changes = _changes(lambda: sources, where)
+    return _info_of(index, directory, manifest, sources, where, changes)
 
 
 class QA:
@@ -311,7 +310,6 @@ class QA:
         # load time; None when the corpus folder is gone.
         self.changes = changes
         self.__composer: Composer | None = None
-        self.__articles: dict[tuple[str, str | None], list[Chunk]] | None = None
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         """The k passages that best match the query, best first."""
@@ -342,19 +340,14 @@ class QA:
 
     def _article_chunks(self, chunk: Chunk) -> list[Chunk]:
         """Every chunk of the article that holds `chunk`, in file order."""
-        if self.__articles is None:
-            articles: dict[tuple[str, str | None], list[Chunk]] = {}
-            for c in sorted(
-                self.index.chunks.values(), key=lambda c: (c.source, c.line_start, c.id)
-            ):
-                articles.setdefault((c.source, c.article_title), []).append(c)
-            self.__articles = articles
-        return self.__articles.get((chunk.source, chunk.article_title), [chunk])
+        return article_chunks(self.index.chunks, chunk)
 
     def info(self) -> IndexInfo:
         """What `esqa info` shows, as of loading (the corpus is not compared again)."""
         index = self.index
-        return _info_of(index.path, index.directory, index.manifest, self.corpus, self.changes)
+        return _info_of(
+            index.path, index.directory, index.manifest, index.sources, self.corpus, self.changes
+        )
 
     def __repr__(self) -> str:
         counts = self.index.manifest.get("counts", {})
@@ -383,11 +376,11 @@ def load(
         report = build_index(corpus_of(index, corpus), index, embedder, progress=progress)
     loaded = load_index(index, embedder.model_id, embedder.dimension)
     where = _recorded_corpus(loaded.manifest, corpus)
-    changes = _changes(loaded.manifest, where)
+    changes = _changes(lambda: loaded.sources, where)
     if refresh and changes is not None and changes.stale:
         report = build_index(where, index, embedder, progress=progress)
         loaded = load_index(index, embedder.model_id, embedder.dimension)
-        changes = _changes(loaded.manifest, where)
+        changes = _changes(lambda: loaded.sources, where)
     return QA(loaded, embedder, built=report, corpus=where, changes=changes)
 
 

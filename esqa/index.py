@@ -7,7 +7,8 @@
   parameters, the stores' descriptions, sha256 (with size and mtime) of every
   source file, counts, build time, the sha256 of every other index file, and
   the sha256 of its own content;
-- `chunks.jsonl`: one chunk per line, with its provenance;
+- `chunks.jsonl`: one chunk per line, with its provenance, and
+  `chunks.offsets.npy`, where each line starts (see `esqa.chunk_table`);
 - the stores' files: `dense.faiss` (FAISS) and `lexical/` (bm25s arrays and JSON).
 
 Nothing is pickled. Loading checks the format version, the manifest's own
@@ -32,22 +33,23 @@ from typing import Any
 import numpy as np
 
 from esqa import __version__
-from esqa.acronyms import Acronym, mine_acronyms
+from esqa.acronyms import mine_acronyms
+from esqa.chunk_table import write_chunks
 from esqa.chunking import ChunkingParams, TokenCounter, windows
-from esqa.corpus import iter_corpus_files, load_corpus
+from esqa.corpus import load_corpus
 from esqa.dedup import DedupItem, find_duplicates
 from esqa.embed import Embedder, ProgressFn, describe_embedder
-from esqa.errors import CorpusError, EsqaError, IndexInvalidError
+from esqa.errors import CorpusError, EsqaError
 from esqa.manifest import (
     ACRONYMS,
-    CHUNKS,
     FORMAT_VERSION,
     MANIFEST,
     MANIFEST_SHA256,
+    SOURCES,
+    SourceRecords,
     manifest_digest,
-    read_manifest,
-    repair_hint,
 )
+from esqa.reader import load_index
 from esqa.storage import publish, sha256_file, writer_lock
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
@@ -90,37 +92,6 @@ class BuildReport:
         data["seconds"] = round(self.seconds, 3)
         data["warnings"] = list(self.warnings)
         return data
-
-
-@dataclass(frozen=True)
-class CorpusChanges:
-    added: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-
-    @property
-    def stale(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return {
-            "added": list(self.added),
-            "changed": list(self.changed),
-            "removed": list(self.removed),
-        }
-
-
-@dataclass
-class Index:
-    """A loaded index: chunks and the stores that search them."""
-
-    path: Path  # as the user named it
-    directory: Path  # the generation directory actually read
-    manifest: dict[str, Any]
-    chunks: dict[int, Chunk]
-    dense: FaissDenseStore
-    lexical: Bm25LexicalStore
-    acronyms: dict[str, Acronym]
 
 
 def _find_duplicates(documents: Sequence[Document]) -> dict[str, list[int]]:
@@ -239,7 +210,9 @@ def _previous_index(
     if not (directory / MANIFEST).is_file():
         return None, None
     try:
-        loaded = load_index(index, embedder.model_id, embedder.dimension)
+        # Every checksum: damage in a reused vector would outlive this build.
+        loaded = load_index(index, embedder.model_id, embedder.dimension, verify="full")
+        loaded.sources  # noqa: B018 (read now, so that a damaged file is caught here)
     except EsqaError as exc:
         return None, str(exc).split("; run:")[0]
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -252,7 +225,7 @@ def _previous_index(
         by_source[chunk.source].append(chunk)
     return (
         _Previous(
-            sources=manifest["sources"],
+            sources=loaded.sources.sources,
             chunks=dict(by_source),
             reuse_chunks=manifest.get("chunking") == params.to_dict()
             and manifest.get("ingestion") == ingestion_fingerprint(),
@@ -388,21 +361,29 @@ def build_index(
                 "duplicate_paragraphs": duplicates,
                 "chunks": len(chunks),
             },
-            "sources": _source_records(corpus, documents, chunks, dropped),
-            "skipped": _skipped_records(corpus, scan.skipped),
             "warnings": warnings,
         }
+        sources = SourceRecords(
+            _source_records(corpus, documents, chunks, dropped),
+            _skipped_records(corpus, scan.skipped),
+        )
 
         def write(directory: Path) -> None:
-            with (directory / CHUNKS).open("w", encoding="utf-8") as f:
-                for chunk in chunks:
-                    f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
             (directory / ACRONYMS).write_text(
                 json.dumps(
                     {k: a.to_dict() for k, a in sorted(acronyms.items())}, ensure_ascii=False
                 )
             )
-            names = [CHUNKS, ACRONYMS, *dense.save(directory), *lexical.save(directory)]
+            (directory / SOURCES).write_text(
+                json.dumps(sources.to_dict(), ensure_ascii=False), encoding="utf-8"
+            )
+            names = [
+                *write_chunks(directory, chunks),
+                SOURCES,
+                ACRONYMS,
+                *dense.save(directory),
+                *lexical.save(directory),
+            ]
             manifest["files"] = {
                 name: {
                     "sha256": sha256_file(directory / name),
@@ -490,106 +471,3 @@ def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:
             pass  # unreadable: see corpus_changes
         records[source] = record
     return records
-
-
-def load_index(index: Path, model_id: str, dimension: int, verify: bool = True) -> Index:
-    """Load the index at `index`, checking format, model and file checksums."""
-    directory, manifest = read_manifest(index)
-    model = manifest["model"]
-    if model["id"] != model_id or model["dimension"] != dimension:
-        raise IndexInvalidError(
-            f"index {index} was built with {model['id']} ({model['dimension']} dimensions), "
-            f"not {model_id} ({dimension}); {repair_hint(index)}"
-        )
-    if verify:
-        _verify_files(index, directory, manifest["files"])
-    try:
-        with (directory / CHUNKS).open(encoding="utf-8") as f:
-            chunk_list = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
-        dense = FaissDenseStore.load(directory, dimension, chunk_list)
-        lexical = Bm25LexicalStore.load(directory, chunk_list)
-        acronyms = {
-            k: Acronym(**v)
-            for k, v in json.loads((directory / ACRONYMS).read_text(encoding="utf-8")).items()
-        }
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexInvalidError(
-            f"index {index} cannot be read ({exc}); {repair_hint(index)}"
-        ) from None
-    return Index(
-        path=index,
-        directory=directory,
-        manifest=manifest,
-        chunks={c.id: c for c in chunk_list},
-        dense=dense,
-        lexical=lexical,
-        acronyms=acronyms,
-    )
-
-
-def _verify_files(index: Path, directory: Path, files: dict[str, Any]) -> None:
-    """Check every index file against its checksum; no file is read unless listed."""
-    for name, expected in files.items():
-        path = directory / name
-        if not path.is_file():
-            raise IndexInvalidError(f"index file {path} is missing; {repair_hint(index)}")
-        if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
-            raise IndexInvalidError(
-                f"index file {path} is damaged (checksum mismatch); {repair_hint(index)}"
-            )
-    for path in sorted(directory.rglob("*")):
-        name = path.relative_to(directory).as_posix()
-        if path.is_file() and name != MANIFEST and name not in files:
-            raise IndexInvalidError(
-                f"index file {path} has no checksum in {directory / MANIFEST}; {repair_hint(index)}"
-            )
-
-
-def corpus_changes(manifest: dict[str, Any], corpus: Path) -> CorpusChanges:
-    """Files added, changed or removed since the index was built.
-
-    Size and modification time are compared first; a file whose stat changed
-    is hashed to confirm that its content did.
-    """
-    recorded: dict[str, Any] = manifest.get("sources", {})
-    skipped: dict[str, Any] = manifest.get("skipped", {})
-    seen: set[str] = set()
-    added: list[str] = []
-    changed: list[str] = []
-    for path, source in iter_corpus_files(corpus):
-        seen.add(source)
-        record = recorded.get(source) or skipped.get(source)
-        if record is None:
-            added.append(source)
-            continue
-        if _changed(path, record):
-            changed.append(source)
-    removed = sorted(set(recorded) - seen)
-    return CorpusChanges(tuple(added), tuple(changed), tuple(removed))
-
-
-def _changed(path: Path, record: dict[str, Any]) -> bool:
-    """Whether a file differs from its record: by stat first, by hash to confirm."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return False  # vanished during the check: the next one reports it
-    same_stat = stat.st_size == record["bytes"] and stat.st_mtime_ns == record["mtime_ns"]
-    if "sha256" not in record:
-        # Unreadable at build time, so never hashed. Making it readable
-        # (chmod) leaves size and mtime alone, yet a build would now index it.
-        return not same_stat or _readable(path)
-    if same_stat:
-        return False
-    try:
-        return stat.st_size != record["bytes"] or sha256_file(path) != record["sha256"]
-    except OSError:
-        return True  # unreadable now, and its stat changed: a build records that
-
-
-def _readable(path: Path) -> bool:
-    try:
-        with path.open("rb"):
-            return True
-    except OSError:
-        return False

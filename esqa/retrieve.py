@@ -15,7 +15,7 @@ import unicodedata
 import numpy as np
 
 from esqa.errors import QueryError
-from esqa.index import Index
+from esqa.reader import Index
 from esqa.types import Hit
 
 RRF_K = 60  # the constant of the original paper; damps the weight of the top ranks

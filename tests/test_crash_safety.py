@@ -374,10 +374,18 @@ def _rename_key(record: dict, key: str) -> None:
 
 
 GARBLED_KEYS = {
-    # (command, where in manifest.json a key's name lost a byte)
-    "files-sha256": ("search", lambda m: _rename_key(m["files"]["chunks.jsonl"], "sha256")),
-    "sources-mtime": ("search", lambda m: _rename_key(m["sources"]["cables.txt"], "mtime_ns")),
-    "model": ("info", lambda m: _rename_key(m, "model")),
+    # (command, file, where in it a key's name lost a byte)
+    "files-sha256": (
+        "search",
+        "manifest.json",
+        lambda m: _rename_key(m["files"]["chunks.jsonl"], "sha256"),
+    ),
+    "sources-mtime": (
+        "search",
+        "sources.json",
+        lambda m: _rename_key(m["sources"]["cables.txt"], "mtime_ns"),
+    ),
+    "model": ("info", "manifest.json", lambda m: _rename_key(m, "model")),
 }
 
 
@@ -385,16 +393,16 @@ GARBLED_KEYS = {
 def test_a_manifest_with_a_garbled_key_is_a_one_line_error(tmp_path, pristine, garble):
     corpus, template = pristine
     index = copy_index(template, tmp_path / "copy")
-    command, edit = GARBLED_KEYS[garble]
-    path = index.resolve() / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    edit(manifest)
-    path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    command, name, edit = GARBLED_KEYS[garble]
+    path = index.resolve() / name
+    content = json.loads(path.read_text(encoding="utf-8"))
+    edit(content)
+    path.write_text(json.dumps(content, indent=2), encoding="utf-8")
     args = [command, "undersea cables"] if command == "search" else [command]
     result = cli_run(*args, "--corpus", corpus, "--index", index)
     line = one_error_line(result)
     assert result.exit_code == 2
-    assert "manifest.json" in line and "esqa index build" in line
+    assert name in line and "esqa index build" in line
 
 
 def test_a_manifest_that_lost_its_file_list_is_refused(tmp_path, pristine):

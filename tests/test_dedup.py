@@ -6,7 +6,8 @@ from conftest import SEEDS, write_corpus
 
 from esqa.corpus import load_corpus
 from esqa.dedup import DedupItem, find_duplicates
-from esqa.index import build_index, load_index
+from esqa.index import build_index
+from esqa.reader import load_index
 
 LEAD = (
     "Around 50 government officials and researchers from Japan and India met in New Delhi on "

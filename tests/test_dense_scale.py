@@ -29,6 +29,10 @@ def make_chunks(n: int, first_id: int = 0) -> list[Chunk]:
     ]
 
 
+def by_id(chunks: list[Chunk]) -> dict[int, Chunk]:
+    return {c.id: c for c in chunks}
+
+
 def store_of(n: int, threshold: int = THRESHOLD) -> tuple[FaissDenseStore, np.ndarray]:
     vectors = unit_vectors(n)
     store = FaissDenseStore(DIMENSION, hnsw_threshold=threshold)
@@ -98,7 +102,9 @@ def test_save_load_keeps_the_type_ids_vectors_and_results(tmp_path: Path, n: int
     chunks = make_chunks(n)
     before = [store.search(v, 5) for v in vectors[:50]]
     assert store.save(tmp_path) == [FILE_NAME]
-    loaded = FaissDenseStore.load(tmp_path, DIMENSION, chunks, mmap=mmap, hnsw_threshold=THRESHOLD)
+    loaded = FaissDenseStore.load(
+        tmp_path, DIMENSION, by_id(chunks), mmap=mmap, hnsw_threshold=THRESHOLD
+    )
     assert loaded.describe() == store.describe()
     assert len(loaded) == n
     assert [loaded.search(v, 5) for v in vectors[:50]] == before
@@ -114,7 +120,7 @@ def test_a_loaded_graph_keeps_its_build_parameters_and_takes_this_versions_ef_se
     store = FaissDenseStore(DIMENSION, hnsw_threshold=THRESHOLD, hnsw=built)
     store.add(make_chunks(1_500), unit_vectors(1_500))
     store.save(tmp_path)
-    loaded = FaissDenseStore.load(tmp_path, DIMENSION, make_chunks(1_500))
+    loaded = FaissDenseStore.load(tmp_path, DIMENSION, by_id(make_chunks(1_500)))
     assert loaded.describe()["type"] == "IDMap2,HNSW16_SQfp16"
     assert loaded.describe()["hnsw"] == {
         "M": 16,
@@ -154,7 +160,9 @@ def test_a_loaded_mapped_store_can_still_add_and_remove(tmp_path: Path, n: int):
     # must copy it into memory first. Were it not to, this test would crash pytest.
     store, vectors = store_of(n)
     store.save(tmp_path)
-    loaded = FaissDenseStore.load(tmp_path, DIMENSION, make_chunks(n), hnsw_threshold=THRESHOLD)
+    loaded = FaissDenseStore.load(
+        tmp_path, DIMENSION, by_id(make_chunks(n)), hnsw_threshold=THRESHOLD
+    )
     more = make_chunks(5, first_id=n)
     loaded.add(more, unit_vectors(5, seed=1))
     assert loaded.remove_source("s1.txt") == PER_SOURCE
@@ -162,7 +170,9 @@ def test_a_loaded_mapped_store_can_still_add_and_remove(tmp_path: Path, n: int):
     assert loaded.search(unit_vectors(5, seed=1)[2], 1)[0].id == more[2].id
     np.testing.assert_allclose(loaded.vectors([3 * 50]), vectors[[50]], atol=FP16)
     # The file it was mapped from is unchanged.
-    again = FaissDenseStore.load(tmp_path, DIMENSION, make_chunks(n), hnsw_threshold=THRESHOLD)
+    again = FaissDenseStore.load(
+        tmp_path, DIMENSION, by_id(make_chunks(n)), hnsw_threshold=THRESHOLD
+    )
     assert len(again) == n
 
 
@@ -173,7 +183,7 @@ def test_a_graph_of_float32_vectors_keeps_them_exactly(tmp_path: Path):
     store.add(chunks, vectors)
     assert store.describe()["type"] == "IDMap2,HNSW32,Flat"
     store.save(tmp_path)
-    loaded = FaissDenseStore.load(tmp_path, DIMENSION, chunks)
+    loaded = FaissDenseStore.load(tmp_path, DIMENSION, by_id(chunks))
     assert loaded.describe()["hnsw"]["storage"] == "float32"
     np.testing.assert_array_equal(loaded.vectors([c.id for c in chunks]), vectors)
 
@@ -201,16 +211,16 @@ def test_load_rejects_an_index_type_the_store_does_not_write(tmp_path: Path):
     sq8.train(unit_vectors(10))
     faiss.write_index(faiss.IndexIDMap2(sq8), str(tmp_path / FILE_NAME))
     with pytest.raises(ValueError, match="quantised"):
-        FaissDenseStore.load(tmp_path, DIMENSION, [])
+        FaissDenseStore.load(tmp_path, DIMENSION, {})
 
     index = faiss.IndexIDMap2(faiss.IndexHNSWFlat(DIMENSION, 8))  # L2, not inner product
     index.add_with_ids(unit_vectors(10), np.arange(10, dtype=np.int64))
     faiss.write_index(index, str(tmp_path / FILE_NAME))
     with pytest.raises(ValueError, match="inner product"):
-        FaissDenseStore.load(tmp_path, DIMENSION, make_chunks(10))
+        FaissDenseStore.load(tmp_path, DIMENSION, by_id(make_chunks(10)))
     faiss.write_index(faiss.IndexFlatIP(DIMENSION), str(tmp_path / FILE_NAME))
     with pytest.raises(ValueError, match="IndexIDMap2"):
-        FaissDenseStore.load(tmp_path, DIMENSION, [])
+        FaissDenseStore.load(tmp_path, DIMENSION, {})
 
 
 def test_search_leaves_the_callers_openmp_thread_count_as_it_was():

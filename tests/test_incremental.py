@@ -12,8 +12,10 @@ import pytest
 from conftest import SEEDS, HashedEmbedder, write_corpus
 
 import esqa.index
+from esqa.chunk_table import CHUNKS
 from esqa.chunking import ChunkingParams
-from esqa.index import ACRONYMS, CHUNKS, build_index, load_index
+from esqa.index import ACRONYMS, build_index
+from esqa.reader import load_index
 from esqa.retrieve import hybrid_search
 
 QUERIES = [
@@ -143,7 +145,7 @@ def test_removing_files_embeds_nothing(corpus, index, tmp_path):
 def test_removing_the_fuller_copy_brings_back_the_paragraphs_it_had_made_redundant(
     corpus, index, tmp_path
 ):
-    shared_before = json.loads((index.resolve() / "manifest.json").read_text())["sources"]
+    shared_before = json.loads((index.resolve() / "sources.json").read_text())["sources"]
     assert shared_before["004_55f16e264c431d7b.txt"]["dropped"]  # the premise
     (corpus / SHARED_WITH_004).unlink()
     report = build_index(corpus, index, HashedEmbedder())

@@ -15,18 +15,13 @@ from conftest import SEED_BOILERPLATE, HashedEmbedder, seed_lines, write_corpus
 
 import esqa
 import esqa.storage
+from esqa.chunk_table import CHUNKS
 from esqa.chunking import ChunkingParams
 from esqa.corpus import load_corpus
 from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
-from esqa.index import (
-    CHUNKS,
-    MANIFEST,
-    MANIFEST_SHA256,
-    build_index,
-    load_index,
-    make_chunks,
-    manifest_digest,
-)
+from esqa.index import build_index, make_chunks
+from esqa.manifest import MANIFEST, MANIFEST_SHA256, SOURCES, manifest_digest
+from esqa.reader import load_index
 from esqa.retrieve import hybrid_search
 from esqa.storage import writer_lock
 from esqa.stores.bm25_lexical import Bm25LexicalStore
@@ -116,14 +111,14 @@ def test_manifest_records_versions_model_chunking_sources_counts_and_checksums(s
     assert manifest["model"] == {"id": "test/hashed-bag-of-words", "dimension": 64}
     assert manifest["chunking"]["max_tokens"] == 256
     assert "overlap" in manifest["chunking"]
-    assert set(manifest["sources"]) == {"a.txt", "b.txt"}
+    sources = json.loads((directory / SOURCES).read_text(encoding="utf-8"))["sources"]
+    assert set(sources) == {"a.txt", "b.txt"}
     data = (small_corpus / "a.txt").read_bytes()
-    assert manifest["sources"]["a.txt"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert sources["a.txt"]["sha256"] == hashlib.sha256(data).hexdigest()
     counts = manifest["counts"]
     assert counts["files"] == 2
     assert counts["chunks"] == len(load(built).chunks)
-    assert CHUNKS in manifest["files"]
-    assert "dense.faiss" in manifest["files"]
+    assert {CHUNKS, SOURCES, "dense.faiss"} <= set(manifest["files"])
     assert any(name.startswith("lexical/") for name in manifest["files"])
     for name, record in manifest["files"].items():
         data = (directory / name).read_bytes()
@@ -134,9 +129,9 @@ def test_manifest_records_versions_model_chunking_sources_counts_and_checksums(s
 def test_manifest_lists_skipped_files_with_a_reason(tmp_path):
     corpus = write_corpus(tmp_path / "c", {"a.txt": ARTICLE_A, "empty.txt": b""})
     report = build_index(corpus, tmp_path / "idx", HashedEmbedder())
-    manifest = load(tmp_path / "idx").manifest
-    assert "empty.txt" in manifest["skipped"]
-    assert "empty" in manifest["skipped"]["empty.txt"]["reason"]
+    skipped = load(tmp_path / "idx").sources.skipped
+    assert "empty.txt" in skipped
+    assert "empty" in skipped["empty.txt"]["reason"]
     assert report.files == 1
     assert any("empty.txt" in w for w in report.warnings)
 
@@ -230,11 +225,6 @@ RESEALED_DAMAGE = {
     "file sha256": lambda m: _rename(m["files"][CHUNKS], "sha256"),
     "file size as text": lambda m: m["files"][CHUNKS].update(bytes="12"),
     "file outside": lambda m: m["files"].update({"../secret": {"sha256": "0" * 64, "bytes": 1}}),
-    "source mtime": lambda m: _rename(m["sources"]["a.txt"], "mtime_ns"),
-    "source not an object": lambda m: m["sources"].update({"a.txt": None}),
-    "skipped size": lambda m: m["skipped"].update(
-        {"x.txt": {"bytes": True, "mtime_ns": 1, "reason": "empty file"}}
-    ),
     "model": lambda m: _rename(m, "model"),
     "model dimension": lambda m: m["model"].update(dimension="64"),
     "counts": lambda m: m["counts"].pop("chunks"),
@@ -249,6 +239,37 @@ def test_a_resealed_manifest_missing_what_loading_relies_on_is_refused(built, da
     with pytest.raises(IndexInvalidError) as excinfo:
         load(built)
     _assert_one_line_repair_error(excinfo, MANIFEST)
+    with pytest.raises(IndexInvalidError):
+        esqa.info(built)
+
+
+RESEALED_SOURCES_DAMAGE = {
+    # what a hand edit broke in sources.json, its checksum in the manifest then recomputed
+    "source mtime": lambda m: _rename(m["sources"]["a.txt"], "mtime_ns"),
+    "source not an object": lambda m: m["sources"].update({"a.txt": None}),
+    "skipped size": lambda m: m["skipped"].update(
+        {"x.txt": {"bytes": True, "mtime_ns": 1, "reason": "empty file"}}
+    ),
+    "no skipped": lambda m: m.pop("skipped"),
+}
+
+
+@pytest.mark.parametrize("damage", RESEALED_SOURCES_DAMAGE)
+def test_resealed_source_records_missing_what_comparing_relies_on_are_refused(built, damage):
+    path = built.resolve() / SOURCES
+    records = json.loads(path.read_text(encoding="utf-8"))
+    RESEALED_SOURCES_DAMAGE[damage](records)
+    data = json.dumps(records).encode("utf-8")
+    path.write_bytes(data)
+    _edit_manifest(
+        built,
+        edit=lambda m: m["files"].update(
+            {SOURCES: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}}
+        ),
+    )
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built).sources  # noqa: B018
+    _assert_one_line_repair_error(excinfo, SOURCES)
     with pytest.raises(IndexInvalidError):
         esqa.info(built)
 
@@ -295,7 +316,7 @@ def test_a_pickle_with_a_resealed_manifest_is_never_run(built, tmp_path):
             built, edit=lambda m, name=name, record=record: m["files"].update({name: record})
         )
         with pytest.raises(IndexInvalidError):
-            load(built)
+            load(built).sources  # noqa: B018 (the source records are read on demand)
         assert not marker.exists(), f"loading the index executed code from {name}"
         target.write_bytes(pristine[name])
         (directory / MANIFEST).write_text(manifest_text, encoding="utf-8")

@@ -22,7 +22,8 @@ from esqa import api
 from esqa.cli import cli
 from esqa.embed import SentenceTransformerEmbedder, describe_embedder
 from esqa.errors import EsqaError
-from esqa.index import build_index, read_manifest
+from esqa.index import build_index
+from esqa.manifest import read_manifest
 from esqa.onnx_embed import OnnxEmbedder
 from esqa.storage import sha256_file
 

@@ -12,7 +12,7 @@ import esqa.api
 from esqa import api
 from esqa.chunking import ChunkingParams, window_spans
 from esqa.cli import cli
-from esqa.index import load_index
+from esqa.reader import load_index
 
 pytestmark = pytest.mark.real
 

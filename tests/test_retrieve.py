@@ -7,7 +7,8 @@ import pytest
 from conftest import HashedEmbedder, write_corpus
 
 from esqa.errors import QueryError
-from esqa.index import build_index, load_index
+from esqa.index import build_index
+from esqa.reader import load_index
 from esqa.retrieve import clean_query, hybrid_search
 
 

@@ -1,4 +1,4 @@
-"""esqa.index.corpus_changes: which corpus files changed since the index was built."""
+"""esqa.changes.corpus_changes: which corpus files changed since the index was built."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ import pathlib
 import pytest
 from conftest import HashedEmbedder, write_corpus
 
+import esqa.changes
 import esqa.index
-from esqa.index import build_index, corpus_changes, read_manifest
+from esqa.changes import corpus_changes
+from esqa.index import build_index
+from esqa.manifest import SourceRecords, read_manifest, read_sources
 
 A = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
 B = "Chip rules\n\nJapan will tighten controls on exports of chip-making equipment, officials said.\n"
+
+
+def recorded_sources(index) -> SourceRecords:
+    directory, manifest = read_manifest(index)
+    return read_sources(index, directory, manifest)
 
 
 @pytest.fixture
@@ -20,8 +28,8 @@ def setup(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B, "empty.txt": b""})
     index = tmp_path / "idx"
     build_index(corpus, index, HashedEmbedder())
-    _, manifest = read_manifest(index)
-    return corpus, manifest
+    recorded = recorded_sources(index)
+    return corpus, recorded
 
 
 def _later(path) -> None:
@@ -30,79 +38,79 @@ def _later(path) -> None:
 
 
 def test_a_fresh_index_is_up_to_date(setup):
-    corpus, manifest = setup
-    changes = corpus_changes(manifest, corpus)
+    corpus, recorded = setup
+    changes = corpus_changes(recorded, corpus)
     assert (changes.added, changes.changed, changes.removed) == ((), (), ())
     assert not changes.stale
 
 
 def test_an_added_file_is_reported(setup):
-    corpus, manifest = setup
+    corpus, recorded = setup
     write_corpus(corpus, {"new/c.txt": A.replace("Rates", "Yields")})
-    changes = corpus_changes(manifest, corpus)
+    changes = corpus_changes(recorded, corpus)
     assert changes.added == ("new/c.txt",)
     assert changes.changed == () and changes.removed == ()
     assert changes.stale
 
 
 def test_a_file_whose_content_changed_is_reported(setup):
-    corpus, manifest = setup
+    corpus, recorded = setup
     path = corpus / "a.txt"
     path.write_text(A.replace("quarter", "half"), encoding="utf-8")
     _later(path)
-    changes = corpus_changes(manifest, corpus)
+    changes = corpus_changes(recorded, corpus)
     assert changes.changed == ("a.txt",)
     assert changes.added == () and changes.removed == ()
 
 
 def test_a_same_size_edit_is_reported(setup):
-    corpus, manifest = setup
+    corpus, recorded = setup
     path = corpus / "sub" / "b.txt"
     path.write_text(B.replace("chip", "ship"), encoding="utf-8")
     _later(path)
-    assert corpus_changes(manifest, corpus).changed == ("sub/b.txt",)
+    assert corpus_changes(recorded, corpus).changed == ("sub/b.txt",)
 
 
 def test_a_removed_file_is_reported(setup):
-    corpus, manifest = setup
+    corpus, recorded = setup
     (corpus / "a.txt").unlink()
-    changes = corpus_changes(manifest, corpus)
+    changes = corpus_changes(recorded, corpus)
     assert changes.removed == ("a.txt",)
     assert changes.added == () and changes.changed == ()
 
 
 def test_touching_a_file_without_changing_it_is_not_a_change(setup):
-    corpus, manifest = setup
+    corpus, recorded = setup
     _later(corpus / "a.txt")
-    assert not corpus_changes(manifest, corpus).stale
+    assert not corpus_changes(recorded, corpus).stale
 
 
 def test_a_skipped_empty_file_is_not_reported_as_added(setup):
-    corpus, manifest = setup
-    assert "empty.txt" in manifest["skipped"]
-    changes = corpus_changes(manifest, corpus)
+    corpus, recorded = setup
+    assert "empty.txt" in recorded.skipped
+    changes = corpus_changes(recorded, corpus)
     assert "empty.txt" not in changes.added + changes.changed
 
 
 def test_touching_a_skipped_empty_file_is_not_a_change(setup):
-    corpus, manifest = setup
+    corpus, recorded = setup
     _later(corpus / "empty.txt")
-    assert not corpus_changes(manifest, corpus).stale
+    assert not corpus_changes(recorded, corpus).stale
 
 
 def test_a_skipped_file_that_gains_text_is_reported(setup):
-    corpus, manifest = setup
+    corpus, recorded = setup
     path = corpus / "empty.txt"
     path.write_text(A, encoding="utf-8")
     _later(path)
-    assert corpus_changes(manifest, corpus).stale
+    assert corpus_changes(recorded, corpus).stale
 
 
 def test_an_untouched_corpus_is_checked_without_hashing_a_file(setup, monkeypatch):
-    corpus, manifest = setup
+    corpus, recorded = setup
     hashed = []
-    monkeypatch.setattr(esqa.index, "sha256_file", lambda path: hashed.append(path) or "")
-    assert not corpus_changes(manifest, corpus).stale
+    monkeypatch.setattr(esqa.changes, "sha256_file", lambda path: hashed.append(path) or "")
+    assert not corpus_changes(recorded, corpus).stale
     assert hashed == []
 
 
@@ -113,9 +121,9 @@ def test_an_incremental_build_records_fresh_stats_so_the_index_is_up_to_date(set
     index = corpus.parent / "idx"
     report = build_index(corpus, index, HashedEmbedder())
     assert report.incremental
-    _, manifest = read_manifest(index)
-    assert not corpus_changes(manifest, corpus).stale
-    assert manifest["sources"]["a.txt"]["mtime_ns"] == (corpus / "a.txt").stat().st_mtime_ns
+    recorded = recorded_sources(index)
+    assert not corpus_changes(recorded, corpus).stale
+    assert recorded.sources["a.txt"]["mtime_ns"] == (corpus / "a.txt").stat().st_mtime_ns
 
 
 def test_a_removed_file_disappears_from_the_index_after_a_rebuild(setup):
@@ -123,9 +131,9 @@ def test_a_removed_file_disappears_from_the_index_after_a_rebuild(setup):
     (corpus / "sub" / "b.txt").unlink()
     index = corpus.parent / "idx"
     build_index(corpus, index, HashedEmbedder())
-    _, manifest = read_manifest(index)
-    assert set(manifest["sources"]) == {"a.txt"}
-    assert not corpus_changes(manifest, corpus).stale
+    recorded = recorded_sources(index)
+    assert set(recorded.sources) == {"a.txt"}
+    assert not corpus_changes(recorded, corpus).stale
 
 
 @pytest.fixture
@@ -166,42 +174,42 @@ def with_locked(tmp_path, unreadable):
     unreadable(corpus / "locked.txt")
     index = tmp_path / "idx"
     build_index(corpus, index, HashedEmbedder())
-    _, manifest = read_manifest(index)
-    return corpus, manifest
+    recorded = recorded_sources(index)
+    return corpus, recorded
 
 
 def test_an_unreadable_file_is_recorded_as_skipped_without_a_hash(with_locked):
-    corpus, manifest = with_locked
-    record = manifest["skipped"]["locked.txt"]
+    corpus, recorded = with_locked
+    record = recorded.skipped["locked.txt"]
     assert "sha256" not in record
     assert record["bytes"] == len(B.encode("utf-8"))
-    assert not corpus_changes(manifest, corpus).stale
+    assert not corpus_changes(recorded, corpus).stale
 
 
 def test_an_unreadable_file_whose_stat_changes_is_reported(with_locked):
-    corpus, manifest = with_locked
+    corpus, recorded = with_locked
     _later(corpus / "locked.txt")
-    assert corpus_changes(manifest, corpus).changed == ("locked.txt",)
+    assert corpus_changes(recorded, corpus).changed == ("locked.txt",)
 
 
 def test_an_unreadable_file_made_readable_is_reported(with_locked):
-    corpus, manifest = with_locked
+    corpus, recorded = with_locked
     (corpus / "locked.txt").chmod(0o644)  # size and mtime unchanged: only the mode
-    assert corpus_changes(manifest, corpus).changed == ("locked.txt",)
+    assert corpus_changes(recorded, corpus).changed == ("locked.txt",)
     index = corpus.parent / "idx"
     build_index(corpus, index, HashedEmbedder())
-    _, manifest = read_manifest(index)
-    assert "locked.txt" in manifest["sources"]
-    assert not corpus_changes(manifest, corpus).stale
+    recorded = recorded_sources(index)
+    assert "locked.txt" in recorded.sources
+    assert not corpus_changes(recorded, corpus).stale
 
 
 def test_an_indexed_file_that_became_unreadable_and_changed_is_reported(setup, unreadable):
-    corpus, manifest = setup
+    corpus, recorded = setup
     path = corpus / "a.txt"
     path.write_text(A.replace("quarter", "quartet"), encoding="utf-8")  # same size: hashed
     _later(path)
     unreadable(path)
-    assert corpus_changes(manifest, corpus).changed == ("a.txt",)
+    assert corpus_changes(recorded, corpus).changed == ("a.txt",)
 
 
 def test_a_file_edited_while_the_build_runs_is_reported(tmp_path, monkeypatch):
@@ -219,8 +227,8 @@ def test_a_file_edited_while_the_build_runs_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(esqa.index, "load_corpus", load_then_edit)
     index = tmp_path / "idx"
     build_index(corpus, index, HashedEmbedder())
-    _, manifest = read_manifest(index)
-    assert corpus_changes(manifest, corpus).changed == ("a.txt",)
+    recorded = recorded_sources(index)
+    assert corpus_changes(recorded, corpus).changed == ("a.txt",)
 
 
 def test_documents_carry_the_stat_of_the_file_as_read(tmp_path):

@@ -13,13 +13,14 @@ million, most of it bm25s's tokenizer in Python.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from esqa.chunk_table import chunk_ids
 from esqa.stores.base import ScoredId
 from esqa.types import Chunk
 
@@ -84,7 +85,7 @@ class Bm25LexicalStore:
         self._by_id: dict[int, Chunk] = {}
         # Chunks loaded but not yet in `_by_id`: only a change needs them by
         # id, and a million take 0.1 s to index.
-        self._loaded: Sequence[Chunk] = ()
+        self._loaded: Mapping[int, Chunk] = {}
         self._retriever: Any = None  # None until built: after a change, or a fresh store
         self._ids = np.zeros(0, dtype=np.int64)  # bm25s document position -> chunk id
 
@@ -92,8 +93,8 @@ class Bm25LexicalStore:
     def _chunks(self) -> dict[int, Chunk]:
         """Every chunk by id, indexed on first use after loading."""
         if self._loaded:
-            loaded, self._loaded = self._loaded, ()
-            self._by_id.update((c.id, c) for c in loaded)
+            loaded, self._loaded = self._loaded, {}
+            self._by_id.update(loaded)
         return self._by_id
 
     def add(self, chunks: Sequence[Chunk]) -> None:
@@ -162,14 +163,14 @@ class Bm25LexicalStore:
         return sorted(p.relative_to(directory).as_posix() for p in target.iterdir())
 
     @classmethod
-    def load(cls, directory: Path, chunks: Sequence[Chunk]) -> Bm25LexicalStore:
+    def load(cls, directory: Path, chunks: Mapping[int, Chunk]) -> Bm25LexicalStore:
         import bm25s
 
         target = directory / DIRECTORY
         ids = np.load(target / IDS_FILE, allow_pickle=False)
         store = cls()
         store._loaded = chunks
-        held = np.fromiter((c.id for c in chunks), dtype=np.int64, count=len(chunks))
+        held = chunk_ids(chunks)
         # Arrays, not sets: at a million ids 0.1 s instead of 0.8 s. The ids
         # are saved in chunk order, so sorting is rarely needed.
         if not np.array_equal(ids, held) and not np.array_equal(np.sort(ids), np.sort(held)):

@@ -57,7 +57,7 @@ keeps every core.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -152,7 +152,7 @@ class FaissDenseStore:
         self._ids_by_source: dict[str, list[int]] = defaultdict(list)
         # Chunks loaded but not yet in `_ids_by_source`: grouping a million
         # chunks by source takes 0.5 s that a query never needs.
-        self._untracked: Sequence[Chunk] = ()
+        self._untracked: Mapping[int, Chunk] = {}
 
     def _new_index(self, size: int) -> Any:
         """An empty index of the type that suits `size` vectors."""
@@ -176,8 +176,8 @@ class FaissDenseStore:
     def _by_source(self) -> dict[str, list[int]]:
         """Chunk ids by source file, grouped on first use after loading."""
         if self._untracked:
-            untracked, self._untracked = self._untracked, ()
-            for chunk in untracked:
+            untracked, self._untracked = self._untracked, {}
+            for chunk in untracked.values():
                 self._ids_by_source[chunk.source].append(chunk.id)
         return self._ids_by_source
 
@@ -260,11 +260,14 @@ class FaissDenseStore:
         cls,
         directory: Path,
         dimension: int,
-        chunks: Sequence[Chunk],
+        chunks: Mapping[int, Chunk],
         mmap: bool = True,
         hnsw_threshold: int = HNSW_THRESHOLD,
     ) -> FaissDenseStore:
         """The store saved in `directory`, of the type it was saved as, mapped unless `mmap=False`.
+
+        `chunks` are the chunks it holds, by id; they are read only when one
+        of their sources is removed.
 
         The searching parameter efSearch is this version's (`HnswParams`), not
         the file's: it costs nothing to change and is not part of the graph.
