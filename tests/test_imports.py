@@ -1,6 +1,7 @@
 """Nothing heavy on the query path: `esqa --help`, `esqa ask` and `esqa search`
 run in a new process without importing torch, sentence-transformers,
-transformers or scikit-learn (seconds of imports) once the ONNX export is cached."""
+transformers or scikit-learn (seconds of imports) once the ONNX export is cached,
+nor bm25s and scipy (0.15 s: the lexical index is read without them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SEEDS
 
-HEAVY = ("torch", "sentence_transformers", "transformers", "sklearn")
+HEAVY = ("torch", "sentence_transformers", "transformers", "sklearn", "bm25s", "scipy")
 
 # Runs the command as the `esqa` script does, then reports which heavy
 # top-level packages ended up in sys.modules (on stderr, after the output).
@@ -47,6 +48,36 @@ def run_esqa(args: list[str], cache: Path) -> tuple[subprocess.CompletedProcess[
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("HEAVY "), result.stderr
     return result, json.loads(last.removeprefix("HEAVY "))
+
+
+def test_a_loaded_lexical_store_searches_without_bm25s_or_scipy(tmp_path):
+    from esqa.stores.bm25_lexical import Bm25LexicalStore
+    from esqa.types import Chunk
+
+    texts = ["Japan passed the ESPA in 2022.", "The law has four pillars.", "the a of"]
+    chunks = [Chunk(i, "a.txt", i + 1, i + 1, i + 1, t) for i, t in enumerate(texts)]
+    store = Bm25LexicalStore()
+    store.add(chunks)
+    store.save(tmp_path)
+    probe = f"""
+import json, sys
+from pathlib import Path
+from esqa.stores.bm25_lexical import Bm25LexicalStore
+from esqa.types import Chunk
+chunks = [Chunk.from_dict(d) for d in json.loads(sys.argv[1])]
+store = Bm25LexicalStore.load(Path({str(tmp_path)!r}), chunks)
+hits = store.search("pillars of the law", 5)
+print(json.dumps([[h.id for h in hits], store.terms("Pillars"), store.idf(["law"])]))
+print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & {{"bm25s", "scipy"}})))
+"""
+    rows = json.dumps([c.to_dict() for c in chunks])
+    done = subprocess.run(
+        [sys.executable, "-c", probe, rows], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    found, imported = (json.loads(line) for line in done.stdout.splitlines())
+    assert found == [[1], store.terms("Pillars"), store.idf(["law"])]
+    assert imported == []
 
 
 @pytest.mark.parametrize("args", [["--help"], ["ask", "--help"], ["search", "--help"]])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import numpy as np
 import pytest
-from conftest import HashedEmbedder
+from conftest import SEEDS, HashedEmbedder
 
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
@@ -23,10 +26,6 @@ TEXTS = {
         "The bank lent money to mining projects in Australia and Africa.",
     ],
 }
-
-
-def by_id(chunks: list[Chunk]) -> dict[int, Chunk]:
-    return {c.id: c for c in chunks}
 
 
 def make_chunks() -> list[Chunk]:
@@ -84,7 +83,7 @@ def test_dense_save_load_round_trip_gives_the_same_results(chunks, embedder, tmp
     before = store.search(query, 5)
     names = store.save(tmp_path)
     assert all((tmp_path / n).is_file() for n in names)
-    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks))
+    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, chunks)
     assert loaded.search(query, 5) == before
     assert loaded.remove_source("a.txt") == 2  # sources are known after loading
 
@@ -92,9 +91,9 @@ def test_dense_save_load_round_trip_gives_the_same_results(chunks, embedder, tmp
 def test_dense_load_rejects_a_wrong_dimension_or_chunk_count(chunks, embedder, tmp_path):
     dense_store(chunks, embedder).save(tmp_path)
     with pytest.raises(ValueError):
-        FaissDenseStore.load(tmp_path, embedder.dimension + 1, by_id(chunks))
+        FaissDenseStore.load(tmp_path, embedder.dimension + 1, chunks)
     with pytest.raises(ValueError):
-        FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks[:-1]))
+        FaissDenseStore.load(tmp_path, embedder.dimension, chunks[:-1])
 
 
 def test_dense_vectors_returns_the_stored_rows_for_the_ids_asked(chunks, embedder, tmp_path):
@@ -102,7 +101,7 @@ def test_dense_vectors_returns_the_stored_rows_for_the_ids_asked(chunks, embedde
     store = FaissDenseStore(embedder.dimension)
     store.add(chunks, vectors)
     store.save(tmp_path)
-    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks))
+    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, chunks)
     np.testing.assert_array_equal(loaded.vectors([3, 0]), vectors[[3, 0]])
     assert loaded.vectors([]).shape == (0, embedder.dimension)
 
@@ -165,7 +164,7 @@ def test_lexical_save_load_round_trip_gives_the_same_results(chunks, tmp_path):
     before = [store.search(q, 5) for q in queries]
     names = store.save(tmp_path)
     assert all((tmp_path / n).is_file() for n in names)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
     after = [loaded.search(q, 5) for q in queries]
     assert [[h.id for h in hits] for hits in after] == [[h.id for h in hits] for hits in before]
     for hits_a, hits_b in zip(after, before, strict=True):
@@ -174,7 +173,7 @@ def test_lexical_save_load_round_trip_gives_the_same_results(chunks, tmp_path):
 
 def test_lexical_store_can_change_after_loading(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
     loaded.remove_source("a.txt")
     loaded.add([Chunk(99, "d.txt", 1, 1, 1, "JOGMEC invested in the Lynas project.")])
     assert loaded.search("ESPA", 5) == []
@@ -184,7 +183,7 @@ def test_lexical_store_can_change_after_loading(chunks, tmp_path):
 def test_lexical_load_rejects_a_chunk_list_that_does_not_match(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
     with pytest.raises(ValueError):
-        Bm25LexicalStore.load(tmp_path, by_id(chunks[:-1]))
+        Bm25LexicalStore.load(tmp_path, chunks[:-1])
 
 
 def test_empty_lexical_store_returns_nothing():
@@ -200,7 +199,7 @@ def test_a_lexical_store_of_chunks_without_terms_saves_loads_and_finds_nothing(t
     assert store.search("rare earth", 5) == []
     assert store.idf(["earth"])["earth"] > 0
     names = store.save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
     assert loaded.search("rare earth", 5) == []
     assert loaded.idf(["earth"]) == store.idf(["earth"])
     assert all((tmp_path / n).is_file() for n in names)
@@ -215,7 +214,8 @@ def test_lexical_search_ranks_by_bm25_score_then_chunk_order():
         for i in range(60)
     ]
     store = lexical_store(chunks)
-    retriever = store._built()
+    store.search("rare", 1)  # builds the bm25s index
+    retriever = store._retriever
     for query in ["rare earth", "china", "japan export law", "bank mining rare", "earth"]:
         for k in (1, 5, 20, 60):
             tokens = [t for t in store.terms(query) if t in retriever.vocab_dict]
@@ -243,6 +243,102 @@ def test_best_documents_breaks_ties_by_position_and_skips_zero_scores():
 
 def test_a_loaded_lexical_store_maps_its_postings_instead_of_reading_them(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
-    postings = loaded._built().scores
-    assert all(isinstance(postings[name], np.memmap) for name in ("data", "indices", "indptr"))
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    _, postings = loaded._searchable()
+    assert all(isinstance(a, np.memmap) for a in (postings.data, postings.indices, postings.indptr))
+
+
+# A loaded store answers queries without bm25s (`esqa.stores.bm25_reader`
+# reads the files bm25s saved): its terms must be those bm25s.tokenize gives,
+# and its scores those bm25s computes, on the same saved index.
+
+VARIED_TEXTS = [
+    "Japan's Economic Security Promotion Act (ESPA) has FOUR pillars.",
+    "The the THE tHe a an and of to in it is was were be, by the way, ARE not",
+    "supply-chain well\u2011known co-operation \u2014 en\u2013dash; semi;colon/slash\\backslash",
+    "ESPA\u2019s curly \u2018quotes\u2019 and don't, won't, rock'n'roll, O'Neill, 'tis",
+    "Numbers: 2022, 3.5%, 1,000,000, 60 %, 24/7, 0x1F, 1e-9, \u21165, \u00bd, x\u00b2, \u0663\u0664",
+    "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 fa\u00e7ade Stra\u00dfe \u00c6SIR \u00d8rsted \u0130stanbul",
+    "\u03a3\u038a\u03a3\u03a5\u03a6\u039f\u03a3 \u041c\u043e\u0441\u043a\u0432\u0430 "
+    "\u6771\u4eac\u90fd \uc11c\uc6b8 \U0001f680\U0001f680 emoji",
+    "snake_case __dunder__ camelCase iPhone McDonald's e-mail U.S.A. a.m. 9a.m.",
+    "one-letter words: a b c I x y z 7 8 9",
+    "tabs\tand\nnew\r\nlines  and   spaces",
+    "running runs ran runner easily fairly generously cats cat's caresses ponies",
+    "",
+    "   ",
+    "!!! ??? ... --- ,,,",
+    "\uff26\uff35\uff2c\uff2c\uff37\uff29\uff24\uff34\uff28 letters and \ufb01 ligature",
+    "Kelvin \u212a, dotless \u0131, long \u017f, combining e\u0301 and \u00e9",
+]
+
+
+def random_texts(n: int, seed: int) -> list[str]:
+    """Texts glued from pieces of VARIED_TEXTS: words, punctuation, parts of words."""
+    rng = random.Random(seed)
+    pieces = [p for t in VARIED_TEXTS for p in re.split(r"(\W)", t) if p] + list(" -'\u2019._")
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(n)]
+
+
+def seed_texts() -> list[str]:
+    lines = (line for path in sorted(SEEDS.glob("*.txt")) for line in path.read_text().splitlines())
+    return [line for line in lines if line.strip()]
+
+
+def bm25s_tokens(text: str) -> list[str]:
+    """The reference: bm25s.tokenize as esqa's index build calls it."""
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    tokens = bm25s.tokenize(
+        [text], stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
+    )
+    return list(tokens[0])
+
+
+def test_a_loaded_store_tokenises_a_query_as_bm25s_does(chunks, tmp_path):
+    lexical_store(chunks).save(tmp_path)
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    texts = VARIED_TEXTS + random_texts(400, seed=1) + seed_texts()
+    expected = [bm25s_tokens(text) for text in texts]
+    assert [loaded.terms(text) for text in texts] == expected
+    assert sum(map(len, expected)) > 5 * len(texts)  # the texts have terms to compare
+
+
+def test_a_loaded_store_scores_and_ranks_as_bm25s_does(tmp_path):
+    import bm25s
+
+    texts = seed_texts() + VARIED_TEXTS + random_texts(200, seed=2)
+    # Ids unlike positions, so that a hit's id is checked to be its document's.
+    chunks = [Chunk(1000 + 3 * i, f"s{i % 5}.txt", 1, 1, 1, t) for i, t in enumerate(texts)]
+    built = lexical_store(chunks)
+    built.save(tmp_path)
+    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    reference = bm25s.BM25.load(str(tmp_path / "lexical"), mmap=True, show_progress=False)
+    _, postings = loaded._searchable()
+
+    rng = random.Random(3)
+    words = " ".join(texts).split()
+    queries = [
+        *VARIED_TEXTS,
+        *random_texts(100, seed=4),
+        *(" ".join(rng.choices(words, k=rng.randint(1, 8))) for _ in range(300)),
+        "pillar pillars PILLAR",  # one term three times counts three times
+    ]
+    found = 0
+    for query in queries:
+        tokens = [t for t in bm25s_tokens(query) if t in reference.vocab_dict]
+        scores = reference.get_scores(tokens) if tokens else np.zeros(len(texts), np.float32)
+        np.testing.assert_array_equal(postings.scores(loaded.terms(query)), scores)
+        ranked = sorted(
+            (d for d in range(len(texts)) if scores[d] > 0), key=lambda d: (-scores[d], d)
+        )
+        for k in (1, 10, len(texts)):
+            assert [(h.id, h.score) for h in loaded.search(query, k)] == [
+                (chunks[d].id, float(scores[d])) for d in ranked[:k]
+            ]
+        found += bool(ranked)
+    assert found > 0.8 * len(queries)  # most queries match something
+    terms = sorted(reference.vocab_dict)[:200] + ["zyzzyva"]
+    assert loaded.idf(terms) == built.idf(terms)

@@ -8,39 +8,57 @@ documents and 3 ms at a million (`benchmarks/scale.py`). It cannot add or
 remove documents in place, so a changed store is re-indexed from its chunks'
 text before the next search or save: 25 s per 100,000 chunks, 200 s per
 million, most of it bm25s's tokenizer in Python.
+
+bm25s builds and saves; a loaded store is searched through
+`esqa.stores.bm25_reader`, which reads bm25s's files with numpy, so that a
+question does not import bm25s (and with it scipy.sparse: 0.15 s).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from esqa.chunk_table import chunk_ids
 from esqa.stores.base import ScoredId
+from esqa.stores.bm25_reader import PARAMS_FILE, Postings, QueryTokenizer, stemmer
 from esqa.types import Chunk
 
 DIRECTORY = "lexical"
 IDS_FILE = "ids.npy"
-PARAMS_FILE = "params.index.json"
+STEMMER = "english"  # PyStemmer's Snowball English
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
+def bm25s_tokenizer() -> QueryTokenizer:
+    """bm25s's tokeniser settings for English: its default token pattern and stop words.
 
-    return Stemmer.Stemmer("english")
+    Read from bm25s itself, then saved with the index (`tokenizer.json`) for
+    queries to read, so that esqa keeps no copy of them.
+    """
+    import inspect
+
+    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN
+
+    pattern = inspect.signature(bm25s.tokenize).parameters["token_pattern"].default
+    return QueryTokenizer(token_pattern=pattern, stopwords=frozenset(STOPWORDS_EN), stemmer=STEMMER)
 
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
+def tokenize(texts: Sequence[str], settings: QueryTokenizer) -> list[list[str]]:
+    """Tokens of each text by bm25s.tokenize, with the settings saved for queries."""
     import bm25s
 
     tokens = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        list(texts),
+        lower=settings.lower,
+        token_pattern=settings.token_pattern,
+        stopwords=sorted(settings.stopwords),
+        stemmer=stemmer(settings.stemmer),
+        return_ids=False,
+        show_progress=False,
     )
     return [list(t) for t in tokens]
 
@@ -85,92 +103,111 @@ class Bm25LexicalStore:
         self._by_id: dict[int, Chunk] = {}
         # Chunks loaded but not yet in `_by_id`: only a change needs them by
         # id, and a million take 0.1 s to index.
-        self._loaded: Mapping[int, Chunk] = {}
-        self._retriever: Any = None  # None until built: after a change, or a fresh store
+        self._loaded: Sequence[Chunk] = ()
+        # What a search reads. Both are None until the store is built (fresh,
+        # or changed since loading), or loaded from files.
+        self._postings: Postings | None = None
+        self._tokenizer: QueryTokenizer | None = None
+        self._retriever: Any = None  # the bm25s index built here, which `save` writes
         self._ids = np.zeros(0, dtype=np.int64)  # bm25s document position -> chunk id
 
     @property
     def _chunks(self) -> dict[int, Chunk]:
         """Every chunk by id, indexed on first use after loading."""
         if self._loaded:
-            loaded, self._loaded = self._loaded, {}
-            self._by_id.update(loaded)
+            loaded, self._loaded = self._loaded, ()
+            self._by_id.update((c.id, c) for c in loaded)
         return self._by_id
 
     def add(self, chunks: Sequence[Chunk]) -> None:
         for chunk in chunks:
             self._chunks[chunk.id] = chunk
         if chunks:
-            self._retriever = None
+            self._changed()
 
     def remove_source(self, source: str) -> int:
         gone = [i for i, c in self._chunks.items() if c.source == source]
         for i in gone:
             del self._chunks[i]
         if gone:
-            self._retriever = None
+            self._changed()
         return len(gone)
 
-    def _built(self) -> Any:
-        if self._retriever is None:
-            import bm25s
+    def _changed(self) -> None:
+        self._postings = self._tokenizer = self._retriever = None
 
-            self._ids = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
-            retriever = bm25s.BM25(k1=self.k1, b=self.b)
-            if self._chunks:
-                _index(retriever, tokenize([c.text for c in self._chunks.values()]))
-            self._retriever = retriever
-        return self._retriever
+    def _build(self) -> None:
+        """Index every chunk with bm25s (the only step of a query path that imports it)."""
+        import bm25s
+
+        self._ids = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
+        tokenizer = bm25s_tokenizer()
+        retriever = bm25s.BM25(k1=self.k1, b=self.b)
+        postings = Postings.empty()
+        if self._chunks:
+            _index(retriever, tokenize([c.text for c in self._chunks.values()], tokenizer))
+            arrays = {name: retriever.scores[name] for name in ("data", "indices", "indptr")}
+            postings = Postings(retriever.vocab_dict, len(self._ids), retriever.dtype, **arrays)
+        self._postings, self._tokenizer, self._retriever = postings, tokenizer, retriever
+
+    def _searchable(self) -> tuple[QueryTokenizer, Postings]:
+        if self._postings is None or self._tokenizer is None:
+            self._build()
+        assert self._postings is not None and self._tokenizer is not None
+        return self._tokenizer, self._postings
 
     def search(self, query: str, k: int) -> list[ScoredId]:
         if not len(self) or k <= 0:
             return []
-        retriever = self._built()
-        tokens = [t for t in tokenize([query])[0] if t in retriever.vocab_dict]
+        tokenizer, postings = self._searchable()
+        tokens = [t for t in tokenizer.tokens(query) if t in postings.vocab]
         if not tokens:
             return []
-        # Not `retriever.retrieve`: for one query it starts a thread pool and
+        # Not bm25s's `retrieve`: for one query it starts a thread pool and
         # progress bars (3 ms under load at any corpus size), and its top-k
         # selection is slow when most documents score 0 (see `best_documents`).
-        scores = retriever.get_scores(tokens)
+        scores = postings.scores(tokens)
         return [ScoredId(int(self._ids[d]), float(scores[d])) for d in best_documents(scores, k)]
 
     def terms(self, text: str) -> list[str]:
         """The text's terms as this store indexes them (lower-cased, stemmed, no stop words)."""
-        return tokenize([text])[0]
+        tokenizer, _ = self._searchable()
+        return tokenizer.tokens(text)
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term; unseen terms get the maximum."""
-        retriever = self._built()
-        indptr = retriever.scores.get("indptr") if retriever.scores else None
+        _, postings = self._searchable()
         n = len(self._ids)
         out: dict[str, float] = {}
         for term in terms:
-            index = retriever.vocab_dict.get(term) if n else None
-            df = 0
-            if index is not None and indptr is not None and index + 1 < len(indptr):
-                df = int(indptr[index + 1] - indptr[index])
+            df = postings.document_frequency(term) if n else 0
             out[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
         return out
 
     def save(self, directory: Path) -> list[str]:
-        retriever = self._built()
+        """Write the store into `directory`/lexical; returns the file names written.
+
+        bm25s writes its index, so a loaded store that has not changed is
+        indexed again by bm25s first (esqa only saves stores it has built).
+        """
+        if self._retriever is None:
+            self._build()
+        assert self._tokenizer is not None
         target = directory / DIRECTORY
         target.mkdir(parents=True, exist_ok=True)
         if len(self):
-            retriever.save(str(target), show_progress=False)
+            self._retriever.save(str(target), show_progress=False)
         np.save(target / IDS_FILE, self._ids, allow_pickle=False)
+        self._tokenizer.save(target)
         return sorted(p.relative_to(directory).as_posix() for p in target.iterdir())
 
     @classmethod
-    def load(cls, directory: Path, chunks: Mapping[int, Chunk]) -> Bm25LexicalStore:
-        import bm25s
-
+    def load(cls, directory: Path, chunks: Sequence[Chunk]) -> Bm25LexicalStore:
         target = directory / DIRECTORY
         ids = np.load(target / IDS_FILE, allow_pickle=False)
         store = cls()
         store._loaded = chunks
-        held = chunk_ids(chunks)
+        held = np.fromiter((c.id for c in chunks), dtype=np.int64, count=len(chunks))
         # Arrays, not sets: at a million ids 0.1 s instead of 0.8 s. The ids
         # are saved in chunk order, so sorting is rarely needed.
         if not np.array_equal(ids, held) and not np.array_equal(np.sort(ids), np.sort(held)):
@@ -180,11 +217,10 @@ class Bm25LexicalStore:
             if params.get("num_docs") != len(chunks):
                 raise ValueError(f"{DIRECTORY}/{PARAMS_FILE} counts {params.get('num_docs')} docs")
             store.k1, store.b = float(params["k1"]), float(params["b"])
-            store._retriever = bm25s.BM25.load(
-                str(target), mmap=True, allow_pickle=False, show_progress=False
-            )
-        else:
-            store._retriever = None
+            store._postings = Postings.load(target)
+        else:  # bm25s saves no postings for no documents
+            store._postings = Postings.empty()
+        store._tokenizer = QueryTokenizer.load(target)
         store._ids = ids.astype(np.int64)
         return store
 
