@@ -64,7 +64,7 @@ import json, sys
 from pathlib import Path
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.types import Chunk
-chunks = [Chunk.from_dict(d) for d in json.loads(sys.argv[1])]
+chunks = {{c.id: c for c in map(Chunk.from_dict, json.loads(sys.argv[1]))}}
 store = Bm25LexicalStore.load(Path({str(tmp_path)!r}), chunks)
 hits = store.search("pillars of the law", 5)
 print(json.dumps([[h.id for h in hits], store.terms("Pillars"), store.idf(["law"])]))

@@ -28,6 +28,11 @@ TEXTS = {
 }
 
 
+def by_id(chunks: list[Chunk]) -> dict[int, Chunk]:
+    """Chunks as a store's `load` takes them (an index passes its ChunkTable)."""
+    return {c.id: c for c in chunks}
+
+
 def make_chunks() -> list[Chunk]:
     chunks = []
     for source, texts in TEXTS.items():
@@ -83,7 +88,7 @@ def test_dense_save_load_round_trip_gives_the_same_results(chunks, embedder, tmp
     before = store.search(query, 5)
     names = store.save(tmp_path)
     assert all((tmp_path / n).is_file() for n in names)
-    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, chunks)
+    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks))
     assert loaded.search(query, 5) == before
     assert loaded.remove_source("a.txt") == 2  # sources are known after loading
 
@@ -91,9 +96,9 @@ def test_dense_save_load_round_trip_gives_the_same_results(chunks, embedder, tmp
 def test_dense_load_rejects_a_wrong_dimension_or_chunk_count(chunks, embedder, tmp_path):
     dense_store(chunks, embedder).save(tmp_path)
     with pytest.raises(ValueError):
-        FaissDenseStore.load(tmp_path, embedder.dimension + 1, chunks)
+        FaissDenseStore.load(tmp_path, embedder.dimension + 1, by_id(chunks))
     with pytest.raises(ValueError):
-        FaissDenseStore.load(tmp_path, embedder.dimension, chunks[:-1])
+        FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks[:-1]))
 
 
 def test_dense_vectors_returns_the_stored_rows_for_the_ids_asked(chunks, embedder, tmp_path):
@@ -101,7 +106,7 @@ def test_dense_vectors_returns_the_stored_rows_for_the_ids_asked(chunks, embedde
     store = FaissDenseStore(embedder.dimension)
     store.add(chunks, vectors)
     store.save(tmp_path)
-    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, chunks)
+    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks))
     np.testing.assert_array_equal(loaded.vectors([3, 0]), vectors[[3, 0]])
     assert loaded.vectors([]).shape == (0, embedder.dimension)
 
@@ -164,7 +169,7 @@ def test_lexical_save_load_round_trip_gives_the_same_results(chunks, tmp_path):
     before = [store.search(q, 5) for q in queries]
     names = store.save(tmp_path)
     assert all((tmp_path / n).is_file() for n in names)
-    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     after = [loaded.search(q, 5) for q in queries]
     assert [[h.id for h in hits] for hits in after] == [[h.id for h in hits] for hits in before]
     for hits_a, hits_b in zip(after, before, strict=True):
@@ -173,7 +178,7 @@ def test_lexical_save_load_round_trip_gives_the_same_results(chunks, tmp_path):
 
 def test_lexical_store_can_change_after_loading(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     loaded.remove_source("a.txt")
     loaded.add([Chunk(99, "d.txt", 1, 1, 1, "JOGMEC invested in the Lynas project.")])
     assert loaded.search("ESPA", 5) == []
@@ -183,7 +188,7 @@ def test_lexical_store_can_change_after_loading(chunks, tmp_path):
 def test_lexical_load_rejects_a_chunk_list_that_does_not_match(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
     with pytest.raises(ValueError):
-        Bm25LexicalStore.load(tmp_path, chunks[:-1])
+        Bm25LexicalStore.load(tmp_path, by_id(chunks[:-1]))
 
 
 def test_empty_lexical_store_returns_nothing():
@@ -199,7 +204,7 @@ def test_a_lexical_store_of_chunks_without_terms_saves_loads_and_finds_nothing(t
     assert store.search("rare earth", 5) == []
     assert store.idf(["earth"])["earth"] > 0
     names = store.save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     assert loaded.search("rare earth", 5) == []
     assert loaded.idf(["earth"]) == store.idf(["earth"])
     assert all((tmp_path / n).is_file() for n in names)
@@ -243,7 +248,7 @@ def test_best_documents_breaks_ties_by_position_and_skips_zero_scores():
 
 def test_a_loaded_lexical_store_maps_its_postings_instead_of_reading_them(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     _, postings = loaded._searchable()
     assert all(isinstance(a, np.memmap) for a in (postings.data, postings.indices, postings.indptr))
 
@@ -299,7 +304,7 @@ def bm25s_tokens(text: str) -> list[str]:
 
 def test_a_loaded_store_tokenises_a_query_as_bm25s_does(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     texts = VARIED_TEXTS + random_texts(400, seed=1) + seed_texts()
     expected = [bm25s_tokens(text) for text in texts]
     assert [loaded.terms(text) for text in texts] == expected
@@ -314,7 +319,7 @@ def test_a_loaded_store_scores_and_ranks_as_bm25s_does(tmp_path):
     chunks = [Chunk(1000 + 3 * i, f"s{i % 5}.txt", 1, 1, 1, t) for i, t in enumerate(texts)]
     built = lexical_store(chunks)
     built.save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, chunks)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     reference = bm25s.BM25.load(str(tmp_path / "lexical"), mmap=True, show_progress=False)
     _, postings = loaded._searchable()
 
