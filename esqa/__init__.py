@@ -16,6 +16,7 @@ _EXPORTS = {
     "build": "esqa.api",
     "info": "esqa.api",
     "load": "esqa.api",
+    "verify": "esqa.api",
     "AddedFile": "esqa.add",
     "AddResult": "esqa.add",
     "CorpusError": "esqa.errors",
@@ -25,6 +26,7 @@ _EXPORTS = {
     "QueryError": "esqa.errors",
     "BuildReport": "esqa.index",
     "CorpusChanges": "esqa.changes",
+    "VerifyReport": "esqa.reader",
     "Article": "esqa.types",
     "Chunk": "esqa.types",
     "Document": "esqa.types",
@@ -34,7 +36,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from esqa.add import AddedFile, AddResult
-    from esqa.api import QA, IndexInfo, add, build, info, load
+    from esqa.api import QA, IndexInfo, add, build, info, load, verify
     from esqa.changes import CorpusChanges
     from esqa.errors import (
         CorpusError,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
         QueryError,
     )
     from esqa.index import BuildReport
+    from esqa.reader import VerifyReport
     from esqa.types import Article, Chunk, Document, Hit, Paragraph
 
 
@@ -76,9 +79,11 @@ __all__ = [
     "IndexMissingError",
     "Paragraph",
     "QueryError",
+    "VerifyReport",
     "__version__",
     "add",
     "build",
     "info",
     "load",
+    "verify",
 ]

@@ -26,7 +26,7 @@ from esqa.embed import Embedder, SentenceTransformerEmbedder
 from esqa.errors import EsqaError
 from esqa.index import BuildReport, ProgressFactory, build_index
 from esqa.manifest import MANIFEST, SourceRecords, read_manifest, read_sources
-from esqa.reader import Index, load_index
+from esqa.reader import Index, VerifyReport, load_index, verify_index
 from esqa.retrieve import clean_query, hybrid_search
 from esqa.types import Answer, Chunk, Hit
 
@@ -192,6 +192,15 @@ def corpus_of(index: Path = DEFAULT_INDEX, corpus: Path | str | None = None) -> 
 def _changes(records: Callable[[], SourceRecords], corpus: Path) -> CorpusChanges | None:
     """What changed in `corpus` since the build; the records are read only if it exists."""
     return corpus_changes(records(), corpus) if corpus.is_dir() else None
+
+
+def verify(index: Path | str = DEFAULT_INDEX) -> VerifyReport:
+    """Check every file of the index against its checksum, however large.
+
+    A load checks large files by size only (see `esqa.reader.load_index`).
+    Raises IndexInvalidError when a file is damaged. Example: `esqa.verify().files`.
+    """
+    return verify_index(Path(index))
 
 
 def build(

@@ -8,7 +8,8 @@ that the manifest does not list with its size and sha256.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -120,3 +121,43 @@ def _verify_files(index: Path, directory: Path, files: dict[str, Any], hash_all:
             raise IndexInvalidError(
                 f"index file {path} has no checksum in {directory / MANIFEST}; {repair_hint(index)}"
             )
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What `verify_index` checked."""
+
+    index: Path
+    directory: Path  # the generation directory read
+    files: int
+    bytes: int
+    chunks: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(index=str(self.index), directory=str(self.directory))
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+def verify_index(index: Path) -> VerifyReport:
+    """Check every index file against its sha256, then open the index as a load does.
+
+    Raises IndexInvalidError (one line naming the repair command) at the first
+    damaged file. Example: `verify_index(Path("indexes/default")).files`.
+    """
+    started = time.monotonic()
+    directory, manifest = read_manifest(index)
+    model = manifest["model"]
+    loaded = load_index(index, model["id"], model["dimension"], verify="full")
+    loaded.sources  # noqa: B018 (read, so that its structure is checked too)
+    files = manifest["files"]
+    return VerifyReport(
+        index=index,
+        directory=directory,
+        files=len(files) + 1,  # and the manifest, which checks itself
+        bytes=sum(record["bytes"] for record in files.values()),
+        chunks=len(loaded.chunks),
+        seconds=time.monotonic() - started,
+    )
