@@ -44,10 +44,9 @@ from esqa.manifest import (
     ACRONYMS,
     FORMAT_VERSION,
     MANIFEST,
-    MANIFEST_SHA256,
     SOURCES,
     SourceRecords,
-    manifest_digest,
+    write_manifest,
 )
 from esqa.reader import load_index
 from esqa.storage import publish, sha256_file, writer_lock
@@ -384,17 +383,7 @@ def build_index(
                 *dense.save(directory),
                 *lexical.save(directory),
             ]
-            manifest["files"] = {
-                name: {
-                    "sha256": sha256_file(directory / name),
-                    "bytes": (directory / name).stat().st_size,
-                }
-                for name in names
-            }
-            manifest[MANIFEST_SHA256] = manifest_digest(manifest)
-            (directory / MANIFEST).write_text(
-                json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
-            )
+            write_manifest(directory, manifest, names)
 
         publish(index, write)
     counts = manifest["counts"]

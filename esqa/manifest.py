@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from esqa.chunk_table import CHUNKS, OFFSETS
 from esqa.errors import IndexInvalidError, IndexMissingError
+from esqa.storage import sha256_file
 
 # 2: the manifest holds the sha256 of its own content (`MANIFEST_SHA256`).
 # 3: chunks are read one at a time through `chunks.offsets.npy`; the source
@@ -43,6 +44,18 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
     content = {k: v for k, v in manifest.items() if k != MANIFEST_SHA256}
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any], names: Sequence[str]) -> None:
+    """Record the size and sha256 of each named file, seal the manifest and write it."""
+    manifest["files"] = {
+        name: {"sha256": sha256_file(directory / name), "bytes": (directory / name).stat().st_size}
+        for name in names
+    }
+    manifest[MANIFEST_SHA256] = manifest_digest(manifest)
+    (directory / MANIFEST).write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
 
 
 def read_manifest(index: Path) -> tuple[Path, dict[str, Any]]:
