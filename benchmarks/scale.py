@@ -406,6 +406,9 @@ def query_worker(directory: Path, count: int, mmap: bool) -> dict[str, Any]:
         latencies(lambda i: hybrid_search(index, texts[i], vectors[i], K), count)
     )
     out["memory_after_queries"] = memory()
+    # What comparing the corpus adds to `esqa ask` (besides a stat per file):
+    # reading and checking the source records, one per synthetic file.
+    _, out["read_sources_s"] = timed(lambda: index.sources)
     # What `esqa index verify` adds: the checksum of every file, however large.
     _, out["verify_full_s"] = timed(
         lambda: load_index(directory, MODEL_ID, DIMENSION, verify="full")
