@@ -16,8 +16,16 @@ first call that loads everything, for the same three.
 
 Before timing, the indexes are built (in a temporary folder) and the ONNX
 exports are made once in the cache (`$ESQA_CACHE`, default `~/.cache/esqa`):
-a user pays that once, not per question. Every figure is a median; the load average
+a user pays that once, not per question. Likewise Python's bytecode: the
+commands run without PYTHONDONTWRITEBYTECODE (a development shell may set it,
+and then every run compiles esqa's modules again, 0.03 to 0.06 s), and an
+untimed first run of each writes it. Every figure is a median; the load average
 of the machine before and after is recorded, since other work slows it.
+
+`--before DIR` also times another checkout of esqa (say the commit before a
+change: `git archive COMMIT | tar -x -C DIR`) interleaved with this one, on
+an index of `seeds/` that its own code builds: a speed-up measured across
+two runs would mix in how busy the machine was in each.
 Targets (issue 5): `esqa ask` <= 0.8 s, `esqa --help` <= 0.3 s, `qa.ask` <= 30 ms.
 """
 
@@ -43,6 +51,7 @@ DEFAULT = "onnx int8, new index"
 FP32 = "onnx fp32, fp32 index"
 BASELINE = "sentence-transformers, fp32 index"
 EAGER = "eager"
+BEFORE = "[--before]"
 TARGETS = {"esqa --help": 0.3, "esqa ask": 0.8, "qa.ask": 0.030}
 
 
@@ -54,14 +63,20 @@ def esqa_command() -> list[str]:
     return [sys.executable, "-c", "from esqa.cli import main; main()"]
 
 
-def timed(args: list[str], backend: str | None = None) -> tuple[float, str]:
+def timed(
+    args: list[str], backend: str | None = None, source: Path | None = None
+) -> tuple[float, str]:
     """Wall time and stdout of `esqa ARGS` in a new process.
 
     `backend` is ESQA_EMBEDDER's value, or EAGER: the package imported whole
     before the command runs, as `esqa/__init__` did before its exports were lazy.
+    `source` is another checkout whose esqa package runs instead (`--before`).
     """
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("ESQA_EMBEDDER", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached (see the docstring)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)  # ahead of the editable install's finder
     command = esqa_command()
     if backend == EAGER:
         command = [sys.executable, "-c", "import esqa.api; from esqa.cli import main; main()"]
@@ -129,24 +144,31 @@ def prepare(workdir: Path) -> tuple[dict[str, Path], dict[str, Any]]:
     }
 
 
-def run(workdir: Path, runs: int, repeats: int) -> dict[str, Any]:
+def run(workdir: Path, runs: int, repeats: int, before: Path | None) -> dict[str, Any]:
     load_before = os.getloadavg()
     indexes, setup = prepare(workdir)
     ask = ["ask", QUESTION, "--index"]
-    commands: dict[str, tuple[list[str], str | None]] = {
-        "esqa --help": (["--help"], None),
-        "esqa --help (package imported eagerly, as before)": (["--help"], EAGER),
-        f"esqa ask ({DEFAULT})": ([*ask, str(indexes["new"])], None),
-        f"esqa ask ({FP32})": ([*ask, str(indexes["fp32"])], "onnx"),
-        f"esqa ask ({BASELINE})": ([*ask, str(indexes["fp32"])], "sentence-transformers"),
+    Command = tuple[list[str], str | None, Path | None]  # args, backend, source
+    commands: dict[str, Command] = {
+        "esqa --help": (["--help"], None, None),
+        "esqa --help (package imported eagerly, as before)": (["--help"], EAGER, None),
+        f"esqa ask ({DEFAULT})": ([*ask, str(indexes["new"])], None, None),
+        f"esqa ask ({FP32})": ([*ask, str(indexes["fp32"])], "onnx", None),
+        f"esqa ask ({BASELINE})": ([*ask, str(indexes["fp32"])], "sentence-transformers", None),
     }
-    answers = {name: timed(args, backend)[1] for name, (args, backend) in commands.items()}
+    if before is not None:
+        # Built by the earlier code itself: its index format may differ.
+        build = ["index", "build", "--index", str(workdir / "before"), "--corpus", str(SEEDS)]
+        timed(build, source=before)
+        ask_before = [*ask, str(workdir / "before")]
+        commands[f"esqa ask ({DEFAULT}) {BEFORE}"] = (ask_before, None, before)
+    answers = {name: timed(*command)[1] for name, command in commands.items()}
     if answers[f"esqa ask ({FP32})"] != answers[f"esqa ask ({BASELINE})"]:
         raise SystemExit("ONNX fp32 and sentence-transformers answered differently")
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for n in range(runs):  # the warm-up above is not counted
-        for name, (args, backend) in commands.items():
-            samples[name].append(timed(args, backend)[0])
+        for name, command in commands.items():
+            samples[name].append(timed(*command)[0])
         print(
             f"  run {n + 1}/{runs}: "
             + ", ".join(f"{name} {s[-1]:.2f} s" for name, s in samples.items()),
@@ -164,6 +186,8 @@ def run(workdir: Path, runs: int, repeats: int) -> dict[str, Any]:
     import onnxruntime
     import torch
 
+    import esqa
+
     return {
         "question": QUESTION,
         "runs": runs,
@@ -174,6 +198,14 @@ def run(workdir: Path, runs: int, repeats: int) -> dict[str, Any]:
         "speedup_esqa_ask": {
             name: round(medians[f"esqa ask ({BASELINE})"] / medians[f"esqa ask ({name})"], 1)
             for name in (DEFAULT, FP32)
+        },
+        "before": None
+        if before is None
+        else {
+            "source": str(before),
+            "esqa_ask_seconds_saved": round(
+                medians[f"esqa ask ({DEFAULT}) {BEFORE}"] - medians[f"esqa ask ({DEFAULT})"], 3
+            ),
         },
         "qa_ask": library,
         "targets": TARGETS,
@@ -193,6 +225,7 @@ def run(workdir: Path, runs: int, repeats: int) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            "esqa_source": str(Path(esqa.__file__).parent),
             "onnxruntime": onnxruntime.__version__,
             "torch": torch.__version__,
             "load_average_before": [round(x, 2) for x in load_before],
@@ -212,16 +245,27 @@ def main() -> None:
         default=REPO / "benchmarks" / "results" / "cold_start.json",
         help="where to write the JSON results",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout of esqa whose `esqa ask` is timed interleaved with this one's",
+    )
     args = parser.parse_args()
+    if args.before is not None and not (args.before / "esqa" / "__init__.py").is_file():
+        parser.error(f"--before {args.before}: no esqa package there")
     if args.runs < 5:
         parser.error("--runs must be at least 5 (every figure is a median)")
     with tempfile.TemporaryDirectory(prefix="esqa-bench-") as tmp:
-        results = run(Path(tmp), args.runs, args.repeats)
+        results = run(Path(tmp), args.runs, args.repeats, args.before)
     for name, row in results["new_process_seconds"].items():
         print(f"{name:<56} median {row['median']:.2f} s")
     for name, row in results["qa_ask"].items():
         print(f"qa.ask ({name}){'':<14} median {row['median_ms']:.1f} ms after the first call")
     print(f"esqa ask speed-up over sentence-transformers: {results['speedup_esqa_ask']}")
+    if results["before"] is not None:
+        print(
+            f"esqa ask, seconds saved since --before: {results['before']['esqa_ask_seconds_saved']}"
+        )
     print(f"targets met: {results['met']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
