@@ -138,7 +138,7 @@ class Bm25LexicalStore:
         self._postings = self._tokenizer = self._retriever = None
 
     def _build(self) -> None:
-        """Index every chunk with bm25s (the only step of a query path that imports it)."""
+        """Index every chunk with bm25s: a fresh or changed store, never one only read."""
         import bm25s
 
         self._ids = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
