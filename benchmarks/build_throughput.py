@@ -58,7 +58,9 @@ def real_chunks(papers: int) -> list[str]:
         for path in sources:
             (corpus / path.name).write_bytes(path.read_bytes())
         documents = load_corpus(corpus).documents
-        chunks, _ = make_chunks(documents, counter, ChunkingParams(max_tokens=counter.max_tokens))
+        chunks, _ = make_chunks(
+            documents, counter.count_tokens, ChunkingParams(max_tokens=counter.max_tokens)
+        )
     return [c.text for c in chunks]
 
 
@@ -130,7 +132,8 @@ def throughput(texts: list[str], chosen: dict[str, Any], rounds: int, batch: int
         )
     rates = {name: len(texts) / statistics.median(s) for name, s in seconds.items()}
     baseline_name = max(
-        (name for name in chosen if name.startswith("sentence-transformers")), key=rates.get
+        (name for name in chosen if name.startswith("sentence-transformers")),
+        key=lambda name: rates[name],
     )
     reference = vectors[baseline_name]
     rows: dict[str, Any] = {}

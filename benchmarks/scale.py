@@ -478,7 +478,9 @@ def threshold_study(seed: int, count: int) -> list[dict[str, Any]]:
         for threads in (1, 2):
             store.search_threads = threads
             row[f"flat_{threads}_thread"] = repeated_percentiles(
-                lambda i, s=store: s.search(queries[i], 50), count, REPEATS
+                lambda i, s=store: s.search(queries[i], 50),  # type: ignore[misc]
+                count,
+                REPEATS,
             )
         out.append(row)
         print(f"   flat {n:,}: {row}", file=sys.stderr, flush=True)

@@ -149,14 +149,14 @@ def _append_numbered(chunks: list[Chunk], more: Sequence[Chunk]) -> None:
 
 
 def make_chunks(
-    documents: Sequence[Document], embedder: Embedder, params: ChunkingParams
+    documents: Sequence[Document], count_tokens: TokenCounter, params: ChunkingParams
 ) -> tuple[list[Chunk], int]:
     """Chunks of every paragraph that is not a near-duplicate; and how many were."""
     dropped = _find_duplicates(documents)
     chunks: list[Chunk] = []
     for doc in documents:
         _append_numbered(
-            chunks, _document_chunks(doc, set(dropped[doc.source]), embedder.count_tokens, params)
+            chunks, _document_chunks(doc, set(dropped[doc.source]), count_tokens, params)
         )
     return chunks, sum(len(numbers) for numbers in dropped.values())
 

@@ -87,7 +87,9 @@ def test_build_report_counts_what_was_indexed(small_corpus, tmp_path):
 def test_loaded_index_searches_like_stores_built_in_memory(small_corpus, built):
     embedder = HashedEmbedder()
     loaded = load(built)
-    chunks, _ = make_chunks(load_corpus(small_corpus).documents, embedder, ChunkingParams())
+    chunks, _ = make_chunks(
+        load_corpus(small_corpus).documents, embedder.count_tokens, ChunkingParams()
+    )
     assert sorted(loaded.chunks.values(), key=lambda c: c.id) == chunks
     fresh = FaissDenseStore(embedder.dimension)
     fresh.add(chunks, embedder.embed([c.text for c in chunks]))
