@@ -18,17 +18,21 @@ Per size (`--sizes`), with synthetic data:
    Synthetic text: documents of 100 words drawn from a Zipf law (exponent 1)
    over bm25s's English stop words followed by 200,000 made-up words, so
    stop words make about a third of the text, as in English, and the
-   commonest content words occur in a few percent of the documents.
+   commonest content words occur in a few percent of the documents. The
+   stores are written as a whole index directory (chunk table, source
+   records, manifest with checksums), so `esqa.reader.load_index` can load it.
 2. Query, in a new process each run (`--runs`): resident memory (RSS, anonymous
    and file-backed, from /proc/self/status) after imports, after loading and
-   after the queries; the load time of each store (memory-mapped, as esqa
-   loads them) and of `chunks.jsonl`; p50/p99 latency of dense search (one
-   and two OpenMP threads), lexical search and hybrid search. Dense queries are
-   new Gaussian vectors; lexical queries are 8 consecutive words of a random
-   document (about 5 terms once stop words are dropped). The same figures are
-   measured again with the FAISS file read into memory instead of mapped.
-   Then the time that checking every file's sha256 adds, as
-   `esqa.index.load_index` does at every load (`esqa.storage.sha256_file`).
+   after the queries; the time of `load_index` as `esqa ask` calls it, and
+   of its parts (chunk table, each store, memory-mapped); p50/p99 latency of
+   dense search (one and two OpenMP threads), lexical search and hybrid
+   search through the loaded index. Dense queries are new Gaussian vectors;
+   lexical queries are 8 consecutive words of a random document (about 5
+   terms once stop words are dropped). Then reading the source records (what
+   the staleness check at `esqa ask` adds) and a load with `verify="full"`
+   (what `esqa index verify` costs: the sha256 of every file). The same
+   figures are measured again with the FAISS file read into memory instead
+   of mapped.
 
 Gaussian vectors are fine for latency and memory but say nothing about
 recall (they make every approximate index look bad), so recall@10 of the
