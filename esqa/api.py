@@ -20,12 +20,12 @@ from typing import Any
 
 from esqa.add import AddResult, copy_articles
 from esqa.answer import Composer, expand_query
-from esqa.changes import CorpusChanges, corpus_changes
+from esqa.changes import CorpusChanges, corpus_changes, unchanged
 from esqa.chunk_table import article_chunks
 from esqa.embed import Embedder, SentenceTransformerEmbedder
 from esqa.errors import EsqaError
 from esqa.index import BuildReport, ProgressFactory, build_index
-from esqa.manifest import MANIFEST, SourceRecords, read_manifest, read_sources
+from esqa.manifest import CORPUS_STATS, MANIFEST, SourceRecords, read_manifest, read_sources
 from esqa.reader import Index, VerifyReport, load_index, verify_index
 from esqa.retrieve import clean_query, hybrid_search
 from esqa.types import Answer, Chunk, Hit
@@ -189,9 +189,20 @@ def corpus_of(index: Path = DEFAULT_INDEX, corpus: Path | str | None = None) -> 
     return _recorded_corpus({}, corpus)
 
 
-def _changes(records: Callable[[], SourceRecords], corpus: Path) -> CorpusChanges | None:
-    """What changed in `corpus` since the build; the records are read only if it exists."""
-    return corpus_changes(records(), corpus) if corpus.is_dir() else None
+def _changes(
+    records: Callable[[], SourceRecords], corpus: Path, manifest: dict[str, Any]
+) -> CorpusChanges | None:
+    """What changed in `corpus` since the build (None if it does not exist).
+
+    The records are read only when the corpus's stats differ from the digest
+    the build recorded (see `esqa.changes.unchanged`).
+    """
+    if not corpus.is_dir():
+        return None
+    digest = manifest.get(CORPUS_STATS)
+    if digest is not None and unchanged(corpus, digest):
+        return CorpusChanges()
+    return corpus_changes(records(), corpus)
 
 
 def verify(index: Path | str = DEFAULT_INDEX) -> VerifyReport:
@@ -258,7 +269,7 @@ def _index_stale(index: Path, corpus: Path) -> bool:
     """Whether the index is missing, unreadable or behind the corpus."""
     try:
         directory, manifest = read_manifest(index)
-        changes = _changes(lambda: read_sources(index, directory, manifest), corpus)
+        changes = _changes(lambda: read_sources(index, directory, manifest), corpus, manifest)
     except EsqaError:
         return True
     return changes is None or changes.stale
@@ -296,7 +307,7 @@ def info(index: Path | str = DEFAULT_INDEX, corpus: Path | str | None = None) ->
     directory, manifest = read_manifest(index)
     sources = read_sources(index, directory, manifest)
     where = _recorded_corpus(manifest, corpus)
-    changes = _changes(lambda: sources, where)
+    changes = _changes(lambda: sources, where, manifest)
     return _info_of(index, directory, manifest, sources, where, changes)
 
 
@@ -385,11 +396,11 @@ def load(
         report = build_index(corpus_of(index, corpus), index, embedder, progress=progress)
     loaded = load_index(index, embedder.model_id, embedder.dimension)
     where = _recorded_corpus(loaded.manifest, corpus)
-    changes = _changes(lambda: loaded.sources, where)
+    changes = _changes(lambda: loaded.sources, where, loaded.manifest)
     if refresh and changes is not None and changes.stale:
         report = build_index(where, index, embedder, progress=progress)
         loaded = load_index(index, embedder.model_id, embedder.dimension)
-        changes = _changes(lambda: loaded.sources, where)
+        changes = _changes(lambda: loaded.sources, where, loaded.manifest)
     return QA(loaded, embedder, built=report, corpus=where, changes=changes)
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from esqa.boilerplate import (
     parse_dateline,
     word_count,
 )
-from esqa.errors import CorpusError
+from esqa.corpus_files import walk_corpus
 from esqa.textfile import NotTextError, decode_bytes, split_lines
 from esqa.types import Article, Document, Paragraph
 
@@ -60,51 +58,6 @@ class _Draft:
     teaser: bool = False
     paragraphs: list[tuple[_Block, str]] = field(default_factory=list)  # (block, kind)
     has_body: bool = False
-
-
-def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """Yield (path, source) for every `*.txt` under root, sorted by source.
-
-    `source` is the path relative to root with "/" separators. Symbolic links
-    are not followed: a link could point outside the corpus. Only regular files
-    are read (opening a named pipe would wait forever for a writer), and only
-    names that are valid UTF-8, so that a citation can name the file.
-    """
-    for path, source, left_out in _walk(root):
-        if left_out is None:
-            yield path, source
-
-
-def _walk(root: Path) -> Iterator[tuple[Path, str, str | None]]:
-    """(path, source, why it is left out or None) for every `*.txt` under root."""
-    if not root.is_dir():
-        raise CorpusError(f"corpus directory {root} does not exist; pass --corpus DIR")
-    found: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if name.startswith(".") or not name.endswith(".txt"):
-                continue
-            path = Path(dirpath) / name
-            found.append((path.relative_to(root).as_posix(), path))
-    for source, path in sorted(found):
-        yield path, source, _left_out(path, source)
-
-
-def _left_out(path: Path, source: str) -> str | None:
-    try:
-        source.encode("utf-8")
-    except UnicodeEncodeError:
-        return "the file name is not valid UTF-8; rename the file"
-    try:
-        mode = path.lstat().st_mode
-    except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
-    if stat.S_ISLNK(mode):
-        return "symbolic link, not followed"
-    if not stat.S_ISREG(mode):
-        return "not a regular file"
-    return None
 
 
 def _printable(source: str) -> str:
@@ -147,13 +100,13 @@ def load_corpus(root: Path) -> CorpusScan:
     skipped with a warning, never an exception.
     """
     scan = CorpusScan([], [], {})
-    for path, source, left_out in _walk(root):
+    for source, entry, left_out in walk_corpus(root):
         if left_out is not None:
             # Not recorded as skipped: the index must never read such a file.
             scan.warnings.append(f"skipped {_printable(source)}: {left_out}")
             continue
         try:
-            doc = read_document(path, source)
+            doc = read_document(Path(entry.path), source)
         except NotTextError as exc:
             reason = str(exc).removeprefix(f"{source}: ")
         except OSError as exc:

@@ -34,6 +34,7 @@ import numpy as np
 
 from esqa import __version__
 from esqa.acronyms import mine_acronyms
+from esqa.changes import recorded_digest
 from esqa.chunk_table import write_chunks
 from esqa.chunking import ChunkingParams, TokenCounter, windows
 from esqa.corpus import load_corpus
@@ -42,6 +43,7 @@ from esqa.embed import Embedder, ProgressFn, describe_embedder
 from esqa.errors import CorpusError, EsqaError
 from esqa.manifest import (
     ACRONYMS,
+    CORPUS_STATS,
     FORMAT_VERSION,
     MANIFEST,
     SOURCES,
@@ -366,6 +368,7 @@ def build_index(
             _source_records(corpus, documents, chunks, dropped),
             _skipped_records(corpus, scan.skipped),
         )
+        manifest[CORPUS_STATS] = recorded_digest(sources)
 
         def write(directory: Path) -> None:
             (directory / ACRONYMS).write_text(

@@ -28,6 +28,10 @@ MANIFEST = "manifest.json"
 MANIFEST_SHA256 = "manifest_sha256"
 ACRONYMS = "acronyms.json"
 SOURCES = "sources.json"
+# The digest of the indexed files' names and stats (`esqa.changes.stats_digest`).
+# Every build writes it; an index without it has its corpus compared record
+# by record, which gives the same answer more slowly.
+CORPUS_STATS = "corpus_stats"
 
 
 def repair_hint(index: Path) -> str:
@@ -139,6 +143,8 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
     for key, kind in _TOP_LEVEL.items():
         if not _is(manifest.get(key), kind):
             return f"{key!r} is missing or of the wrong type"
+    if CORPUS_STATS in manifest and not isinstance(manifest[CORPUS_STATS], str):
+        return f"{CORPUS_STATS!r} is of the wrong type"
     problem = (
         _record_problem("'model'", manifest["model"], _MODEL)
         or _record_problem("'build'", manifest["build"], _BUILD)

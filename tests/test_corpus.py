@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import SEED_BOILERPLATE, SEED_NOT_PARAGRAPHS, SEEDS, seed_lines, write_corpus
 
-from esqa.corpus import iter_corpus_files, load_corpus, parse_text
+from esqa.corpus import load_corpus, parse_text
+from esqa.corpus_files import corpus_stats, iter_corpus_files
 from esqa.errors import CorpusError
 
 
@@ -343,6 +344,28 @@ def test_a_file_name_that_is_not_utf8_is_skipped_with_a_readable_warning(tmp_pat
     assert "caf\\xe9.txt" in warning and "rename" in warning
     warning.encode("utf-8")  # printable and storable in the manifest
     assert [source for _, source in iter_corpus_files(tmp_path)] == ["good.txt"]
+
+
+def test_a_symlinked_folder_is_not_entered(tmp_path):
+    outside = write_corpus(tmp_path / "outside", {"secret.txt": GOOD.replace("bank", "vault")})
+    corpus = write_corpus(tmp_path / "corpus", {"good.txt": GOOD})
+    (corpus / "more").symlink_to(outside, target_is_directory=True)
+    (corpus / "more.txt").symlink_to(outside, target_is_directory=True)
+    assert [source for _, source in iter_corpus_files(corpus)] == ["good.txt"]
+    scan = load_corpus(corpus)
+    assert [d.source for d in scan.documents] == ["good.txt"]
+    assert not scan.skipped and not any("secret" in w for w in scan.warnings)
+
+
+def test_the_corpus_listing_names_every_file_once_in_source_order(tmp_path):
+    names = [f"{d}/{n}.txt" for d in ("b", "a/z", "a", "c/d/e") for n in ("y", "x10", "x2")]
+    write_corpus(tmp_path, dict.fromkeys(names + ["top.txt"], GOOD))
+    sources = [source for _, source in iter_corpus_files(tmp_path)]
+    assert sources == sorted(names + ["top.txt"])
+    assert [source for source, _, _ in corpus_stats(tmp_path)] == sources
+    for source, size, mtime_ns in corpus_stats(tmp_path):
+        stat = (tmp_path / source).stat()
+        assert (size, mtime_ns) == (stat.st_size, stat.st_mtime_ns)
 
 
 def test_a_symlink_out_of_the_corpus_is_not_read_and_is_reported(tmp_path):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 
 import pytest
 from conftest import HashedEmbedder, write_corpus
 
+import esqa.api
 import esqa.changes
 import esqa.index
+import esqa.manifest
+import esqa.reader
 from esqa.changes import corpus_changes
 from esqa.index import build_index
 from esqa.manifest import SourceRecords, read_manifest, read_sources
@@ -236,3 +240,88 @@ def test_documents_carry_the_stat_of_the_file_as_read(tmp_path):
     (doc,) = esqa.index.load_corpus(corpus).documents
     stat = (corpus / "a.txt").stat()
     assert doc.file_stat == (stat.st_size, stat.st_mtime_ns)
+
+
+# ---------------------------------------------------------------- the stats digest
+
+
+@pytest.fixture
+def clean(tmp_path):
+    """A corpus whose files are all indexed (no skipped file), and its index."""
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B})
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    return corpus, index
+
+
+def _digest(index) -> str:
+    return read_manifest(index)[1][esqa.manifest.CORPUS_STATS]
+
+
+def test_an_untouched_corpus_matches_the_recorded_stats_digest(clean):
+    corpus, index = clean
+    assert esqa.changes.unchanged(corpus, _digest(index))
+
+
+def _edit(corpus):
+    path = corpus / "sub" / "b.txt"
+    path.write_text(B.replace("chip", "ship"), encoding="utf-8")
+    _later(path)
+
+
+def _same_stat_swap(corpus):
+    # A rename that keeps every size and time: only the names differ.
+    (corpus / "a.txt").rename(corpus / "c.txt")
+
+
+MUTATIONS = {
+    "touched": lambda corpus: _later(corpus / "a.txt"),
+    "edited": _edit,
+    "added": lambda corpus: write_corpus(corpus, {"new.txt": A.replace("Rates", "Yields")}),
+    "removed": lambda corpus: (corpus / "a.txt").unlink(),
+    "renamed": _same_stat_swap,
+    "empty file added": lambda corpus: write_corpus(corpus, {"empty.txt": b""}),
+}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_any_change_to_the_listing_or_a_stat_misses_the_digest(clean, mutation):
+    # Missing the digest only sends the check to the records, so a touch
+    # (same content) may miss it too; what must never happen is a match on a
+    # corpus whose records would show a change.
+    corpus, index = clean
+    MUTATIONS[mutation](corpus)
+    assert not esqa.changes.unchanged(corpus, _digest(index))
+
+
+def test_an_untouched_corpus_is_checked_without_reading_the_records(clean, monkeypatch):
+    corpus, index = clean
+
+    def fail(*args):
+        raise AssertionError("source records read")
+
+    monkeypatch.setattr(esqa.reader, "read_sources", fail)
+    monkeypatch.setattr(esqa.api, "read_sources", fail)
+    qa = esqa.api.load(index, corpus, embedder=HashedEmbedder())
+    assert qa.changes is not None and not qa.changes.stale
+    assert not esqa.api._index_stale(index, corpus)
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_load_reports_what_the_records_report_whether_or_not_the_digest_matches(clean, mutation):
+    corpus, index = clean
+    MUTATIONS[mutation](corpus)
+    expected = corpus_changes(recorded_sources(index), corpus)
+    assert esqa.api.load(index, corpus, embedder=HashedEmbedder()).changes == expected
+
+
+def test_an_index_without_the_digest_still_reports_changes(clean):
+    # Older format-3 indexes have no digest: the records decide, as before.
+    corpus, index = clean
+    path = index / esqa.manifest.MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest[esqa.manifest.CORPUS_STATS]
+    manifest[esqa.manifest.MANIFEST_SHA256] = esqa.manifest.manifest_digest(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    _edit(corpus)
+    assert esqa.api.load(index, corpus, embedder=HashedEmbedder()).changes.changed == ("sub/b.txt",)
