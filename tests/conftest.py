@@ -64,6 +64,21 @@ def fake_embedder() -> HashedEmbedder:
     return HashedEmbedder()
 
 
+# Two short articles, for tests that need a corpus but not the seeds.
+TWO_ARTICLES = {
+    "cables.txt": (
+        "Japan adds cables to critical goods\n\n"
+        "The Ministry of Economy, Trade and Industry plans to add undersea cables and "
+        "satellites to the list of critical products.\n\n"
+        "Officials said the change would take effect next year after a public comment period.\n"
+    ),
+    "rates.txt": (
+        "Rates rise again\n\n"
+        "The central bank raised its main rate by a quarter point on Tuesday, to a 17-year high.\n"
+    ),
+}
+
+
 def write_corpus(root: Path, files: dict[str, str | bytes]) -> Path:
     """Write article files under root (str is written as UTF-8)."""
     root.mkdir(parents=True, exist_ok=True)

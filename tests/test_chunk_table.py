@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import HashedEmbedder, write_corpus
+from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
 
 import esqa.reader
@@ -82,18 +82,7 @@ def test_article_chunks_are_the_chunks_of_the_same_article_in_file_order(fake_se
         assert article_chunks(index.chunks, c) == expected
 
 
-CORPUS = {
-    "cables.txt": (
-        "Japan adds cables to critical goods\n\n"
-        "The Ministry of Economy, Trade and Industry plans to add undersea cables and "
-        "satellites to the list of critical products.\n\n"
-        "Officials said the change would take effect next year after a public comment period.\n"
-    ),
-    "rates.txt": (
-        "Rates rise again\n\n"
-        "The central bank raised its main rate by a quarter point on Tuesday, to a 17-year high.\n"
-    ),
-}
+CORPUS = TWO_ARTICLES
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import HashedEmbedder, write_corpus
+from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
 
 import esqa.api
@@ -36,18 +36,7 @@ from esqa.errors import IndexMissingError
 HELPER = Path(__file__).resolve().parent / "helpers" / "esqa_fake.py"
 WAIT = 60  # seconds; only a hang ever comes close
 
-V1 = {
-    "cables.txt": (
-        "Japan adds cables to critical goods\n\n"
-        "The Ministry of Economy, Trade and Industry plans to add undersea cables and "
-        "satellites to the list of critical products.\n\n"
-        "Officials said the change would take effect next year after a public comment period.\n"
-    ),
-    "rates.txt": (
-        "Rates rise again\n\n"
-        "The central bank raised its main rate by a quarter point on Tuesday, to a 17-year high.\n"
-    ),
-}
+V1 = TWO_ARTICLES
 # The next version of the corpus: one file changed, one added, one removed.
 V2 = {
     "cables.txt": V1["cables.txt"].replace("next year", "in April"),
