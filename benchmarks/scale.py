@@ -292,16 +292,23 @@ def write_index_files(directory: Path, chunks: Sequence[Any], stores: dict[str, 
     (and the manifest's, which no longer holds it) is what a real corpus gives.
     """
     from esqa import __version__
+    from esqa.changes import recorded_digest
     from esqa.chunk_table import write_chunks
     from esqa.chunking import ChunkingParams
-    from esqa.manifest import ACRONYMS, FORMAT_VERSION, SOURCES, write_manifest
+    from esqa.manifest import (
+        ACRONYMS,
+        CORPUS_STATS,
+        FORMAT_VERSION,
+        SOURCES,
+        SourceRecords,
+        write_manifest,
+    )
 
     names = write_chunks(directory, chunks)
     (directory / ACRONYMS).write_text("{}", encoding="utf-8")
     sources = source_records(chunks)
-    (directory / SOURCES).write_text(
-        json.dumps({"sources": sources, "skipped": {}}), encoding="utf-8"
-    )
+    records = SourceRecords(sources, {})
+    (directory / SOURCES).write_text(json.dumps(records.to_dict()), encoding="utf-8")
     names += [SOURCES, ACRONYMS, "dense.faiss"]
     names += [p.relative_to(directory).as_posix() for p in (directory / "lexical").iterdir()]
     manifest = {
@@ -330,6 +337,7 @@ def write_index_files(directory: Path, chunks: Sequence[Any], stores: dict[str, 
             "chunks": len(chunks),
         },
         "warnings": [],
+        CORPUS_STATS: recorded_digest(records),
     }
     write_manifest(directory, manifest, names)
 

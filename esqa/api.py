@@ -20,7 +20,7 @@ from typing import Any
 
 from esqa.add import AddResult, copy_articles
 from esqa.answer import Composer, expand_query
-from esqa.changes import CorpusChanges, corpus_changes, unchanged
+from esqa.changes import CorpusChanges, compare_corpus
 from esqa.chunk_table import article_chunks
 from esqa.embed import Embedder, SentenceTransformerEmbedder
 from esqa.errors import EsqaError
@@ -195,14 +195,11 @@ def _changes(
     """What changed in `corpus` since the build (None if it does not exist).
 
     The records are read only when the corpus's stats differ from the digest
-    the build recorded (see `esqa.changes.unchanged`).
+    the build recorded (see `esqa.changes.compare_corpus`).
     """
     if not corpus.is_dir():
         return None
-    digest = manifest.get(CORPUS_STATS)
-    if digest is not None and unchanged(corpus, digest):
-        return CorpusChanges()
-    return corpus_changes(records(), corpus)
+    return compare_corpus(corpus, manifest[CORPUS_STATS], records)
 
 
 def verify(index: Path | str = DEFAULT_INDEX) -> VerifyReport:

@@ -6,24 +6,28 @@ makes the check of an untouched corpus cost one `stat` per file; only a file
 whose stat changed is hashed, to confirm that its content did.
 
 Reading the records is itself a cost that grows with the corpus (half a
-second for 100,000 files). So the manifest also holds a digest of every indexed file's
-name, size and modification time (`stats_digest`): when the corpus's files
-give the same digest, nothing changed and the records are never read. This
-is git's trick for `git status`, trusting an unchanged stat.
+second for 100,000 files). So the manifest also holds a digest of the name,
+size and modification time of every file the build read (`stats_digest`):
+when the corpus's files give the same digest, nothing changed and the records
+are never read. This is git's trick for `git status`, trusting an unchanged
+stat. `compare_corpus` lists the corpus once for both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from esqa.corpus_files import corpus_stats, walk_corpus
+from esqa.corpus_files import walk_corpus
 from esqa.manifest import SourceRecords
 from esqa.storage import sha256_file
+
+# (source, directory entry) of each corpus file that may be read.
+_Files = list[tuple[str, os.DirEntry[str]]]
 
 
 @dataclass(frozen=True)
@@ -44,28 +48,26 @@ class CorpusChanges:
         }
 
 
-def corpus_changes(records: SourceRecords, corpus: Path) -> CorpusChanges:
-    """Files added, changed or removed since the index was built.
+def compare_corpus(
+    corpus: Path, digest: str, records: Callable[[], SourceRecords]
+) -> CorpusChanges:
+    """What changed since the build, reading the records only if the digest differs.
 
-    Size and modification time are compared first; a file whose stat changed
-    is hashed to confirm that its content did.
+    `digest` is the manifest's `corpus_stats`. When the corpus's files give
+    the same digest, every file is recorded with its stat and a sha256 and
+    every recorded file is there: `corpus_changes` would find nothing.
     """
-    recorded, skipped = records.sources, records.skipped
-    seen: set[str] = set()
-    added: list[str] = []
-    changed: list[str] = []
-    for source, entry, left_out in walk_corpus(corpus):
-        if left_out is not None:
-            continue
-        seen.add(source)
-        record = recorded.get(source) or skipped.get(source)
-        if record is None:
-            added.append(source)
-            continue
-        if _changed(entry, record):
-            changed.append(source)
-    removed = sorted(set(recorded) - seen)
-    return CorpusChanges(tuple(added), tuple(changed), tuple(removed))
+    files = _files(corpus)
+    try:
+        same = stats_digest(_stats(files)) == digest
+    except OSError:
+        same = False  # a file vanished since the listing: the records say what
+    return CorpusChanges() if same else _compare(records(), files)
+
+
+def corpus_changes(records: SourceRecords, corpus: Path) -> CorpusChanges:
+    """Files added, changed or removed since the index was built, record by record."""
+    return _compare(records, _files(corpus))
 
 
 def stats_digest(stats: Iterable[tuple[str, int, int]]) -> str:
@@ -77,23 +79,45 @@ def stats_digest(stats: Iterable[tuple[str, int, int]]) -> str:
 
 
 def recorded_digest(records: SourceRecords) -> str:
-    """`stats_digest` of the indexed files as the build recorded them."""
-    return stats_digest((s, r["bytes"], r["mtime_ns"]) for s, r in records.sources.items())
+    """`stats_digest` of the files the build read, as it recorded them.
 
-
-def unchanged(corpus: Path, digest: str) -> bool:
-    """Whether the corpus's files are exactly the indexed ones, with their recorded stats.
-
-    True means `corpus_changes` would find nothing: every file is recorded
-    with its stat and its sha256, and every recorded file is there. False
-    means only that the records must be compared (a skipped file, such as an
-    empty one, is never in the digest, so a corpus holding one always is).
+    Skipped files that were read (empty, binary, no article text) count: left
+    out, a single one would send every check to the records. A file that
+    could not be read has no sha256 and is left out, so a corpus holding one
+    is always compared record by record (see `_changed`).
     """
-    try:
-        stats = corpus_stats(corpus)
-    except OSError:
-        return False
-    return stats_digest(stats) == digest
+    read = [*records.sources.items(), *records.skipped.items()]
+    return stats_digest((s, r["bytes"], r["mtime_ns"]) for s, r in read if "sha256" in r)
+
+
+def _files(corpus: Path) -> _Files:
+    return [(source, entry) for source, entry, left_out in walk_corpus(corpus) if not left_out]
+
+
+def _stats(files: _Files) -> list[tuple[str, int, int]]:
+    out = []
+    for source, entry in files:
+        stat = entry.stat(follow_symlinks=False)  # a regular file: as path.stat()
+        out.append((source, stat.st_size, stat.st_mtime_ns))
+    return out
+
+
+def _compare(records: SourceRecords, files: _Files) -> CorpusChanges:
+    """Size and modification time first; a file whose stat changed is hashed."""
+    recorded, skipped = records.sources, records.skipped
+    seen: set[str] = set()
+    added: list[str] = []
+    changed: list[str] = []
+    for source, entry in files:
+        seen.add(source)
+        record = recorded.get(source) or skipped.get(source)
+        if record is None:
+            added.append(source)
+            continue
+        if _changed(entry, record):
+            changed.append(source)
+    removed = sorted(set(recorded) - seen)
+    return CorpusChanges(tuple(added), tuple(changed), tuple(removed))
 
 
 def _changed(entry: os.DirEntry[str], record: dict[str, Any]) -> bool:

@@ -86,7 +86,7 @@ class ChunkTable(Mapping[int, Chunk]):
             problem = f"it holds chunk {chunk.id}"
         if chunk is None or chunk.id != chunk_id:
             # Found when read: a large file is checked by size only at load
-            # (see `esqa.index.load_index`).
+            # (see `esqa.reader.load_index`).
             raise IndexInvalidError(
                 f"line {chunk_id + 1} of {self._path} is damaged ({problem}); {self._hint}"
             )

@@ -44,19 +44,6 @@ def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
             yield Path(entry.path), source
 
 
-def corpus_stats(root: Path) -> list[tuple[str, int, int]]:
-    """(source, size, mtime_ns) of every file `iter_corpus_files` yields.
-
-    Raises OSError if a file vanished since the folder was listed.
-    """
-    out = []
-    for source, entry, left_out in walk_corpus(root):
-        if left_out is None:
-            stat = entry.stat(follow_symlinks=False)  # a regular file: as path.stat()
-            out.append((source, stat.st_size, stat.st_mtime_ns))
-    return out
-
-
 def _scan(directory: str, prefix: str, found: list[tuple[str, os.DirEntry[str]]]) -> None:
     folders = []
     try:

@@ -1,19 +1,23 @@
-"""Build, save and load an index directory.
+"""Build an index directory (loading it is `esqa.reader`'s).
 
 `indexes/NAME/` (see `esqa.storage` for how it is written) holds:
 
 - `manifest.json`: format and esqa versions, model id and dimension, the embedding
   backend (and ONNX export sha256) that embedded the build, chunking
-  parameters, the stores' descriptions, sha256 (with size and mtime) of every
-  source file, counts, build time, the sha256 of every other index file, and
-  the sha256 of its own content;
+  parameters, the stores' descriptions, counts, build time, the digest of the
+  corpus files' names and stats (`esqa.changes`), the sha256 and size of
+  every other index file, and the sha256 of its own content;
+- `sources.json`: each corpus file's sha256, size and mtime, and the files
+  skipped and why (see `esqa.manifest.SourceRecords`);
+- `acronyms.json`: the acronyms found in the corpus (`esqa.acronyms`);
 - `chunks.jsonl`: one chunk per line, with its provenance, and
   `chunks.offsets.npy`, where each line starts (see `esqa.chunk_table`);
 - the stores' files: `dense.faiss` (FAISS) and `lexical/` (bm25s arrays and JSON).
 
 Nothing is pickled. Loading checks the format version, the manifest's own
-checksum and structure, the model and every file's checksum, and fails with a
-one-line error that names the command to run.
+checksum and structure, the model, and each file's size and, up to
+`esqa.reader.HASH_ON_LOAD_BYTES`, its checksum; it fails with a one-line
+error that names the command to run.
 """
 
 from __future__ import annotations
@@ -186,7 +190,7 @@ def ingestion_fingerprint() -> str:
 class _Previous:
     """What a build may reuse from the index it replaces."""
 
-    sources: dict[str, Any]  # the manifest's record of each indexed file
+    sources: dict[str, Any]  # the record of each indexed file (`sources.json`)
     chunks: dict[str, list[Chunk]]  # by source, in order
     reuse_chunks: bool  # False when the chunking parameters or the ingestion code changed
     ids_by_text: dict[str, int]  # chunk text -> id of its vector in `dense`
@@ -220,7 +224,7 @@ def _previous_index(
         # The repair command must never fail on the index it repairs.
         return None, f"{directory / MANIFEST} is damaged ({type(exc).__name__}: {exc})"
     manifest = loaded.manifest
-    ordered = sorted(loaded.chunks.values(), key=lambda c: c.id)
+    ordered = list(loaded.chunks.values())  # a chunk table iterates in id order
     by_source: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in ordered:
         by_source[chunk.source].append(chunk)

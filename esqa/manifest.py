@@ -28,9 +28,8 @@ MANIFEST = "manifest.json"
 MANIFEST_SHA256 = "manifest_sha256"
 ACRONYMS = "acronyms.json"
 SOURCES = "sources.json"
-# The digest of the indexed files' names and stats (`esqa.changes.stats_digest`).
-# Every build writes it; an index without it has its corpus compared record
-# by record, which gives the same answer more slowly.
+# The digest of the names and stats of the corpus files a build read
+# (`esqa.changes.recorded_digest`).
 CORPUS_STATS = "corpus_stats"
 
 
@@ -107,6 +106,7 @@ _TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
     "counts": dict,
     "warnings": list,
     "files": dict,
+    CORPUS_STATS: str,
 }
 _MODEL = {"id": str, "dimension": int}
 _BUILD = {"incremental": bool, "reused_chunks": int, "embedded_chunks": int, "chunked_files": int}
@@ -143,8 +143,6 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
     for key, kind in _TOP_LEVEL.items():
         if not _is(manifest.get(key), kind):
             return f"{key!r} is missing or of the wrong type"
-    if CORPUS_STATS in manifest and not isinstance(manifest[CORPUS_STATS], str):
-        return f"{CORPUS_STATS!r} is of the wrong type"
     problem = (
         _record_problem("'model'", manifest["model"], _MODEL)
         or _record_problem("'build'", manifest["build"], _BUILD)

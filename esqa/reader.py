@@ -148,9 +148,10 @@ def verify_index(index: Path) -> VerifyReport:
     damaged file. Example: `verify_index(Path("indexes/default")).files`.
     """
     started = time.monotonic()
-    directory, manifest = read_manifest(index)
+    _, manifest = read_manifest(index)
     model = manifest["model"]
     loaded = load_index(index, model["id"], model["dimension"], verify="full")
+    directory, manifest = loaded.directory, loaded.manifest  # the generation verified
     loaded.sources  # noqa: B018 (read, so that its structure is checked too)
     files = manifest["files"]
     return VerifyReport(

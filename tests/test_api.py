@@ -100,7 +100,7 @@ def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path,
     api.build(corpus, index, embedder=HashedEmbedder())
     write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
     calls = {"manifest": 0, "changes": 0}
-    real_read, real_changes = esqa.reader.read_manifest, api.corpus_changes
+    real_read, real_changes = esqa.reader.read_manifest, api.compare_corpus
 
     def counting_read(*args):
         calls["manifest"] += 1
@@ -112,7 +112,7 @@ def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path,
 
     monkeypatch.setattr(esqa.reader, "read_manifest", counting_read)
     monkeypatch.setattr(api, "read_manifest", counting_read)
-    monkeypatch.setattr(api, "corpus_changes", counting_changes)
+    monkeypatch.setattr(api, "compare_corpus", counting_changes)
     qa = api.load(index, corpus, embedder=HashedEmbedder())
     assert qa.changes is not None and qa.changes.added == ("c.txt",)
     assert qa.info().changes == qa.changes and qa.info().counts["files"] == 2

@@ -223,7 +223,7 @@ class Bm25LexicalStore:
         else:  # bm25s saves no postings for no documents
             store._postings = Postings.empty()
         store._tokenizer = QueryTokenizer.load(target)
-        store._ids = ids.astype(np.int64)
+        store._ids = ids.astype(np.int64, copy=False)
         return store
 
     def describe(self) -> dict[str, Any]:
