@@ -2,15 +2,23 @@
 
 `chunks.jsonl` holds one chunk per line, as JSON (readable, greppable, never
 a pickle); `chunks.offsets.npy` holds where each line starts, with the file's
-length last. Chunk ids are their line numbers from 0, as every build numbers
-them. Loading maps both files and parses nothing: a million chunks took 12.5 s
-to parse as a whole, and a question reads about a hundred of them.
+length last, and `chunks.crc32.npy` each line's CRC-32. Chunk ids are their
+line numbers from 0, as every build numbers them. Loading maps the files and
+parses nothing: a million chunks took 12.5 s to parse as a whole, and a
+question reads about a hundred of them.
+
+`chunks.jsonl` is too large to hash at every load (see
+`esqa.reader.HASH_ON_LOAD_BYTES`), so each line is checked against its CRC
+when it is first read: a damaged line can never be cited, even one that
+still parses (a changed digit of a line number). The two small arrays are
+hashed at load.
 """
 
 from __future__ import annotations
 
 import json
 import mmap
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -21,19 +29,24 @@ from esqa.types import Chunk
 
 CHUNKS = "chunks.jsonl"
 OFFSETS = "chunks.offsets.npy"
+CRCS = "chunks.crc32.npy"
 
 
 def write_chunks(directory: Path, chunks: Sequence[Chunk]) -> list[str]:
-    """Write the chunks (ids must be 0, 1, 2, ...) and their line offsets; the file names."""
+    """Write the chunks (ids must be 0, 1, 2, ...), their line offsets and CRCs; the file names."""
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    crcs = np.zeros(len(chunks), dtype=np.uint32)
     with (directory / CHUNKS).open("wb") as f:
         for position, chunk in enumerate(chunks):
             if chunk.id != position:
                 raise ValueError(f"chunk {position} has id {chunk.id}; ids are positions")
-            f.write(json.dumps(chunk.to_dict(), ensure_ascii=False).encode("utf-8") + b"\n")
+            line = json.dumps(chunk.to_dict(), ensure_ascii=False).encode("utf-8") + b"\n"
+            f.write(line)
             offsets[position + 1] = f.tell()
+            crcs[position] = zlib.crc32(line)
     np.save(directory / OFFSETS, offsets, allow_pickle=False)
-    return [CHUNKS, OFFSETS]
+    np.save(directory / CRCS, crcs, allow_pickle=False)
+    return [CHUNKS, OFFSETS, CRCS]
 
 
 class ChunkTable(Mapping[int, Chunk]):
@@ -43,14 +56,22 @@ class ChunkTable(Mapping[int, Chunk]):
     """
 
     def __init__(
-        self, data: bytes | mmap.mmap, offsets: np.ndarray, path: str = CHUNKS, hint: str = ""
+        self,
+        data: bytes | mmap.mmap,
+        offsets: np.ndarray,
+        crcs: np.ndarray,
+        path: str = CHUNKS,
+        hint: str = "",
     ) -> None:
         if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0:
             raise ValueError(f"{OFFSETS} is not a list of line offsets")
         if int(offsets[-1]) != len(data) or np.any(np.diff(offsets) <= 0):
             raise ValueError(f"{OFFSETS} does not match {CHUNKS}")
+        if crcs.shape != (len(offsets) - 1,):
+            raise ValueError(f"{CRCS} does not match {OFFSETS}")
         self._data = data
         self._offsets = offsets
+        self._crcs = crcs
         # For the error raised when a line turns out damaged: the file, and
         # the command that rebuilds it.
         self._path, self._hint = path, hint
@@ -60,11 +81,18 @@ class ChunkTable(Mapping[int, Chunk]):
     def open(cls, directory: Path, hint: str = "") -> ChunkTable:
         """Map the chunks saved in `directory`; `hint` ends the message of a damaged line."""
         offsets = np.load(directory / OFFSETS, mmap_mode="r", allow_pickle=False)
+        crcs = np.load(directory / CRCS, mmap_mode="r", allow_pickle=False)
         with (directory / CHUNKS).open("rb") as f:
             # An empty file cannot be mapped; it holds no chunk either way.
             size = f.seek(0, 2)
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        return cls(data, np.asarray(offsets, dtype=np.int64), str(directory / CHUNKS), hint)
+        return cls(
+            data,
+            np.asarray(offsets, dtype=np.int64),
+            np.asarray(crcs, dtype=np.uint32),
+            str(directory / CHUNKS),
+            hint,
+        )
 
     @property
     def ids(self) -> np.ndarray:
@@ -72,18 +100,23 @@ class ChunkTable(Mapping[int, Chunk]):
         return np.arange(len(self), dtype=np.int64)
 
     def __getitem__(self, chunk_id: int) -> Chunk:
-        chunk = self._parsed.get(chunk_id)
-        if chunk is not None:
-            return chunk
+        cached = self._parsed.get(chunk_id)
+        if cached is not None:
+            return cached
         if not isinstance(chunk_id, int | np.integer) or not 0 <= chunk_id < len(self):
             raise KeyError(chunk_id)
         start, end = int(self._offsets[chunk_id]), int(self._offsets[chunk_id + 1])
-        try:
-            chunk = Chunk.from_dict(json.loads(self._data[start:end]))
-        except (ValueError, TypeError, KeyError) as exc:
-            chunk, problem = None, str(exc)
+        line = self._data[start:end]
+        chunk: Chunk | None = None
+        if zlib.crc32(line) != int(self._crcs[chunk_id]):
+            problem = "checksum mismatch"
         else:
-            problem = f"it holds chunk {chunk.id}"
+            try:
+                chunk = Chunk.from_dict(json.loads(line))
+            except (ValueError, TypeError, KeyError) as exc:
+                problem = str(exc)
+            else:
+                problem = f"it holds chunk {chunk.id}"
         if chunk is None or chunk.id != chunk_id:
             # Found when read: a large file is checked by size only at load
             # (see `esqa.reader.load_index`).

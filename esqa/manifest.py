@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from esqa.chunk_table import CHUNKS, OFFSETS
+from esqa.chunk_table import CHUNKS, CRCS, OFFSETS
 from esqa.errors import IndexInvalidError, IndexMissingError
 from esqa.storage import sha256_file
 
@@ -157,7 +157,7 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
     if outside:
         return f"'files' names {outside[0]!r}, outside the index"
     # Without these every load would read unverified files.
-    missing = [n for n in (CHUNKS, OFFSETS, ACRONYMS, SOURCES) if n not in manifest["files"]]
+    missing = [n for n in (CHUNKS, OFFSETS, CRCS, ACRONYMS, SOURCES) if n not in manifest["files"]]
     return f"'files' lists no checksum for {missing[0]}" if missing else None
 
 

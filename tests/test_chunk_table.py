@@ -17,7 +17,7 @@ from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
 
 import esqa.reader
-from esqa.chunk_table import CHUNKS, OFFSETS, ChunkTable, article_chunks, write_chunks
+from esqa.chunk_table import CHUNKS, CRCS, OFFSETS, ChunkTable, article_chunks, write_chunks
 from esqa.cli import cli
 from esqa.errors import IndexInvalidError
 from esqa.index import build_index
@@ -141,7 +141,26 @@ def test_a_damaged_chunk_is_found_when_read_and_named_with_the_repair(built, mon
     assert "line 2" in message and CHUNKS in message and "esqa index build" in message
 
 
-@pytest.mark.parametrize("name", [CHUNKS, OFFSETS, "dense.faiss", "sources.json"])
+def test_a_damaged_line_number_that_still_parses_is_never_cited(built, monkeypatch):
+    # Same size, valid JSON, right id: only the line's checksum can tell.
+    monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
+    path = built.resolve() / CHUNKS
+    lines = path.read_bytes().splitlines(keepends=True)
+    chunk = json.loads(lines[0])
+    old = f'"line_end": {chunk["line_end"]}'.encode()
+    end = chunk["line_end"]
+    new = f'"line_end": {end - end % 10 + (end + 1) % 10}'.encode()  # its last digit
+    assert old in lines[0] and len(old) == len(new)
+    lines[0] = lines[0].replace(old, new)
+    path.write_bytes(b"".join(lines))
+    index = load(built)
+    with pytest.raises(IndexInvalidError) as excinfo:
+        index.chunks[0]  # noqa: B018
+    message = str(excinfo.value)
+    assert "line 1" in message and "checksum" in message and "esqa index build" in message
+
+
+@pytest.mark.parametrize("name", [CHUNKS, OFFSETS, CRCS, "dense.faiss", "sources.json"])
 def test_verify_finds_same_size_damage_in_any_file(built, monkeypatch, name):
     monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
     path = built.resolve() / name

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import SEEDS, HashedEmbedder
 
+from esqa.errors import IndexInvalidError
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
 from esqa.types import Chunk
@@ -251,6 +252,31 @@ def test_a_loaded_lexical_store_maps_its_postings_instead_of_reading_them(chunks
     loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     _, postings = loaded._searchable()
     assert all(isinstance(a, np.memmap) for a in (postings.data, postings.indices, postings.indptr))
+
+
+def _postings_file(tmp_path, name: str):
+    return next((tmp_path / "lexical").glob(f"{name}.csc.index.npy"))
+
+
+def test_a_lexical_store_whose_column_pointers_were_damaged_is_refused_at_load(chunks, tmp_path):
+    lexical_store(chunks).save(tmp_path)
+    path = _postings_file(tmp_path, "indptr")
+    indptr = np.load(path)
+    indptr[len(indptr) // 2] = indptr[-1] + 1  # past the end: a term would read beyond
+    np.save(path, indptr)
+    with pytest.raises(ValueError, match="postings"):
+        Bm25LexicalStore.load(tmp_path, by_id(chunks))
+
+
+def test_postings_that_name_a_document_beyond_the_index_are_an_index_error(chunks, tmp_path):
+    lexical_store(chunks).save(tmp_path)
+    path = _postings_file(tmp_path, "indices")
+    indices = np.load(path)
+    indices[:] = len(chunks) + 5
+    np.save(path, indices)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
+    with pytest.raises(IndexInvalidError, match="esqa index build"):
+        loaded.search("ESPA", 5)
 
 
 # A loaded store answers queries without bm25s (`esqa.stores.bm25_reader`

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from esqa.errors import IndexInvalidError
+
 TOKENIZER_FILE = "tokenizer.json"
 PARAMS_FILE = "params.index.json"
 VOCAB_FILE = "vocab.index.json"
@@ -141,6 +143,18 @@ class Postings:
             name: np.load(directory / file, mmap_mode="r", allow_pickle=False)
             for name, file in ARRAY_FILES.items()
         }
+        # The arrays are large and checked by size only at load (see
+        # `esqa.reader.HASH_ON_LOAD_BYTES`). Their shape is cheap to check
+        # (`indptr` has an entry per term), and `scores` checks the rows it reads.
+        data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
+        if not (
+            indptr.ndim == 1
+            and len(indptr) > 0
+            and indptr[0] == 0
+            and indptr[-1] == len(data) == len(indices)
+            and not np.any(np.diff(indptr) < 0)
+        ):
+            raise ValueError("the BM25 postings' column pointers do not match their arrays")
         return cls(vocab, int(params["num_docs"]), str(params["dtype"]), **arrays)
 
     @classmethod
@@ -163,7 +177,13 @@ class Postings:
         scores = np.zeros(self.num_docs, dtype=self.dtype)
         for term in ids:
             start, end = self.indptr[term], self.indptr[term + 1]
-            np.add.at(scores, self.indices[start:end], self.data[start:end])
+            try:
+                np.add.at(scores, self.indices[start:end], self.data[start:end])
+            except IndexError:
+                raise IndexInvalidError(
+                    f"the BM25 postings of term {term} name a document beyond the "
+                    f"{self.num_docs} indexed; run: esqa index verify, then esqa index build"
+                ) from None
         return scores
 
     def document_frequency(self, term: str) -> int:
