@@ -10,8 +10,9 @@
 - `sources.json`: each corpus file's sha256, size and mtime, and the files
   skipped and why (see `esqa.manifest.SourceRecords`);
 - `acronyms.json`: the acronyms found in the corpus (`esqa.acronyms`);
-- `chunks.jsonl`: one chunk per line, with its provenance, and
-  `chunks.offsets.npy`, where each line starts (see `esqa.chunk_table`);
+- `chunks.jsonl`: one chunk per line, with its provenance, with
+  `chunks.offsets.npy`, where each line starts, and `chunks.crc32.npy`, each
+  line's CRC-32 (see `esqa.chunk_table`);
 - the stores' files: `dense.faiss` (FAISS) and `lexical/` (bm25s arrays and JSON).
 
 Nothing is pickled. Loading checks the format version, the manifest's own
