@@ -46,10 +46,10 @@ LONG_PIECES = 200
 
 def real_chunks(papers: int) -> list[str]:
     """Every chunk, as esqa cuts them, of the first COVID-QA papers and seeds/."""
-    from esqa.chunking import ChunkingParams
-    from esqa.corpus import load_corpus
-    from esqa.embed import BundledTokenizer
-    from esqa.index import make_chunks
+    from esqa.embed.base import BundledTokenizer
+    from esqa.ingest.chunking import ChunkingParams
+    from esqa.ingest.chunks import make_chunks
+    from esqa.ingest.pages import load_corpus
 
     counter = BundledTokenizer()
     with tempfile.TemporaryDirectory(prefix="esqa-bench-") as tmp:
@@ -66,7 +66,7 @@ def real_chunks(papers: int) -> list[str]:
 
 def chunk_sets(papers: int, sample: int, long: int, seed: int) -> dict[str, list[str]]:
     """A random sample of the chunks, and a random sample of the long ones (>= 200 pieces)."""
-    from esqa.embed import BundledTokenizer
+    from esqa.embed.base import BundledTokenizer
 
     texts = real_chunks(papers)
     pieces = BundledTokenizer().count_tokens(texts)
@@ -92,8 +92,8 @@ class TorchThreads:
 
 
 def embedders(threads: list[int]) -> dict[str, Any]:
-    from esqa.embed import SentenceTransformerEmbedder
-    from esqa.onnx_embed import OnnxEmbedder
+    from esqa.embed.onnx_runtime import OnnxEmbedder
+    from esqa.embed.sentence_transformers import SentenceTransformerEmbedder
 
     st = SentenceTransformerEmbedder()
     chosen: dict[str, Any] = {}
@@ -109,7 +109,7 @@ def embedders(threads: list[int]) -> dict[str, Any]:
 def throughput(texts: list[str], chosen: dict[str, Any], rounds: int, batch: int) -> dict[str, Any]:
     """chunks/s of every embedder on `texts` (median of interleaved rounds), and
     each one's speed-up over the fastest sentence-transformers setting."""
-    from esqa.embed import BundledTokenizer
+    from esqa.embed.base import BundledTokenizer
 
     pieces = BundledTokenizer().count_tokens(texts)
     print(
@@ -159,8 +159,8 @@ def throughput(texts: list[str], chosen: dict[str, Any], rounds: int, batch: int
 def grade(corpus: Path, qa_file: Path, precision: str, workdir: Path) -> dict[str, Any]:
     """Index `corpus` with the ONNX variant, answer `qa_file` with the same variant, grade."""
     from esqa import api
+    from esqa.embed.onnx_runtime import OnnxEmbedder
     from esqa.evaluate import evaluate, read_questions
-    from esqa.onnx_embed import OnnxEmbedder
 
     embedder = OnnxEmbedder(precision=precision)
     index = workdir / f"{corpus.parent.name}-{precision}"

@@ -123,9 +123,9 @@ def in_process(index: Path, embedder: Any, repeats: int) -> dict[str, Any]:
 def prepare(workdir: Path) -> tuple[dict[str, Path], dict[str, Any]]:
     """The ONNX exports (made if the cache lacks them) and the two seeds indexes (not timed)."""
     from esqa import api
-    from esqa.embed import bundled_model_path
-    from esqa.onnx_embed import OnnxEmbedder
-    from esqa.onnx_export import cache_root, cached_export, ensure_export
+    from esqa.embed.base import bundled_model_path
+    from esqa.embed.onnx_export import cache_root, cached_export, ensure_export
+    from esqa.embed.onnx_runtime import OnnxEmbedder
 
     model = bundled_model_path()
     started = time.perf_counter()
@@ -175,8 +175,8 @@ def run(workdir: Path, runs: int, repeats: int, before: Path | None) -> dict[str
             flush=True,
         )
     medians = {name: round(statistics.median(s), 3) for name, s in samples.items()}
-    from esqa.embed import SentenceTransformerEmbedder
-    from esqa.onnx_embed import OnnxEmbedder
+    from esqa.embed.onnx_runtime import OnnxEmbedder
+    from esqa.embed.sentence_transformers import SentenceTransformerEmbedder
 
     library = {
         DEFAULT: in_process(indexes["new"], OnnxEmbedder(precision="int8"), repeats),

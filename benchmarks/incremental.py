@@ -48,8 +48,8 @@ SUBSTITUTION = 0.3  # chance that a word of 4+ letters is replaced
 
 def seed_pools(seeds: Path = SEEDS) -> tuple[list[str], list[str]]:
     """The sentence pool and the vocabulary taken from the seed articles."""
-    from esqa.chunking import split_sentences
-    from esqa.corpus import load_corpus
+    from esqa.ingest.chunking import split_sentences
+    from esqa.ingest.pages import load_corpus
 
     sentences: set[str] = set()
     vocabulary: set[str] = set()
@@ -111,7 +111,7 @@ def esqa(*args: str) -> tuple[float, str]:
 
 
 def run(articles: int, adds: int, seed: int, workdir: Path) -> dict[str, Any]:
-    from esqa.corpus import load_corpus
+    from esqa.ingest.pages import load_corpus
 
     corpus, index = workdir / "corpus", workdir / "index"
     to_add = generate(corpus, articles, seed)[:adds]

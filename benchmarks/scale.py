@@ -8,7 +8,7 @@ Run it with `make bench`, or:
 Results are printed and written as JSON (`--out`, default
 `benchmarks/results/scale.json`). It measures esqa's own stores
 (`esqa.stores.faiss_dense`, `esqa.stores.bm25_lexical`) and its own fusion
-(`esqa.retrieve.hybrid_search`: k = 16, 50 candidates from each search).
+(`esqa.index.search.hybrid_search`: k = 16, 50 candidates from each search).
 
 Per size (`--sizes`), with synthetic data:
 
@@ -20,7 +20,7 @@ Per size (`--sizes`), with synthetic data:
    stop words make about a third of the text, as in English, and the
    commonest content words occur in a few percent of the documents. The
    stores are written as a whole index directory (chunk table, source
-   records, manifest with checksums), so `esqa.reader.load_index` can load it.
+   records, manifest with checksums), so `esqa.index.reader.load_index` can load it.
 2. Query, in a new process each run (`--runs`): resident memory (RSS, anonymous
    and file-backed, from /proc/self/status) after imports, after loading and
    after the queries; the time of `load_index` as `esqa ask` calls it, and
@@ -83,7 +83,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "scale.json"
 
 DIMENSION = 384  # all-MiniLM-L6-v2
 MODEL_ID = "synthetic/gaussian"  # the manifest's model: vectors are random, not embedded
-K = 16  # passages the composer reads... as `esqa.retrieve.hybrid_search` is asked for
+K = 16  # passages the composer reads... as `esqa.index.search.hybrid_search` is asked for
 RECALL_K = 10
 WORDS_PER_DOC = 100
 CONTENT_WORDS = 200_000
@@ -287,15 +287,14 @@ def source_records(chunks: Sequence[Any]) -> dict[str, Any]:
 def write_index_files(directory: Path, chunks: Sequence[Any], stores: dict[str, Any]) -> None:
     """Complete the saved stores into an index directory that `load_index` opens.
 
-    The manifest is what `esqa.index.build_index` writes, with the synthetic
+    The manifest is what `esqa.index.build.build_index` writes, with the synthetic
     model's id; `sources.json` has a record per synthetic file, so its size
     (and the manifest's, which no longer holds it) is what a real corpus gives.
     """
     from esqa import __version__
-    from esqa.changes import recorded_digest
-    from esqa.chunk_table import write_chunks
-    from esqa.chunking import ChunkingParams
-    from esqa.manifest import (
+    from esqa.index.changes import recorded_digest
+    from esqa.index.chunk_table import write_chunks
+    from esqa.index.manifest import (
         ACRONYMS,
         CORPUS_STATS,
         FORMAT_VERSION,
@@ -303,6 +302,7 @@ def write_index_files(directory: Path, chunks: Sequence[Any], stores: dict[str, 
         SourceRecords,
         write_manifest,
     )
+    from esqa.ingest.chunking import ChunkingParams
 
     names = write_chunks(directory, chunks)
     (directory / ACRONYMS).write_text("{}", encoding="utf-8")
@@ -386,9 +386,9 @@ def query_worker(directory: Path, count: int, mmap: bool) -> dict[str, Any]:
     holds it: a file mapped twice counts twice in RSS, so the loads of the
     parts are timed only after memory is measured, and each is dropped at once.
     """
-    from esqa.chunk_table import ChunkTable
-    from esqa.reader import load_index
-    from esqa.retrieve import hybrid_search
+    from esqa.index.chunk_table import ChunkTable
+    from esqa.index.reader import load_index
+    from esqa.index.search import hybrid_search
     from esqa.stores.bm25_lexical import Bm25LexicalStore
     from esqa.stores.faiss_dense import FaissDenseStore
 
@@ -523,8 +523,8 @@ def real_texts(roots: tuple[Path, ...]) -> list[str]:
     what esqa would index, only shorter; overlapping windows make near
     neighbours, which is what chunk windows overlapping by a sentence make too.
     """
-    from esqa.chunking import split_sentences
-    from esqa.corpus import load_corpus
+    from esqa.ingest.chunking import split_sentences
+    from esqa.ingest.pages import load_corpus
 
     seen: dict[str, None] = {}
     for root in roots:
@@ -551,7 +551,7 @@ def embed_cached(texts: list[str], cache: Path, label: str) -> np.ndarray:
     path = cache / f"{label}-{len(texts)}-{digest}.npy"
     if path.is_file():
         return np.load(path, allow_pickle=False)
-    from esqa.embed import SentenceTransformerEmbedder
+    from esqa.embed.sentence_transformers import SentenceTransformerEmbedder
 
     done = [0]
 

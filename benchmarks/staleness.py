@@ -56,9 +56,9 @@ def make_corpus(root: Path, files: int) -> None:
 
 def write_records(corpus: Path, index: Path) -> dict[str, Any]:
     """sources.json as a build writes it for this corpus, and the manifest's part of it."""
-    from esqa.changes import recorded_digest
-    from esqa.corpus_files import iter_corpus_files
-    from esqa.manifest import CORPUS_STATS, SOURCES, SourceRecords
+    from esqa.index.changes import recorded_digest
+    from esqa.index.manifest import CORPUS_STATS, SOURCES, SourceRecords
+    from esqa.ingest.files import iter_corpus_files
 
     sources = {}
     for path, source in iter_corpus_files(corpus):
@@ -87,7 +87,7 @@ def check(corpus: Path, index: Path, repeats: int) -> float:
     import inspect
 
     from esqa import api
-    from esqa.manifest import read_sources
+    from esqa.index.manifest import read_sources
 
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
 

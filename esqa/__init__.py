@@ -17,16 +17,16 @@ _EXPORTS = {
     "info": "esqa.api",
     "load": "esqa.api",
     "verify": "esqa.api",
-    "AddedFile": "esqa.add",
-    "AddResult": "esqa.add",
+    "AddedFile": "esqa.index.add",
+    "AddResult": "esqa.index.add",
     "CorpusError": "esqa.errors",
     "EsqaError": "esqa.errors",
     "IndexInvalidError": "esqa.errors",
     "IndexMissingError": "esqa.errors",
     "QueryError": "esqa.errors",
-    "BuildReport": "esqa.index",
-    "CorpusChanges": "esqa.changes",
-    "VerifyReport": "esqa.reader",
+    "BuildReport": "esqa.index.build",
+    "CorpusChanges": "esqa.index.changes",
+    "VerifyReport": "esqa.index.reader",
     "Article": "esqa.types",
     "Chunk": "esqa.types",
     "Document": "esqa.types",
@@ -35,9 +35,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from esqa.add import AddedFile, AddResult
     from esqa.api import QA, IndexInfo, add, build, info, load, verify
-    from esqa.changes import CorpusChanges
     from esqa.errors import (
         CorpusError,
         EsqaError,
@@ -45,8 +43,10 @@ if TYPE_CHECKING:
         IndexMissingError,
         QueryError,
     )
-    from esqa.index import BuildReport
-    from esqa.reader import VerifyReport
+    from esqa.index.add import AddedFile, AddResult
+    from esqa.index.build import BuildReport
+    from esqa.index.changes import CorpusChanges
+    from esqa.index.reader import VerifyReport
     from esqa.types import Article, Chunk, Document, Hit, Paragraph
 
 

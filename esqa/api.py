@@ -9,33 +9,25 @@ for hit in qa.search("ESPA fourth pillar", k=3):
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib.util
-import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from esqa.add import AddResult, copy_articles
-from esqa.answer import Composer, expand_query
-from esqa.changes import CorpusChanges, compare_corpus
-from esqa.chunk_table import article_chunks
-from esqa.embed import Embedder, SentenceTransformerEmbedder
+from esqa import settings
+from esqa.answer.compose import Composer, expand_query
+from esqa.embed.base import Embedder
+from esqa.embed.choice import make_embedder, with_precision
 from esqa.errors import EsqaError
-from esqa.index import BuildReport, ProgressFactory, build_index
-from esqa.manifest import CORPUS_STATS, MANIFEST, SourceRecords, read_manifest, read_sources
-from esqa.reader import Index, VerifyReport, load_index, verify_index
-from esqa.retrieve import clean_query, hybrid_search
+from esqa.index.add import AddResult, copy_articles
+from esqa.index.build import BuildReport, ProgressFactory, build_index
+from esqa.index.changes import CorpusChanges, compare_corpus
+from esqa.index.chunk_table import article_chunks
+from esqa.index.manifest import CORPUS_STATS, MANIFEST, SourceRecords, read_manifest, read_sources
+from esqa.index.reader import Index, VerifyReport, load_index, verify_index
+from esqa.index.search import clean_query, hybrid_search
+from esqa.settings import ANSWER_PASSAGES, DEFAULT_CORPUS, SEARCH_HITS
 from esqa.types import Answer, Chunk, Hit
-
-DEFAULT_CORPUS = Path("seeds")
-DEFAULT_INDEX = Path("indexes/default")
-# Chunks the composer reads its candidate sentences from. More passages find
-# more answers (COVID-QA answer accuracy 0.457 at 16, 0.467 at 24) for about
-# a quarter more time per question; the development set is the same at both.
-ANSWER_CHUNKS = 24
 
 
 @dataclass(frozen=True)
@@ -81,59 +73,23 @@ class IndexInfo:
         }
 
 
-def default_embedder() -> Embedder:
-    """The bundled model through onnxruntime, else through sentence-transformers.
+def embedder_for(
+    index: Path, fresh: bool, precision: str | None = None, embedder: Embedder | None = None
+) -> Embedder:
+    """`embedder` (default: the configured one, `esqa.settings`) at the precision
+    the index at `index` needs.
 
-    `ESQA_EMBEDDER` picks one: `onnx`, `sentence-transformers`, or `auto` (the
-    default: ONNX when onnxruntime is installed and the export is cached or
-    can be made, which needs torch once). ONNX fp32 and sentence-transformers
-    give the same vectors (cosine >= 0.9999), so an index built by one is
-    queried by the other; `build`, `add` and `load` switch the ONNX embedder to
-    the precision of the index (see `DOCUMENT_PRECISION`).
+    That is the precision the index was built with; for an index about to be
+    built from scratch (`fresh`) or without a readable manifest, `precision`,
+    else the `precision` setting. Only the ONNX embedder has a precision.
     """
-    choice = os.environ.get("ESQA_EMBEDDER", "auto").strip().lower() or "auto"
-    if choice not in _EMBEDDERS:
+    embedder = embedder or make_embedder()
+    wanted = precision or settings.current().precision
+    if wanted not in settings.PRECISIONS:
+        where = "precision" if precision else "ESQA_PRECISION"
         raise EsqaError(
-            f"ESQA_EMBEDDER={choice!r} is not one of {', '.join(_EMBEDDERS)}; "
-            "set one of them or unset it"
+            f"{where} {wanted!r} is not one of {', '.join(settings.PRECISIONS)}; pick one"
         )
-    if choice == "sentence-transformers":
-        return SentenceTransformerEmbedder()
-    missing = _onnx_missing()
-    if missing is None:
-        from esqa.onnx_embed import OnnxEmbedder
-
-        return OnnxEmbedder()
-    if choice == "onnx":
-        raise EsqaError(f"ESQA_EMBEDDER=onnx, but {missing}")
-    _note_once(f"esqa: note: {missing}; embedding with sentence-transformers (slower to start)")
-    return SentenceTransformerEmbedder()
-
-
-_EMBEDDERS = ("auto", "onnx", "sentence-transformers")
-
-# The ONNX precision that embeds the documents of a new index (or of a --full
-# rebuild); an existing index keeps the precision it was built with, and is
-# always queried with it. int8 embeds 3.7-4.6x as many chunks/s as
-# sentence-transformers where fp32 gives 1.8-2.9x, and citation@3 stayed within
-# 0.01 of fp32 (dev 1.000 and 1.000, COVID-QA 0.726 and 0.730): see
-# benchmarks/build_throughput.py. "fp32" gives sentence-transformers' vectors.
-DOCUMENT_PRECISION = "int8"
-
-
-def _default_for(index: Path, fresh: bool) -> Embedder:
-    """`default_embedder()`, at the ONNX precision the index at `index` needs.
-
-    That is the precision the index was built with, or DOCUMENT_PRECISION when
-    it is about to be built from scratch (`fresh`) or has no readable manifest.
-    Other embedders (sentence-transformers, a test's fake) are returned as they are.
-    """
-    embedder = default_embedder()
-    from esqa.onnx_embed import OnnxEmbedder
-
-    if not isinstance(embedder, OnnxEmbedder):
-        return embedder
-    precision = DOCUMENT_PRECISION
     if not fresh:
         try:
             _, manifest = read_manifest(index)
@@ -141,34 +97,18 @@ def _default_for(index: Path, fresh: bool) -> Embedder:
             pass
         else:
             model_id = manifest["model"]["id"]
-            precision = model_id.rpartition(":")[2] if ":" in model_id else "fp32"
-    if precision not in ("fp32", "int8"):
-        return embedder  # another model: loading says so, with the command that rebuilds
-    return embedder.with_precision(precision)
+            wanted = model_id.rpartition(":")[2] if ":" in model_id else "fp32"
+    # Another model's index keeps the embedder as it is: loading says so, with
+    # the command that rebuilds.
+    return with_precision(embedder, wanted)
 
 
-def _onnx_missing() -> str | None:
-    """Why the ONNX embedder cannot be used, or None when it can (nothing heavy imported)."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "onnxruntime is not installed (pip install onnxruntime)"
-    from esqa.embed import bundled_model_path
-    from esqa.onnx_export import cached_export
-
-    if cached_export(bundled_model_path()) is not None:
-        return None
-    for needed in ("torch", "transformers", "onnx"):
-        if importlib.util.find_spec(needed) is None:
-            return f"the ONNX export is not cached and making it needs {needed}, not installed"
-    return None
+def _index_path(index: Path | str | None) -> Path:
+    return Path(index) if index is not None else settings.current().index
 
 
-@functools.cache
-def _note_once(note: str) -> None:
-    logging.getLogger("esqa").warning(note)
-
-
-def index_exists(index: Path = DEFAULT_INDEX) -> bool:
-    return (Path(index).resolve() / MANIFEST).is_file()
+def index_exists(index: Path | str | None = None) -> bool:
+    return (_index_path(index).resolve() / MANIFEST).is_file()
 
 
 def _recorded_corpus(manifest: dict[str, Any], corpus: Path | str | None) -> Path:
@@ -178,11 +118,13 @@ def _recorded_corpus(manifest: dict[str, Any], corpus: Path | str | None) -> Pat
     return Path(manifest.get("corpus") or DEFAULT_CORPUS)
 
 
-def corpus_of(index: Path = DEFAULT_INDEX, corpus: Path | str | None = None) -> Path:
-    """`corpus` if given, else the folder the index at `index` was built from, else seeds/."""
+def corpus_of(index: Path | str | None = None, corpus: Path | str | None = None) -> Path:
+    """`corpus` if given (or the `corpus` setting), else the folder the index at
+    `index` was built from, else seeds/."""
+    corpus = corpus if corpus is not None else settings.current().corpus
     if corpus is None and index_exists(index):
         try:
-            _, manifest = read_manifest(Path(index))
+            _, manifest = read_manifest(_index_path(index))
         except EsqaError:
             return DEFAULT_CORPUS  # a damaged index is rebuilt from the default corpus
         return _recorded_corpus(manifest, None)
@@ -195,44 +137,48 @@ def _changes(
     """What changed in `corpus` since the build (None if it does not exist).
 
     The records are read only when the corpus's stats differ from the digest
-    the build recorded (see `esqa.changes.compare_corpus`).
+    the build recorded (see `esqa.index.changes.compare_corpus`).
     """
     if not corpus.is_dir():
         return None
     return compare_corpus(corpus, manifest[CORPUS_STATS], records)
 
 
-def verify(index: Path | str = DEFAULT_INDEX) -> VerifyReport:
+def verify(index: Path | str | None = None) -> VerifyReport:
     """Check every file of the index against its checksum, however large.
 
-    A load checks large files by size only (see `esqa.reader.load_index`).
+    A load checks large files by size only (see `esqa.index.reader.load_index`).
     Raises IndexInvalidError when a file is damaged. Example: `esqa.verify().files`.
     """
-    return verify_index(Path(index))
+    return verify_index(_index_path(index))
 
 
 def build(
     corpus: Path | str | None = None,
-    index: Path | str = DEFAULT_INDEX,
+    index: Path | str | None = None,
     embedder: Embedder | None = None,
     progress: ProgressFactory | None = None,
     full: bool = False,
+    precision: str | None = None,
 ) -> BuildReport:
     """Update (or create) the index of `corpus` at `index`; returns what was done.
 
     Incremental unless `full`: unchanged text is not embedded again. `corpus`
-    defaults to the one the index was built from. Example: `esqa.build(full=True)`.
+    defaults to the one the index was built from. `precision` ("int8" or
+    "fp32", default: the `precision` setting) is that of a new index's
+    vectors; an existing index keeps its own unless `full`.
+    Example: `esqa.build(full=True, precision="fp32")`.
     """
-    index = Path(index)
+    index = _index_path(index)
     corpus = corpus_of(index, corpus)
-    embedder = embedder or _default_for(index, fresh=full)
+    embedder = embedder or embedder_for(index, fresh=full, precision=precision)
     return build_index(corpus, index, embedder, progress=progress, full=full)
 
 
 def add(
     paths: Sequence[Path | str],
     corpus: Path | str | None = None,
-    index: Path | str = DEFAULT_INDEX,
+    index: Path | str | None = None,
     replace: bool = False,
     embedder: Embedder | None = None,
     progress: ProgressFactory | None = None,
@@ -243,14 +189,14 @@ def add(
     was added, replaced or skipped, and why, is in the result, with the build
     report (None when nothing changed). Example: `esqa.add(["new.txt"]).added`.
     """
-    index = Path(index)
+    index = _index_path(index)
     corpus = corpus_of(index, corpus)
     result = copy_articles([Path(p) for p in paths], corpus, replace=replace)
     copied = len(result.added) + len(result.replaced)
     if not copied and not _index_stale(index, corpus):
         return result
     try:
-        embedder = embedder or _default_for(index, fresh=False)
+        embedder = embedder or embedder_for(index, fresh=False)
         report = build_index(corpus, index, embedder, progress=progress)
     except EsqaError as exc:
         if not copied:
@@ -298,9 +244,10 @@ def _info_of(
     )
 
 
-def info(index: Path | str = DEFAULT_INDEX, corpus: Path | str | None = None) -> IndexInfo:
+def info(index: Path | str | None = None, corpus: Path | str | None = None) -> IndexInfo:
     """Describe an index without loading its vectors."""
-    index = Path(index)
+    index = _index_path(index)
+    corpus = corpus if corpus is not None else settings.current().corpus
     directory, manifest = read_manifest(index)
     sources = read_sources(index, directory, manifest)
     where = _recorded_corpus(manifest, corpus)
@@ -328,13 +275,13 @@ class QA:
         self.changes = changes
         self.__composer: Composer | None = None
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
+    def search(self, query: str, k: int = SEARCH_HITS) -> list[Hit]:
         """The k passages that best match the query, best first."""
         text = clean_query(query)
         vector = self.embedder.embed([text])[0]
         return hybrid_search(self.index, text, vector, k)
 
-    def ask(self, question: str, k: int = ANSWER_CHUNKS) -> Answer:
+    def ask(self, question: str, k: int = ANSWER_PASSAGES) -> Answer:
         """Answer a question with verbatim sentences and their citations.
 
         `k` is how many retrieved passages the composer reads. Example:
@@ -372,7 +319,7 @@ class QA:
 
 
 def load(
-    index: Path | str = DEFAULT_INDEX,
+    index: Path | str | None = None,
     corpus: Path | str | None = None,
     embedder: Embedder | None = None,
     build_if_missing: bool = True,
@@ -386,8 +333,9 @@ def load(
     lists the files added, changed or removed since the build. With `refresh`,
     a stale index is first updated (incrementally). Example: `esqa.load(refresh=True)`.
     """
-    index = Path(index)
-    embedder = embedder or _default_for(index, fresh=not index_exists(index))
+    index = _index_path(index)
+    corpus = corpus if corpus is not None else settings.current().corpus
+    embedder = embedder or embedder_for(index, fresh=not index_exists(index))
     report = None
     if build_if_missing and not index_exists(index):
         report = build_index(corpus_of(index, corpus), index, embedder, progress=progress)
@@ -399,12 +347,3 @@ def load(
         loaded = load_index(index, embedder.model_id, embedder.dimension)
         changes = _changes(lambda: loaded.sources, where, loaded.manifest)
     return QA(loaded, embedder, built=report, corpus=where, changes=changes)
-
-
-# `esqa.add` names both a submodule and the `add` function above; the package
-# exports the function. Importing the submodule (this module does, at its top)
-# binds the name to the module, and `esqa/__init__` imports lazily, so the
-# function is bound here, once the submodule is in.
-import esqa as _package  # noqa: E402
-
-_package.add = add

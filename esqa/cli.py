@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from esqa import __version__
+from esqa import __version__, settings
 from esqa.render import answer_text, hit_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -20,19 +20,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 corpus_option = click.option(
     "--corpus",
     type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="ESQA_CORPUS",
+    default=lambda: settings.current().corpus,
     help="Folder of article files (*.txt, searched recursively). "
-    "[default: the one the index was built from, else seeds]",
+    "[default: $ESQA_CORPUS, else the one the index was built from, else seeds]",
 )
 index_option = click.option(
     "--index",
     "index_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("indexes/default"),
-    show_default=True,
-    envvar="ESQA_INDEX",
-    help="Index location.",
+    default=lambda: settings.current().index,
+    help=f"Index location.  [default: $ESQA_INDEX, else {settings.DEFAULT_INDEX}]",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 refresh_option = click.option(
@@ -99,8 +96,16 @@ def index_group() -> None:
 @corpus_option
 @index_option
 @click.option("--full", is_flag=True, help="Re-chunk and re-embed everything, reusing nothing.")
+@click.option(
+    "--precision",
+    type=click.Choice(settings.PRECISIONS),
+    default=None,
+    help="Precision of a new (or --full) index's vectors: int8 builds 2x faster, fp32 "
+    f"gives sentence-transformers' vectors.  [default: $ESQA_PRECISION, else "
+    f"{settings.DEFAULT_PRECISION}]",
+)
 @_errors_to_exit
-def index_build(corpus: Path | None, index_dir: Path, full: bool) -> None:
+def index_build(corpus: Path | None, index_dir: Path, full: bool, precision: str | None) -> None:
     """Build or update the index of every article in the corpus.
 
     Incremental by default: text the index already holds is not embedded
@@ -110,7 +115,11 @@ def index_build(corpus: Path | None, index_dir: Path, full: bool) -> None:
     """
     from esqa import api
 
-    _echo_build(_with_progress(lambda bar: api.build(corpus, index_dir, progress=bar, full=full)))
+    _echo_build(
+        _with_progress(
+            lambda bar: api.build(corpus, index_dir, progress=bar, full=full, precision=precision)
+        )
+    )
 
 
 @index_group.command("verify")
@@ -196,7 +205,12 @@ def _describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
 @cli.command()
 @click.argument("query")
 @click.option(
-    "-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Passages to show."
+    "-k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=settings.SEARCH_HITS,
+    show_default=True,
+    help="Passages to show.",
 )
 @json_option
 @refresh_option
@@ -230,7 +244,7 @@ def search(
     "-k",
     "k",
     type=click.IntRange(1, 50),
-    default=16,
+    default=settings.ANSWER_PASSAGES,
     show_default=True,
     help="Passages the composer reads.",
 )

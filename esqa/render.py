@@ -1,27 +1,19 @@
-"""Answers and hits for people: HTML for Jupyter, plain text for a terminal.
+"""Answers and hits as plain text for a terminal (their HTML is `esqa.types`').
 
-Articles are untrusted. In HTML every piece of corpus text is escaped; on a
-terminal, control characters (an escape sequence could recolour or clear the
-screen) are dropped. Both only change what is shown: the quotes in
-`Answer.to_dict()` stay verbatim.
+Articles are untrusted: on a terminal, control characters (an escape sequence
+could recolour or clear the screen) are dropped. That only changes what is
+shown: the quotes in `Answer.to_dict()` stay verbatim.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from esqa.types import Answer, Hit
+from esqa.types import Answer, Hit, line_range
 
 WIDTH = 100
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _lines(start: int, end: int, dash: str = "–") -> str:
-    return f"line {start}" if start == end else f"lines {start}{dash}{end}"
 
 
 def _display(text: str) -> str:
@@ -49,7 +41,7 @@ def answer_text(answer: Answer) -> str:
     for n, c in enumerate(answer.citations, start=1):
         about = ", ".join(_display(x) for x in (c.article_title, c.published) if x)
         out.append(
-            f"[{n}] {_display(c.source)} ¶{c.paragraph}, {_lines(c.line_start, c.line_end, '-')}"
+            f"[{n}] {_display(c.source)} ¶{c.paragraph}, {line_range(c.line_start, c.line_end, '-')}"
             + (f" — {about}" if about else "")
         )
         out.append(_quote(c.quote))
@@ -61,29 +53,9 @@ def hit_text(rank: int, hit: Hit) -> str:
     c = hit.chunk
     about = ", ".join(_display(x) for x in (c.article_title, c.publisher, c.published) if x)
     head = (
-        f"[{rank}] {_display(c.source)} ¶{c.paragraph}, {_lines(c.line_start, c.line_end, '-')}"
+        f"[{rank}] {_display(c.source)} ¶{c.paragraph}, {line_range(c.line_start, c.line_end, '-')}"
         f"  (score {hit.score:.4f})"
     )
     if about:
         head += f"\n    {about}"
     return f"{head}\n{_quote(c.text)}\n"
-
-
-def answer_html(answer: Answer) -> str:
-    status = "" if answer.answered else "<em>(not answered by the articles)</em> "
-    items = []
-    for n, c in enumerate(answer.citations, start=1):
-        about = ", ".join(escape(x) for x in (c.article_title, c.published) if x)
-        items.append(
-            f"<li value='{n}'><code>{escape(c.source)}</code> ¶{c.paragraph}, "
-            f"{_lines(c.line_start, c.line_end)}"
-            + (f" <small>({about})</small>" if about else "")
-            + f"<br><q>{escape(c.quote)}</q></li>"
-        )
-    return (
-        "<div class='esqa-answer'>"
-        f"<p><b>Q:</b> {escape(answer.question)}</p>"
-        f"<p>{status}{escape(answer.text)} "
-        f"<small>(confidence {answer.confidence:.2f})</small></p>"
-        f"<ol>{''.join(items)}</ol></div>"
-    )

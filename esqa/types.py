@@ -8,6 +8,7 @@ numbers are defined in the README ("Citations").
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from html import escape
 from typing import Any
 
 
@@ -174,6 +175,30 @@ class Answer:
         }
 
     def _repr_html_(self) -> str:
-        from esqa.render import answer_html
+        """The answer in a notebook; every piece of corpus text is escaped (articles are untrusted)."""
+        return _answer_html(self)
 
-        return answer_html(self)
+
+def line_range(start: int, end: int, dash: str = "–") -> str:
+    """ "line 18" or "lines 3–5", as citations name their lines."""
+    return f"line {start}" if start == end else f"lines {start}{dash}{end}"
+
+
+def _answer_html(answer: Answer) -> str:
+    status = "" if answer.answered else "<em>(not answered by the articles)</em> "
+    items = []
+    for n, c in enumerate(answer.citations, start=1):
+        about = ", ".join(escape(x) for x in (c.article_title, c.published) if x)
+        items.append(
+            f"<li value='{n}'><code>{escape(c.source)}</code> ¶{c.paragraph}, "
+            f"{line_range(c.line_start, c.line_end)}"
+            + (f" <small>({about})</small>" if about else "")
+            + f"<br><q>{escape(c.quote)}</q></li>"
+        )
+    return (
+        "<div class='esqa-answer'>"
+        f"<p><b>Q:</b> {escape(answer.question)}</p>"
+        f"<p>{status}{escape(answer.text)} "
+        f"<small>(confidence {answer.confidence:.2f})</small></p>"
+        f"<ol>{''.join(items)}</ol></div>"
+    )

@@ -120,7 +120,7 @@ SEED_NOT_PARAGRAPHS: dict[str, list[int]] = {
 @pytest.fixture(scope="session")
 def fake_seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seed corpus indexed once with the fake embedder; tests only read it."""
-    from esqa.index import build_index
+    from esqa.index.build import build_index
 
     index = tmp_path_factory.mktemp("fake-seed-index") / "idx"
     build_index(SEEDS, index, HashedEmbedder())
@@ -129,7 +129,7 @@ def fake_seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from esqa.embed import SentenceTransformerEmbedder
+    from esqa.embed.sentence_transformers import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 
@@ -137,7 +137,7 @@ def real_embedder():
 @pytest.fixture(scope="session")
 def real_seed_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
     """The seed corpus indexed once with the bundled all-MiniLM-L6-v2 model."""
-    from esqa.index import build_index
+    from esqa.index.build import build_index
 
     index = tmp_path_factory.mktemp("real-seed-index") / "idx"
     build_index(SEEDS, index, real_embedder)
@@ -147,8 +147,8 @@ def real_seed_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> 
 @pytest.fixture(scope="session")
 def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An ESQA_CACHE holding the ONNX export of the bundled model, made once (needs torch)."""
-    from esqa.embed import bundled_model_path
-    from esqa.onnx_export import ensure_export
+    from esqa.embed.base import bundled_model_path
+    from esqa.embed.onnx_export import ensure_export
 
     cache = tmp_path_factory.mktemp("esqa-cache")
     ensure_export(bundled_model_path(), cache)
@@ -157,6 +157,6 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def onnx_embedder(onnx_cache: Path):
-    from esqa.onnx_embed import OnnxEmbedder
+    from esqa.embed.onnx_runtime import OnnxEmbedder
 
     return OnnxEmbedder(cache=onnx_cache)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from esqa.acronyms import infer_expansion, mine_acronyms, name_initials
-from esqa.answer import expand_query
+from esqa.answer.compose import expand_query
+from esqa.ingest.acronyms import infer_expansion, mine_acronyms, name_initials
 from esqa.types import Chunk
 
 

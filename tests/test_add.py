@@ -1,4 +1,4 @@
-"""esqa.add: copying article files into the corpus safely, then updating the index."""
+"""esqa.index.add: copying article files into the corpus safely, then updating the index."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from conftest import HashedEmbedder, write_corpus
 
 import esqa
-import esqa.storage
+import esqa.index.publish
 from esqa import api
-from esqa.add import ADDED, REPLACED, SKIPPED, _name_problem, copy_articles
 from esqa.errors import CorpusError
+from esqa.index.add import ADDED, REPLACED, SKIPPED, _name_problem, copy_articles
 
 A = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
 B = "Chip rules\n\nJapan will tighten controls on exports of chip-making equipment, officials said.\n"
@@ -220,7 +220,7 @@ def test_a_copy_that_fails_leaves_neither_a_partial_file_nor_a_temporary_one(
     def full_disk(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(esqa.storage.os, "replace", full_disk)
+    monkeypatch.setattr(esqa.index.publish.os, "replace", full_disk)
     with pytest.raises(CorpusError, match="No space left"):
         copy_articles([new], corpus)
     assert sorted(p.name for p in corpus.iterdir()) == ["a.txt", "b.txt"]
@@ -262,7 +262,7 @@ def test_when_another_build_holds_the_lock_the_error_says_the_files_were_copied(
     corpus, index, incoming
 ):
     new = write_corpus(incoming, {"new.txt": NEW}) / "new.txt"
-    with esqa.storage.writer_lock(index):
+    with esqa.index.publish.writer_lock(index):
         with pytest.raises(esqa.EsqaError, match=r"copied 1 file.*another esqa process"):
             api.add([new], corpus, index, embedder=HashedEmbedder())
     assert (corpus / "new.txt").read_bytes() == new.read_bytes()

@@ -16,7 +16,7 @@ from conftest import HashedEmbedder, write_corpus
 from synthetic_news import BRIDGE, HARBOUR
 
 from esqa import api
-from esqa.answer import MAX_ANSWER_CHARS, Composer
+from esqa.answer.compose import MAX_ANSWER_CHARS, Composer
 from esqa.types import Answer
 
 LONG_SENTENCE = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import HashedEmbedder, write_corpus
 
-import esqa.index
-import esqa.reader
+import esqa.index.build
+import esqa.index.reader
 from esqa import api
 from esqa.errors import IndexMissingError, QueryError
 
@@ -100,7 +100,7 @@ def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path,
     api.build(corpus, index, embedder=HashedEmbedder())
     write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
     calls = {"manifest": 0, "changes": 0}
-    real_read, real_changes = esqa.reader.read_manifest, api.compare_corpus
+    real_read, real_changes = esqa.index.reader.read_manifest, api.compare_corpus
 
     def counting_read(*args):
         calls["manifest"] += 1
@@ -110,7 +110,7 @@ def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path,
         calls["changes"] += 1
         return real_changes(*args)
 
-    monkeypatch.setattr(esqa.reader, "read_manifest", counting_read)
+    monkeypatch.setattr(esqa.index.reader, "read_manifest", counting_read)
     monkeypatch.setattr(api, "read_manifest", counting_read)
     monkeypatch.setattr(api, "compare_corpus", counting_changes)
     qa = api.load(index, corpus, embedder=HashedEmbedder())

@@ -1,7 +1,7 @@
 """`esqa ask` and `esqa eval` through click's CliRunner, with the fake embedder.
 
 The index is built into tmp_path from a small corpus written here; the CLI
-finds it through --index/--corpus, and esqa.api.default_embedder is patched so
+finds it through --index/--corpus, and ESQA_EMBEDDER names the fake embedder so
 that no model is loaded.
 """
 
@@ -15,9 +15,8 @@ from click.testing import CliRunner, Result
 from conftest import HashedEmbedder, write_corpus
 from synthetic_news import BRIDGE, HARBOUR
 
-import esqa.api
 from esqa.cli import cli
-from esqa.index import build_index
+from esqa.index.build import build_index
 
 CORPUS = {"plan.txt": HARBOUR, "bridge.txt": BRIDGE}
 
@@ -37,7 +36,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture
 def run(built: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch):
     corpus, index = built
-    monkeypatch.setattr(esqa.api, "default_embedder", HashedEmbedder)
+    monkeypatch.setenv("ESQA_EMBEDDER", "conftest:HashedEmbedder")
     monkeypatch.delenv("ESQA_INDEX", raising=False)
     monkeypatch.delenv("ESQA_CORPUS", raising=False)
 

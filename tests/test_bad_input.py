@@ -2,7 +2,7 @@
 
 Questions go through `esqa ask`/`esqa search` (click's CliRunner) and the
 library's `qa.ask`/`qa.search`; corpus files through the library's ingestion
-(`esqa.corpus.load_corpus`) and through a build. The fast tier's hashed
+(`esqa.ingest.pages.load_corpus`) and through a build. The fast tier's hashed
 bag-of-words embedder stands in for the model.
 
 Line numbers are checked against the file as an editor shows it: decoded, with
@@ -26,11 +26,10 @@ from click.testing import CliRunner, Result
 from conftest import HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
 
-import esqa.api
 from esqa import api
 from esqa.cli import cli
-from esqa.corpus import load_corpus
 from esqa.errors import EsqaError, QueryError
+from esqa.ingest.pages import load_corpus
 from esqa.types import Answer, Hit
 
 BRIDGE = [
@@ -64,7 +63,7 @@ HELPER = Path(__file__).resolve().parent / "helpers" / "esqa_fake.py"
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
-    monkeypatch.setattr(esqa.api, "default_embedder", HashedEmbedder)
+    monkeypatch.setenv("ESQA_EMBEDDER", "conftest:HashedEmbedder")
     for name in ("ESQA_INDEX", "ESQA_CORPUS"):
         monkeypatch.delenv(name, raising=False)
 

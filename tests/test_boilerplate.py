@@ -1,15 +1,15 @@
 """Page furniture is never a paragraph; article text that merely uses the same words is kept.
 
-Tested through `esqa.corpus.parse_text` (what the index ingests) on pages
-written here, plus `esqa.boilerplate.parse_dateline` for glued datelines.
+Tested through `esqa.ingest.pages.parse_text` (what the index ingests) on pages
+written here, plus `esqa.ingest.boilerplate.parse_dateline` for glued datelines.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from esqa.boilerplate import parse_dateline
-from esqa.corpus import parse_text
+from esqa.ingest.boilerplate import parse_dateline
+from esqa.ingest.pages import parse_text
 
 BODY_1 = (
     "The central bank raised its main interest rate by a quarter point on Tuesday, "

@@ -1,4 +1,4 @@
-"""esqa.chunk_table: chunks read one at a time from a saved index, and what loading verifies.
+"""esqa.index.chunk_table: chunks read one at a time from a saved index, and what loading verifies.
 
 Loading maps `chunks.jsonl` and parses a chunk only when a search returns it;
 files over `HASH_ON_LOAD_BYTES` are checked by size at load and by checksum
@@ -16,13 +16,13 @@ from click.testing import CliRunner
 from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
 
-import esqa.reader
-from esqa.chunk_table import CHUNKS, CRCS, OFFSETS, ChunkTable, article_chunks, write_chunks
+import esqa.index.reader
 from esqa.cli import cli
 from esqa.errors import IndexInvalidError
-from esqa.index import build_index
-from esqa.reader import load_index, verify_index
-from esqa.retrieve import hybrid_search
+from esqa.index.build import build_index
+from esqa.index.chunk_table import CHUNKS, CRCS, OFFSETS, ChunkTable, article_chunks, write_chunks
+from esqa.index.reader import load_index, verify_index
+from esqa.index.search import hybrid_search
 from esqa.types import Chunk
 
 
@@ -109,19 +109,21 @@ def _ask(index, query: str):
 
 def test_a_load_hashes_small_files_and_only_sizes_large_ones(built, monkeypatch):
     hashed: list[str] = []
-    real = esqa.reader.sha256_file
-    monkeypatch.setattr(esqa.reader, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    real = esqa.index.reader.sha256_file
+    monkeypatch.setattr(
+        esqa.index.reader, "sha256_file", lambda p: hashed.append(p.name) or real(p)
+    )
     load(built)
     listed = json.loads((built.resolve() / "manifest.json").read_text())["files"]
     assert len(hashed) == len(listed)  # a small index: every file
     hashed.clear()
-    monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
     load(built)
     assert hashed == []
 
 
 def test_a_large_file_of_another_size_is_refused_at_load(built, monkeypatch):
-    monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
     path = built.resolve() / "dense.faiss"
     path.write_bytes(path.read_bytes()[:-8])
     with pytest.raises(IndexInvalidError) as excinfo:
@@ -131,7 +133,7 @@ def test_a_large_file_of_another_size_is_refused_at_load(built, monkeypatch):
 
 
 def test_a_damaged_chunk_is_found_when_read_and_named_with_the_repair(built, monkeypatch):
-    monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
     _garble_same_size(built.resolve() / CHUNKS, b'"id": 1,', b'"id": 7,')
     index = load(built)  # large files are not hashed at load: the damage is not seen yet
     assert "central bank" in index.chunks[len(index.chunks) - 1].text
@@ -143,7 +145,7 @@ def test_a_damaged_chunk_is_found_when_read_and_named_with_the_repair(built, mon
 
 def test_a_damaged_line_number_that_still_parses_is_never_cited(built, monkeypatch):
     # Same size, valid JSON, right id: only the line's checksum can tell.
-    monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
     path = built.resolve() / CHUNKS
     lines = path.read_bytes().splitlines(keepends=True)
     chunk = json.loads(lines[0])
@@ -162,7 +164,7 @@ def test_a_damaged_line_number_that_still_parses_is_never_cited(built, monkeypat
 
 @pytest.mark.parametrize("name", [CHUNKS, OFFSETS, CRCS, "dense.faiss", "sources.json"])
 def test_verify_finds_same_size_damage_in_any_file(built, monkeypatch, name):
-    monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
     path = built.resolve() / name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -187,7 +189,7 @@ def test_esqa_index_verify_reports_an_intact_index_and_fails_on_damage(built):
 
 
 def test_a_build_does_not_reuse_an_index_whose_large_file_is_damaged(built, monkeypatch):
-    monkeypatch.setattr(esqa.reader, "HASH_ON_LOAD_BYTES", 0)
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
     path = built.resolve() / "dense.faiss"
     data = bytearray(path.read_bytes())
     data[-5] ^= 0x01

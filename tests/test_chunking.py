@@ -1,4 +1,4 @@
-"""esqa.chunking: windows of whole sentences that fit the model, covering all the text."""
+"""esqa.ingest.chunking: windows of whole sentences that fit the model, covering all the text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 from conftest import seed_lines
 
-from esqa.chunking import ChunkingParams, split_sentences, window_spans, windows
+from esqa.ingest.chunking import ChunkingParams, split_sentences, window_spans, windows
 
 
 def words(texts):

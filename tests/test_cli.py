@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import HashedEmbedder, write_corpus
+from conftest import write_corpus
 
 import esqa
 import esqa.api
@@ -50,7 +50,7 @@ HIT_KEYS = {
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
-    monkeypatch.setattr(esqa.api, "default_embedder", HashedEmbedder)
+    monkeypatch.setenv("ESQA_EMBEDDER", "conftest:HashedEmbedder")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""esqa.corpus: files -> articles and paragraphs, with line numbers a user can check."""
+"""esqa.ingest.pages: files -> articles and paragraphs, with line numbers a user can check."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import SEED_BOILERPLATE, SEED_NOT_PARAGRAPHS, SEEDS, seed_lines, write_corpus
 
-from esqa.corpus import load_corpus, parse_text
-from esqa.corpus_files import iter_corpus_files
 from esqa.errors import CorpusError
+from esqa.ingest.files import iter_corpus_files
+from esqa.ingest.pages import load_corpus, parse_text
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from click.testing import CliRunner, Result
 from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
 
-import esqa.api
 from esqa import api
 from esqa.cli import cli
 from esqa.errors import IndexMissingError
@@ -264,12 +263,9 @@ def test_a_second_writer_fails_with_one_line_or_waits_and_neither_corrupts(
 
 
 def cli_run(*args: object, embedder: type = HashedEmbedder) -> Result:
-    old = esqa.api.default_embedder
-    esqa.api.default_embedder = embedder
-    try:
-        return CliRunner().invoke(cli, [str(a) for a in args])
-    finally:
-        esqa.api.default_embedder = old
+    # The embedder setting names the class, as a user names one (module:Class).
+    name = f"{embedder.__module__}:{embedder.__qualname__}"
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"ESQA_EMBEDDER": name})
 
 
 @pytest.fixture

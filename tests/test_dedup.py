@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from conftest import SEEDS, write_corpus
 
-from esqa.corpus import load_corpus
-from esqa.dedup import DedupItem, find_duplicates
-from esqa.index import build_index
-from esqa.reader import load_index
+from esqa.index.build import build_index
+from esqa.index.reader import load_index
+from esqa.ingest.dedup import DedupItem, find_duplicates
+from esqa.ingest.pages import load_corpus
 
 LEAD = (
     "Around 50 government officials and researchers from Japan and India met in New Delhi on "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from esqa.enumerations import find_enumeration, parse_ordinal, same_noun
+from esqa.answer.enumerations import find_enumeration, parse_ordinal, same_noun
 
 
 def items_of(sentence: str) -> list[str]:

@@ -111,8 +111,8 @@ def test_ask_and_search_import_nothing_heavy_once_the_export_is_cached(onnx_cach
 
 @pytest.mark.real
 def test_asking_an_index_as_built_now_imports_nothing_heavy(onnx_cache, tmp_path):
-    from esqa.index import build_index
-    from esqa.onnx_embed import OnnxEmbedder
+    from esqa.embed.onnx_runtime import OnnxEmbedder
+    from esqa.index.build import build_index
 
     build_index(SEEDS, tmp_path / "idx", OnnxEmbedder(cache=onnx_cache, precision="int8"))
     ask_lightly(tmp_path / "idx", onnx_cache)

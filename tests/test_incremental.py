@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from conftest import SEEDS, HashedEmbedder, write_corpus
 
-import esqa.index
-from esqa.chunk_table import CHUNKS
-from esqa.chunking import ChunkingParams
-from esqa.index import ACRONYMS, build_index
-from esqa.reader import load_index
-from esqa.retrieve import hybrid_search
+import esqa.index.build
+from esqa.index.build import ACRONYMS, build_index
+from esqa.index.chunk_table import CHUNKS
+from esqa.index.reader import load_index
+from esqa.index.search import hybrid_search
+from esqa.ingest.chunking import ChunkingParams
 
 QUERIES = [
     "ESPA fourth pillar",
@@ -238,7 +238,7 @@ def test_new_chunking_parameters_rechunk_every_file_but_reuse_vectors_of_same_te
 
 
 def test_changed_ingestion_code_rechunks_every_file(corpus, index, monkeypatch):
-    monkeypatch.setattr(esqa.index, "ingestion_fingerprint", lambda: "another parser")
+    monkeypatch.setattr(esqa.index.build, "ingestion_fingerprint", lambda: "another parser")
     report = build_index(corpus, index, NoModel())
     assert report.chunked_files == report.files
     assert report.embedded == 0  # same text, same vectors
@@ -284,7 +284,7 @@ def test_a_garbled_manifest_field_does_not_stop_the_rebuild_that_repairs_it(corp
 
 @pytest.mark.real
 def test_an_unchanged_rebuild_with_the_real_model_never_loads_it(real_seed_index, tmp_path):
-    from esqa.embed import SentenceTransformerEmbedder
+    from esqa.embed.sentence_transformers import SentenceTransformerEmbedder
 
     index = tmp_path / "idx"
     shutil.copytree(real_seed_index.resolve(), index)

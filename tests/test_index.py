@@ -1,4 +1,4 @@
-"""esqa.index: building, publishing, checking and loading an index directory."""
+"""esqa.index.build: building, publishing, checking and loading an index directory."""
 
 from __future__ import annotations
 
@@ -14,16 +14,17 @@ import pytest
 from conftest import SEED_BOILERPLATE, HashedEmbedder, seed_lines, write_corpus
 
 import esqa
-import esqa.storage
-from esqa.chunk_table import CHUNKS
-from esqa.chunking import ChunkingParams
-from esqa.corpus import load_corpus
+import esqa.index.publish
 from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
-from esqa.index import build_index, make_chunks
-from esqa.manifest import MANIFEST, MANIFEST_SHA256, SOURCES, manifest_digest
-from esqa.reader import load_index
-from esqa.retrieve import hybrid_search
-from esqa.storage import writer_lock
+from esqa.index.build import build_index
+from esqa.index.chunk_table import CHUNKS
+from esqa.index.manifest import MANIFEST, MANIFEST_SHA256, SOURCES, manifest_digest
+from esqa.index.publish import writer_lock
+from esqa.index.reader import load_index
+from esqa.index.search import hybrid_search
+from esqa.ingest.chunking import ChunkingParams
+from esqa.ingest.chunks import make_chunks
+from esqa.ingest.pages import load_corpus
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
 
@@ -446,9 +447,9 @@ def test_the_generation_just_replaced_survives_builds_within_one_second(
     small_corpus, tmp_path, monkeypatch
 ):
     # Three builds in the same second; random tokens happen to sort in reverse.
-    monkeypatch.setattr(esqa.storage.time, "strftime", lambda fmt, *args: "20250101T000000")
+    monkeypatch.setattr(esqa.index.publish.time, "strftime", lambda fmt, *args: "20250101T000000")
     tokens = iter(["f" * 32, "e" * 32, "d" * 32])
-    monkeypatch.setattr(esqa.storage.uuid, "uuid4", lambda: uuid.UUID(next(tokens)))
+    monkeypatch.setattr(esqa.index.publish.uuid, "uuid4", lambda: uuid.UUID(next(tokens)))
     index = tmp_path / "idx"
     build_index(small_corpus, index, HashedEmbedder())
     build_index(small_corpus, index, HashedEmbedder())

@@ -16,16 +16,18 @@ import pytest
 from click.testing import CliRunner
 from conftest import SEEDS, HashedEmbedder, write_corpus
 
-import esqa.api
-import esqa.onnx_export as onnx_export
+import esqa.embed.onnx_export as onnx_export
 from esqa import api
 from esqa.cli import cli
-from esqa.embed import SentenceTransformerEmbedder, describe_embedder
+from esqa.embed import choice
+from esqa.embed.base import describe_embedder
+from esqa.embed.onnx_runtime import OnnxEmbedder
+from esqa.embed.sentence_transformers import SentenceTransformerEmbedder
 from esqa.errors import EsqaError
-from esqa.index import build_index
-from esqa.manifest import read_manifest
-from esqa.onnx_embed import OnnxEmbedder
-from esqa.storage import sha256_file
+from esqa.fileio import sha256_file
+from esqa.index.build import build_index
+from esqa.index.manifest import read_manifest
+from esqa.settings import DEFAULT_PRECISION
 
 # --- the export cache (fast: a stand-in exporter, no torch) ---
 
@@ -191,22 +193,22 @@ def test_one_export_makes_both_precisions_and_int8_is_another_model(tmp_path, ex
 
 @pytest.fixture
 def no_note_yet():
-    esqa.api._note_once.cache_clear()
+    choice._note_once.cache_clear()
     yield
-    esqa.api._note_once.cache_clear()
+    choice._note_once.cache_clear()
 
 
 def test_default_embedder_is_onnx_when_it_can_be_used(monkeypatch):
     monkeypatch.delenv("ESQA_EMBEDDER", raising=False)
-    monkeypatch.setattr(esqa.api, "_onnx_missing", lambda: None)
-    assert isinstance(api.default_embedder(), OnnxEmbedder)
+    monkeypatch.setattr(choice, "onnx_missing", lambda: None)
+    assert isinstance(choice.make_embedder(), OnnxEmbedder)
 
 
 def test_default_embedder_falls_back_with_one_note(monkeypatch, caplog, no_note_yet):
     monkeypatch.delenv("ESQA_EMBEDDER", raising=False)
-    monkeypatch.setattr(esqa.api, "_onnx_missing", lambda: "onnxruntime is not installed")
+    monkeypatch.setattr(choice, "onnx_missing", lambda: "onnxruntime is not installed")
     with caplog.at_level(logging.WARNING, logger="esqa"):
-        first, second = api.default_embedder(), api.default_embedder()
+        first, second = choice.make_embedder(), choice.make_embedder()
     assert isinstance(first, SentenceTransformerEmbedder)
     assert isinstance(second, SentenceTransformerEmbedder)
     notes = [r.getMessage() for r in caplog.records]
@@ -217,14 +219,14 @@ def test_default_embedder_falls_back_with_one_note(monkeypatch, caplog, no_note_
 
 
 def test_esqa_embedder_selects_the_backend(monkeypatch):
-    monkeypatch.setattr(esqa.api, "_onnx_missing", lambda: None)
+    monkeypatch.setattr(choice, "onnx_missing", lambda: None)
     monkeypatch.setenv("ESQA_EMBEDDER", "sentence-transformers")
-    assert isinstance(api.default_embedder(), SentenceTransformerEmbedder)
+    assert isinstance(choice.make_embedder(), SentenceTransformerEmbedder)
     monkeypatch.setenv("ESQA_EMBEDDER", "onnx")
-    assert isinstance(api.default_embedder(), OnnxEmbedder)
-    monkeypatch.setattr(esqa.api, "_onnx_missing", lambda: "onnxruntime is not installed")
+    assert isinstance(choice.make_embedder(), OnnxEmbedder)
+    monkeypatch.setattr(choice, "onnx_missing", lambda: "onnxruntime is not installed")
     with pytest.raises(EsqaError, match="ESQA_EMBEDDER=onnx, but onnxruntime is not installed"):
-        api.default_embedder()
+        choice.make_embedder()
 
 
 def test_onnx_is_missing_without_onnxruntime(monkeypatch):
@@ -232,7 +234,7 @@ def test_onnx_is_missing_without_onnxruntime(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name)
     )
-    assert "onnxruntime is not installed" in (esqa.api._onnx_missing() or "")
+    assert "onnxruntime is not installed" in (choice.onnx_missing() or "")
 
 
 def test_onnx_without_a_cached_export_needs_torch_to_make_one(monkeypatch, tmp_path):
@@ -241,7 +243,7 @@ def test_onnx_without_a_cached_export_needs_torch_to_make_one(monkeypatch, tmp_p
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name)
     )
-    assert esqa.api._onnx_missing() == (
+    assert choice.onnx_missing() == (
         "the ONNX export is not cached and making it needs torch, not installed"
     )
 
@@ -260,22 +262,22 @@ class Int8Named(HashedEmbedder):
 
 
 def test_an_index_is_queried_and_updated_at_its_own_precision(monkeypatch, tmp_path):
-    """New and --full builds embed documents at DOCUMENT_PRECISION; an existing
+    """New and --full builds embed documents at the precision setting; an existing
     index keeps (and is queried with) the precision its model id names."""
     model = fake_model(tmp_path)
-    monkeypatch.setattr(esqa.api, "default_embedder", lambda: OnnxEmbedder(model_path=model))
+    onnx = OnnxEmbedder(model_path=model)
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Rapidus builds chips in Hokkaido.\n"})
     missing = tmp_path / "missing"
-    assert esqa.api._default_for(missing, fresh=False).precision == api.DOCUMENT_PRECISION
+    assert api.embedder_for(missing, fresh=False, embedder=onnx).precision == DEFAULT_PRECISION
     fp32_index, int8_index = tmp_path / "fp32", tmp_path / "int8"
     build_index(corpus, fp32_index, SentenceNamed())
     build_index(corpus, int8_index, Int8Named())
-    assert esqa.api._default_for(fp32_index, fresh=False).precision == "fp32"
-    assert esqa.api._default_for(int8_index, fresh=False).precision == "int8"
-    assert esqa.api._default_for(fp32_index, fresh=True).precision == api.DOCUMENT_PRECISION
+    assert api.embedder_for(fp32_index, fresh=False, embedder=onnx).precision == "fp32"
+    assert api.embedder_for(int8_index, fresh=False, embedder=onnx).precision == "int8"
+    assert api.embedder_for(fp32_index, fresh=True, embedder=onnx).precision == DEFAULT_PRECISION
     # Not an ONNX embedder (sentence-transformers, a fake): returned as it is.
-    monkeypatch.setattr(esqa.api, "default_embedder", HashedEmbedder)
-    assert isinstance(esqa.api._default_for(fp32_index, fresh=False), HashedEmbedder)
+    fake = HashedEmbedder()
+    assert api.embedder_for(fp32_index, fresh=False, embedder=fake) is fake
 
 
 class SentenceNamed(HashedEmbedder):
@@ -421,7 +423,7 @@ def test_an_onnx_build_records_its_export(tmp_path, onnx_embedder, onnx_cache):
     assert manifest["embedder"]["backend"] == "onnxruntime"
     assert manifest["embedder"]["onnx_sha256"] == export.sha256
     weights = export.path.with_name("fp32.onnx.data")
-    assert export.sha256 == onnx_export.file_digest(export.path, weights)
+    assert export.sha256 == onnx_export.sha256_file(export.path, weights)
     assert weights.stat().st_size > 80_000_000
 
 
@@ -435,7 +437,7 @@ def test_both_precisions_keep_their_weights_beside_the_graph(onnx_embedder, onnx
         weights = export.path.with_name(f"{precision}.onnx.data")
         assert weights.stat().st_size > weights_bytes
         assert export.path.stat().st_size < 1_000_000
-        assert export.sha256 == onnx_export.file_digest(export.path, weights)
+        assert export.sha256 == onnx_export.sha256_file(export.path, weights)
 
 
 @pytest.mark.real
@@ -444,9 +446,7 @@ def test_a_new_index_has_int8_documents_and_int8_queries(tmp_path, onnx_cache, m
     monkeypatch.delenv("ESQA_EMBEDDER", raising=False)
     index = tmp_path / "idx"
     qa = api.load(index, SEEDS)
-    assert (
-        qa.embedder.model_id == f"sentence-transformers/all-MiniLM-L6-v2:{api.DOCUMENT_PRECISION}"
-    )
+    assert qa.embedder.model_id == f"sentence-transformers/all-MiniLM-L6-v2:{DEFAULT_PRECISION}"
     assert qa.index.manifest["model"]["id"] == qa.embedder.model_id
     assert "secret patent" in qa.ask("what is ESPA's fourth pillar").text
     again = api.load(index, SEEDS, build_if_missing=False)

@@ -26,9 +26,9 @@ from conftest import HashedEmbedder, write_corpus
 from hypothesis import HealthCheck, given, settings
 
 from esqa import api
-from esqa.chunking import ChunkingParams, windows
-from esqa.corpus import load_corpus, parse_text
-from esqa.textfile import NotTextError, decode_bytes
+from esqa.ingest.chunking import ChunkingParams, windows
+from esqa.ingest.pages import load_corpus, parse_text
+from esqa.ingest.textfile import NotTextError, decode_bytes
 
 # Bounded so that the file runs in seconds; no example database in the repository.
 SETTINGS = settings(

@@ -1,14 +1,14 @@
 """Question analysis: the answer type, ordinal and acronym a question asks for.
 
 Expectations come from what the question words mean ("when" asks for a date),
-as the module docstring of esqa.question describes.
+as the module docstring of esqa.answer.question describes.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from esqa.question import ANSWER_TYPES, analyse
+from esqa.answer.question import ANSWER_TYPES, analyse
 
 
 @pytest.mark.parametrize(

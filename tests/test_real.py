@@ -8,11 +8,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import SEED_BOILERPLATE, SEEDS, seed_lines
 
-import esqa.api
 from esqa import api
-from esqa.chunking import ChunkingParams, window_spans
 from esqa.cli import cli
-from esqa.reader import load_index
+from esqa.index.reader import load_index
+from esqa.ingest.chunking import ChunkingParams, window_spans
 
 pytestmark = pytest.mark.real
 
@@ -69,8 +68,8 @@ def test_index_records_the_real_model(real_seed_index, real_embedder):
     assert index.manifest["chunking"]["max_tokens"] == 256
 
 
-def test_cli_search_json_round_trip(real_seed_index, real_embedder, monkeypatch):
-    monkeypatch.setattr(esqa.api, "default_embedder", lambda: real_embedder)
+def test_cli_search_json_round_trip(real_seed_index, monkeypatch):
+    monkeypatch.setenv("ESQA_EMBEDDER", "sentence-transformers")
     result = CliRunner().invoke(
         cli,
         [

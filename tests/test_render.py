@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from esqa.render import answer_html, answer_text
+from esqa.render import answer_text
 from esqa.types import Answer, Citation
 
 QUOTE = "the major role of chest CT is to understand the\n\nextent of \x1b[2Jlung lesions."
@@ -25,5 +25,5 @@ def test_the_machine_readable_quote_stays_verbatim() -> None:
 
 
 def test_html_escapes_the_article_text() -> None:
-    html = answer_html(_answer())
+    html = _answer()._repr_html_()
     assert "<b>title</b>" not in html and "&lt;b&gt;title&lt;/b&gt;" in html

@@ -1,4 +1,4 @@
-"""esqa.changes.corpus_changes: which corpus files changed since the index was built."""
+"""esqa.index.changes.corpus_changes: which corpus files changed since the index was built."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 from conftest import HashedEmbedder, write_corpus
 
 import esqa.api
-import esqa.changes
-import esqa.index
-import esqa.manifest
-import esqa.reader
-from esqa.changes import corpus_changes
-from esqa.index import build_index
-from esqa.manifest import SourceRecords, read_manifest, read_sources
+import esqa.index.build
+import esqa.index.changes
+import esqa.index.manifest
+import esqa.index.reader
+from esqa.index.build import build_index
+from esqa.index.changes import corpus_changes
+from esqa.index.manifest import SourceRecords, read_manifest, read_sources
 
 A = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
 B = "Chip rules\n\nJapan will tighten controls on exports of chip-making equipment, officials said.\n"
@@ -112,7 +112,7 @@ def test_a_skipped_file_that_gains_text_is_reported(setup):
 def test_an_untouched_corpus_is_checked_without_hashing_a_file(setup, monkeypatch):
     corpus, recorded = setup
     hashed = []
-    monkeypatch.setattr(esqa.changes, "sha256_file", lambda path: hashed.append(path) or "")
+    monkeypatch.setattr(esqa.index.changes, "sha256_file", lambda path: hashed.append(path) or "")
     assert not corpus_changes(recorded, corpus).stale
     assert hashed == []
 
@@ -217,7 +217,7 @@ def test_an_indexed_file_that_became_unreadable_and_changed_is_reported(setup, u
 
 def test_a_file_edited_while_the_build_runs_is_reported(tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B})
-    real_load_corpus = esqa.index.load_corpus
+    real_load_corpus = esqa.index.build.load_corpus
 
     def load_then_edit(root):
         scan = real_load_corpus(root)
@@ -227,7 +227,7 @@ def test_a_file_edited_while_the_build_runs_is_reported(tmp_path, monkeypatch):
         _later(path)
         return scan
 
-    monkeypatch.setattr(esqa.index, "load_corpus", load_then_edit)
+    monkeypatch.setattr(esqa.index.build, "load_corpus", load_then_edit)
     index = tmp_path / "idx"
     build_index(corpus, index, HashedEmbedder())
     recorded = recorded_sources(index)
@@ -236,7 +236,7 @@ def test_a_file_edited_while_the_build_runs_is_reported(tmp_path, monkeypatch):
 
 def test_documents_carry_the_stat_of_the_file_as_read(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": A})
-    (doc,) = esqa.index.load_corpus(corpus).documents
+    (doc,) = esqa.index.build.load_corpus(corpus).documents
     stat = (corpus / "a.txt").stat()
     assert doc.file_stat == (stat.st_size, stat.st_mtime_ns)
 
@@ -261,8 +261,8 @@ def _compare(corpus, index):
         reads.append(1)
         return recorded_sources(index)
 
-    digest = read_manifest(index)[1][esqa.manifest.CORPUS_STATS]
-    return esqa.changes.compare_corpus(corpus, digest, records), bool(reads)
+    digest = read_manifest(index)[1][esqa.index.manifest.CORPUS_STATS]
+    return esqa.index.changes.compare_corpus(corpus, digest, records), bool(reads)
 
 
 def test_an_untouched_corpus_is_compared_without_reading_the_records(clean):
@@ -315,7 +315,7 @@ def test_a_load_of_an_untouched_corpus_never_reads_the_records(clean, monkeypatc
     def fail(*args):
         raise AssertionError("source records read")
 
-    monkeypatch.setattr(esqa.reader, "read_sources", fail)
+    monkeypatch.setattr(esqa.index.reader, "read_sources", fail)
     monkeypatch.setattr(esqa.api, "read_sources", fail)
     qa = esqa.api.load(index, corpus, embedder=HashedEmbedder())
     assert qa.changes is not None and not qa.changes.stale

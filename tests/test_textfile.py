@@ -1,4 +1,4 @@
-"""esqa.textfile: bytes -> text, and line numbers as an editor shows them."""
+"""esqa.ingest.textfile: bytes -> text, and line numbers as an editor shows them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from esqa.textfile import NotTextError, decode_bytes, split_lines
+from esqa.ingest.textfile import NotTextError, decode_bytes, split_lines
 
 TEXT = "Yen at ¥1.8 trillion — “quoted” café\nsecond line\n"
 

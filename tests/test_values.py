@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from esqa.values import has_value
+from esqa.answer.values import has_value
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ outside `esqa.stores` knows which engine it talks to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -21,6 +21,18 @@ from esqa.types import Chunk
 class ScoredId(NamedTuple):
     id: int  # chunk id
     score: float  # higher is better; scales differ between stores
+
+
+def chunk_ids(chunks: Mapping[int, Chunk]) -> np.ndarray:
+    """Every id of `chunks` as an array.
+
+    An index's chunk table has them as an array already (`ids`), without
+    parsing a chunk; any other mapping is iterated.
+    """
+    ids = getattr(chunks, "ids", None)
+    if isinstance(ids, np.ndarray):
+        return ids
+    return np.fromiter(chunks, dtype=np.int64, count=len(chunks))
 
 
 class DenseStore(Protocol):

@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from esqa.chunk_table import chunk_ids
-from esqa.stores.base import ScoredId
+from esqa.stores.base import ScoredId, chunk_ids
 from esqa.stores.bm25_reader import PARAMS_FILE, Postings, QueryTokenizer, stemmer
 from esqa.types import Chunk
 

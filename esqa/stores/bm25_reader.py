@@ -144,7 +144,7 @@ class Postings:
             for name, file in ARRAY_FILES.items()
         }
         # The arrays are large and checked by size only at load (see
-        # `esqa.reader.HASH_ON_LOAD_BYTES`). Their shape is cheap to check
+        # `esqa.index.reader.HASH_ON_LOAD_BYTES`). Their shape is cheap to check
         # (`indptr` has an entry per term), and `scores` checks the rows it reads.
         data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
         if not (

@@ -73,10 +73,10 @@ def _hook(name: str) -> None:
 
 
 def main() -> None:
-    import esqa.api
     from esqa.cli import cli
 
-    esqa.api.default_embedder = SlowEmbedder
+    # The embedder setting, as a user names a class of their own (module:Class).
+    os.environ["ESQA_EMBEDDER"] = "__main__:SlowEmbedder"
     for name in ("fsync", "rename", "replace", "symlink"):
         _hook(name)
     cli.main(args=sys.argv[1:], prog_name="esqa")

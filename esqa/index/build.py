@@ -1,52 +1,45 @@
-"""Build an index directory (loading it is `esqa.reader`'s).
+"""Build an index directory (loading it is `esqa.index.reader`'s).
 
-`indexes/NAME/` (see `esqa.storage` for how it is written) holds:
+`indexes/NAME/` (see `esqa.index.publish` for how it is written) holds:
 
 - `manifest.json`: format and esqa versions, model id and dimension, the embedding
   backend (and ONNX export sha256) that embedded the build, chunking
   parameters, the stores' descriptions, counts, build time, the digest of the
-  corpus files' names and stats (`esqa.changes`), the sha256 and size of
+  corpus files' names and stats (`esqa.index.changes`), the sha256 and size of
   every other index file, and the sha256 of its own content;
 - `sources.json`: each corpus file's sha256, size and mtime, and the files
-  skipped and why (see `esqa.manifest.SourceRecords`);
-- `acronyms.json`: the acronyms found in the corpus (`esqa.acronyms`);
+  skipped and why (see `esqa.index.manifest.SourceRecords`);
+- `acronyms.json`: the acronyms found in the corpus (`esqa.ingest.acronyms`);
 - `chunks.jsonl`: one chunk per line, with its provenance, with
   `chunks.offsets.npy`, where each line starts, and `chunks.crc32.npy`, each
-  line's CRC-32 (see `esqa.chunk_table`);
+  line's CRC-32 (see `esqa.index.chunk_table`);
 - the stores' files: `dense.faiss` (FAISS) and `lexical/` (bm25s arrays and JSON).
 
 Nothing is pickled. Loading checks the format version, the manifest's own
 checksum and structure, the model, and each file's size and, up to
-`esqa.reader.HASH_ON_LOAD_BYTES`, its checksum; it fails with a one-line
+`esqa.index.reader.HASH_ON_LOAD_BYTES`, its checksum; it fails with a one-line
 error that names the command to run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import inspect
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Container, Sequence
-from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from esqa import __version__
-from esqa.acronyms import mine_acronyms
-from esqa.changes import recorded_digest
-from esqa.chunk_table import write_chunks
-from esqa.chunking import ChunkingParams, TokenCounter, windows
-from esqa.corpus import load_corpus
-from esqa.dedup import DedupItem, find_duplicates
-from esqa.embed import Embedder, ProgressFn, describe_embedder
+from esqa.embed.base import Embedder, ProgressFn, describe_embedder
 from esqa.errors import CorpusError, EsqaError
-from esqa.manifest import (
+from esqa.fileio import sha256_file
+from esqa.index.changes import recorded_digest
+from esqa.index.chunk_table import write_chunks
+from esqa.index.manifest import (
     ACRONYMS,
     CORPUS_STATS,
     FORMAT_VERSION,
@@ -55,22 +48,16 @@ from esqa.manifest import (
     SourceRecords,
     write_manifest,
 )
-from esqa.reader import load_index
-from esqa.storage import publish, sha256_file, writer_lock
+from esqa.index.publish import publish, writer_lock
+from esqa.index.reader import load_index
+from esqa.ingest.acronyms import mine_acronyms
+from esqa.ingest.chunking import ChunkingParams, TokenCounter
+from esqa.ingest.chunks import append_numbered, document_chunks, find_dropped
+from esqa.ingest.fingerprint import ingestion_fingerprint
+from esqa.ingest.pages import load_corpus
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
 from esqa.types import Chunk, Document
-
-# The code that turns files into chunks (see `ingestion_fingerprint`).
-_INGESTION_MODULES = (
-    "esqa.textfile",
-    "esqa.boilerplate",
-    "esqa.corpus",
-    "esqa.dedup",
-    "esqa.chunking",
-    "esqa.types",
-    __name__,
-)
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
 # chunks), returns the callback that is told how many were just done.
@@ -98,93 +85,6 @@ class BuildReport:
         data["seconds"] = round(self.seconds, 3)
         data["warnings"] = list(self.warnings)
         return data
-
-
-def _find_duplicates(documents: Sequence[Document]) -> dict[str, list[int]]:
-    """Paragraph numbers of each file that are not indexed, a fuller copy being elsewhere.
-
-    Recomputed over the whole corpus at every build: the decision is global and
-    depends on file order, so a new file can turn a kept paragraph into a copy.
-    """
-    items = [
-        DedupItem((p.source, p.number), p.text, doc.article_of(p).teaser)
-        for doc in documents
-        for p in doc.paragraphs
-    ]
-    dropped: dict[str, list[int]] = defaultdict(list)
-    for source, number in sorted(find_duplicates(items)):
-        dropped[source].append(number)
-    return dropped
-
-
-def _document_chunks(
-    doc: Document, dropped: Container[int], count: TokenCounter, params: ChunkingParams
-) -> list[Chunk]:
-    """Chunks of a file's indexed paragraphs, with ids counting from 0 within the file."""
-    chunks: list[Chunk] = []
-    for paragraph in doc.paragraphs:
-        if paragraph.number in dropped:
-            continue
-        article = doc.article_of(paragraph)
-        text = paragraph.text
-        for window in windows(text, count, params):
-            span = window.span
-            chunks.append(
-                Chunk(
-                    id=len(chunks),
-                    source=paragraph.source,
-                    paragraph=paragraph.number,
-                    line_start=paragraph.line_start + text.count("\n", 0, span.start),
-                    line_end=paragraph.line_start + text.count("\n", 0, span.end),
-                    text=text[span.start : span.end],
-                    article_title=article.title,
-                    publisher=article.publisher,
-                    published=article.published,
-                    teaser=article.teaser,
-                    sentences=tuple(
-                        (s.start - span.start, s.end - span.start) for s in window.sentences
-                    ),
-                )
-            )
-    return chunks
-
-
-def _append_numbered(chunks: list[Chunk], more: Sequence[Chunk]) -> None:
-    """Ids are positions in corpus order, as a build from scratch numbers them."""
-    base = len(chunks)
-    chunks.extend(replace(c, id=base + i) for i, c in enumerate(more))
-
-
-def make_chunks(
-    documents: Sequence[Document], count_tokens: TokenCounter, params: ChunkingParams
-) -> tuple[list[Chunk], int]:
-    """Chunks of every paragraph that is not a near-duplicate; and how many were."""
-    dropped = _find_duplicates(documents)
-    chunks: list[Chunk] = []
-    for doc in documents:
-        _append_numbered(
-            chunks, _document_chunks(doc, set(dropped[doc.source]), count_tokens, params)
-        )
-    return chunks, sum(len(numbers) for numbers in dropped.values())
-
-
-@lru_cache(maxsize=1)
-def ingestion_fingerprint() -> str:
-    """A digest of the code that turns files into chunks.
-
-    Stored chunks are reused only when this code is unchanged, so an edit to
-    the parser or the chunker can never leave chunks made the old way beside
-    chunks made the new way. Vectors depend only on the text and the model, so
-    they are reused either way.
-    """
-    digest = hashlib.sha256()
-    for name in _INGESTION_MODULES:
-        try:
-            source = inspect.getsource(importlib.import_module(name))
-        except (OSError, TypeError):  # installed without sources: the version is all we know
-            source = f"{name} {__version__}"
-        digest.update(source.encode("utf-8"))
-    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -264,10 +164,10 @@ def _corpus_chunks(
     for doc in documents:
         kept = stored[doc.source]
         if kept is None:
-            kept = _document_chunks(doc, set(dropped[doc.source]), count, params)
+            kept = document_chunks(doc, set(dropped[doc.source]), count, params)
             if done:
                 done(1)
-        _append_numbered(chunks, kept)
+        append_numbered(chunks, kept)
     return chunks, chunked_files
 
 
@@ -327,7 +227,7 @@ def build_index(
             raise CorpusError(f"no article files (*.txt with text) in {corpus}; add some first")
         if unusable:
             warnings.append(f"the previous index was not reused ({unusable}); building afresh")
-        dropped = _find_duplicates(documents)
+        dropped = find_dropped(documents)
         chunks, chunked_files = _corpus_chunks(
             documents, dropped, previous, embedder.count_tokens, params, progress
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from esqa.enumerations import parse_ordinal
+from esqa.answer.enumerations import parse_ordinal
 
 ANSWER_TYPES = (
     "person", "organisation", "place", "date", "number", "percentage", "money",

@@ -4,7 +4,7 @@ Scraped pages mix the article with the page around it: cookie banners, app
 promotions, image credits, tag lists, bylines with glued dates. These rules
 recognise such lines by their shape and by vocabulary that is common to web
 pages in general (several languages), never by the text of particular files.
-The context rules that need neighbouring lines live in `esqa.corpus`.
+The context rules that need neighbouring lines live in `esqa.ingest.pages`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class LineKind(Enum):
     BLANK = "blank"
     BOILERPLATE = "boilerplate"  # never indexed
     CREDIT = "credit"  # image credit; the line next to it is a caption
-    CAPTION = "caption"  # set by esqa.corpus, which sees the neighbouring credit
+    CAPTION = "caption"  # set by esqa.ingest.pages, which sees the neighbouring credit
     TAGS = "tags"  # short bullet items: section and tag lists
     DATELINE = "dateline"  # a date or relative time, maybe glued to a publisher
     RELATED = "related"  # "Related Articles": what follows are teasers of other articles
@@ -196,7 +196,7 @@ def _iso_date(m: re.Match[str]) -> str | None:
 
 
 def classify_line(line: str) -> LineKind:
-    """Classify one line on its own; see `esqa.corpus` for rules that need context."""
+    """Classify one line on its own; see `esqa.ingest.pages` for rules that need context."""
     text = line.strip(_INVISIBLE)
     if not text:
         return LineKind.BLANK

@@ -1,6 +1,6 @@
 """Ingestion: corpus files -> Documents of articles and paragraphs with line numbers.
 
-A scraped page is read line by line: `esqa.boilerplate` classifies each line
+A scraped page is read line by line: `esqa.ingest.boilerplate` classifies each line
 on its own, the rules here use the neighbours (captions sit next to image
 credits, a lead-in whose list was page furniture is furniture too), lines are
 grouped into paragraphs, and paragraphs into articles (a tag page holds
@@ -18,15 +18,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from esqa.boilerplate import (
+from esqa.ingest.boilerplate import (
     LineKind,
     classify_line,
     ends_sentence,
     parse_dateline,
     word_count,
 )
-from esqa.corpus_files import walk_corpus
-from esqa.textfile import NotTextError, decode_bytes, split_lines
+from esqa.ingest.files import walk_corpus
+from esqa.ingest.textfile import NotTextError, decode_bytes, split_lines
 from esqa.types import Article, Document, Paragraph
 
 # A caption is a short text line directly above or below an image credit.

@@ -13,65 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import re
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from esqa.errors import EsqaError
-
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_tree(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as f:
-                os.fsync(f.fileno())
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file_atomically(path: Path, data: bytes) -> None:
-    """Write data to path so that no crash or reader ever sees half of it.
-
-    The bytes go to a hidden temporary file in the same folder (hidden, so a
-    corpus scan ignores it), which is synced and renamed over path.
-    """
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)  # not the 0600 of a temporary file
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+from esqa.fileio import fsync_dir, fsync_tree
 
 
 @contextlib.contextmanager
@@ -114,7 +65,7 @@ def publish(target: Path, write: Callable[[Path], None]) -> Path:
     staging.mkdir()
     try:
         write(staging)
-        _fsync_tree(staging)
+        fsync_tree(staging)
         generation = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-{token}"
         os.rename(staging, generation)
     except BaseException:
@@ -129,7 +80,7 @@ def publish(target: Path, write: Callable[[Path], None]) -> Path:
         previous = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-old{token}"
         os.rename(target, previous)
     os.replace(link, target)
-    _fsync_dir(parent)
+    fsync_dir(parent)
     _prune(target, keep={generation, previous})
     return generation
 

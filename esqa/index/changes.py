@@ -1,7 +1,7 @@
 """What changed in a corpus since its index was built.
 
 The build records each file's size, modification time and sha256
-(`sources.json`, see `esqa.manifest.SourceRecords`). Comparing stats first
+(`sources.json`, see `esqa.index.manifest.SourceRecords`). Comparing stats first
 makes the check of an untouched corpus cost one `stat` per file; only a file
 whose stat changed is hashed, to confirm that its content did.
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from esqa.corpus_files import walk_corpus
-from esqa.manifest import SourceRecords
-from esqa.storage import sha256_file
+from esqa.fileio import sha256_file
+from esqa.index.manifest import SourceRecords
+from esqa.ingest.files import walk_corpus
 
 # (source, directory entry) of each corpus file that may be read.
 _Files = list[tuple[str, os.DirEntry[str]]]

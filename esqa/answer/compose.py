@@ -24,11 +24,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from esqa.acronyms import Acronym, infer_expansion
-from esqa.enumerations import find_enumeration, same_noun
-from esqa.question import Question, analyse
+from esqa.answer.enumerations import find_enumeration, same_noun
+from esqa.answer.question import Question, analyse
+from esqa.answer.values import has_value
+from esqa.ingest.acronyms import Acronym, infer_expansion
 from esqa.types import Answer, Chunk, Citation, Hit
-from esqa.values import has_value
 
 MAX_ANSWER_CHARS = 600
 MAX_SENTENCES = 3

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from esqa.chunk_table import CHUNKS, CRCS, OFFSETS
 from esqa.errors import IndexInvalidError, IndexMissingError
-from esqa.storage import sha256_file
+from esqa.fileio import sha256_file
+from esqa.index.chunk_table import CHUNKS, CRCS, OFFSETS
 
 # 2: the manifest holds the sha256 of its own content (`MANIFEST_SHA256`).
 # 3: chunks are read one at a time through `chunks.offsets.npy`; the source
@@ -29,7 +29,7 @@ MANIFEST_SHA256 = "manifest_sha256"
 ACRONYMS = "acronyms.json"
 SOURCES = "sources.json"
 # The digest of the names and stats of the corpus files a build read
-# (`esqa.changes.recorded_digest`).
+# (`esqa.index.changes.recorded_digest`).
 CORPUS_STATS = "corpus_stats"
 
 

@@ -1,6 +1,6 @@
 """The bundled model exported to ONNX, once, into a cache keyed by its weights.
 
-`esqa.onnx_embed` runs the export with onnxruntime, which starts in a fraction
+`esqa.embed.onnx_runtime` runs the export with onnxruntime, which starts in a fraction
 of a second where sentence-transformers (torch, transformers, scikit-learn)
 takes seconds to import. Exporting needs torch, so it is done once per model
 weights and onnxruntime version, into
@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from esqa import settings
 from esqa.errors import EsqaError
-from esqa.storage import sha256_file, write_file_atomically
+from esqa.fileio import sha256_file, write_file_atomically
 
 # Bump when the exported graphs change (inputs, pooling, opset, optimisation,
 # file layout), so that an export made the old way is not used: it names the
@@ -70,12 +71,8 @@ class Export:
 
 
 def cache_root() -> Path:
-    """`$ESQA_CACHE`, else `$XDG_CACHE_HOME/esqa`, else `~/.cache/esqa`."""
-    explicit = os.environ.get("ESQA_CACHE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "esqa"
+    """`$ESQA_CACHE`, else `$XDG_CACHE_HOME/esqa`, else `~/.cache/esqa` (`esqa.settings`)."""
+    return settings.current().cache_root
 
 
 def weights_sha256(model_path: Path, cache: Path) -> str:
@@ -189,16 +186,6 @@ def _publish(directory: Path, make: Callable[[Path], None]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def file_digest(*paths: Path) -> str:
-    """The sha256 of the files' bytes, one after the other."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_record(directory: Path, weights_digest: str) -> None:
     """Record each graph of the export; `_export` left `<precision>.onnx` (and
     `<precision>.onnx.data` where the weights are a file of their own)."""
@@ -208,7 +195,7 @@ def _write_record(directory: Path, weights_digest: str) -> None:
     for precision in PRECISIONS:
         files = [directory / f"{precision}.onnx", directory / f"{precision}.onnx.data"]
         files = [f for f in files if f.is_file()]
-        precisions[precision] = {"file": files[0].name, "sha256": file_digest(*files)}
+        precisions[precision] = {"file": files[0].name, "sha256": sha256_file(*files)}
     record = {
         "recipe": RECIPE,
         "onnxruntime": onnxruntime.__version__,

@@ -1,6 +1,6 @@
 """Reading a built index: load it, check it, verify it in full.
 
-`esqa.index` writes an index directory (its layout is described there);
+`esqa.index.build` writes an index directory (its layout is described there);
 this module opens one for searching. Nothing is pickled, and nothing is read
 that the manifest does not list with its size and sha256.
 """
@@ -14,10 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from esqa.acronyms import Acronym
-from esqa.chunk_table import ChunkTable
 from esqa.errors import IndexInvalidError
-from esqa.manifest import (
+from esqa.fileio import sha256_file
+from esqa.index.chunk_table import ChunkTable
+from esqa.index.manifest import (
     ACRONYMS,
     MANIFEST,
     SourceRecords,
@@ -25,7 +25,7 @@ from esqa.manifest import (
     read_sources,
     repair_hint,
 )
-from esqa.storage import sha256_file
+from esqa.ingest.acronyms import Acronym
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
 

@@ -3,7 +3,7 @@ sentence-transformers (cosine ≥ 0.9999) without importing torch.
 
 A new process answers a question in well under a second this way; through
 sentence-transformers the imports alone take several seconds. The model is
-the export of `esqa.onnx_export`, made once per weights into a cache.
+the export of `esqa.embed.onnx_export`, made once per weights into a cache.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from esqa.embed import MODEL_ID, BundledTokenizer, ProgressFn
-from esqa.errors import EsqaError
-from esqa.onnx_export import (
+from esqa.embed.base import MODEL_ID, BundledTokenizer, ProgressFn
+from esqa.embed.onnx_export import (
     EXPORT_SECONDS,
     PRECISIONS,
     Export,
@@ -26,6 +25,7 @@ from esqa.onnx_export import (
     cached_export,
     ensure_export,
 )
+from esqa.errors import EsqaError
 
 log = logging.getLogger("esqa")
 
@@ -113,7 +113,7 @@ class OnnxEmbedder(BundledTokenizer):
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-            # The export is stored optimised (see esqa.onnx_export): optimising
+            # The export is stored optimised (see esqa.embed.onnx_export): optimising
             # again would only cost time at every start.
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
             try:

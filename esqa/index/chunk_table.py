@@ -8,7 +8,7 @@ parses nothing: a million chunks took 12.5 s to parse as a whole, and a
 question reads about a hundred of them.
 
 `chunks.jsonl` is too large to hash at every load (see
-`esqa.reader.HASH_ON_LOAD_BYTES`), so each line is checked against its CRC
+`esqa.index.reader.HASH_ON_LOAD_BYTES`), so each line is checked against its CRC
 when it is first read: a damaged line can never be cited, even one that
 still parses (a changed digit of a line number). The two small arrays are
 hashed at load.
@@ -119,7 +119,7 @@ class ChunkTable(Mapping[int, Chunk]):
                 problem = f"it holds chunk {chunk.id}"
         if chunk is None or chunk.id != chunk_id:
             # Found when read: a large file is checked by size only at load
-            # (see `esqa.reader.load_index`).
+            # (see `esqa.index.reader.load_index`).
             raise IndexInvalidError(
                 f"line {chunk_id + 1} of {self._path} is damaged ({problem}); {self._hint}"
             )
@@ -134,13 +134,6 @@ class ChunkTable(Mapping[int, Chunk]):
 
     def __contains__(self, chunk_id: object) -> bool:
         return isinstance(chunk_id, int | np.integer) and bool(0 <= chunk_id < len(self))
-
-
-def chunk_ids(chunks: Mapping[int, Chunk]) -> np.ndarray:
-    """Every id of `chunks` as an array; a ChunkTable's without parsing anything."""
-    if isinstance(chunks, ChunkTable):
-        return chunks.ids
-    return np.fromiter(chunks, dtype=np.int64, count=len(chunks))
 
 
 def article_chunks(chunks: Mapping[int, Chunk], chunk: Chunk) -> list[Chunk]:

@@ -1,0 +1,1 @@
+"""Answering: question analysis, values and enumerations, and the composer."""

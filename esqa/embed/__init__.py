@@ -1,0 +1,2 @@
+"""Embedding: the `Embedder` protocol, the ONNX and sentence-transformers backends,
+and the choice between them."""

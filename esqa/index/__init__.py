@@ -1,0 +1,2 @@
+"""The index directory: building, atomic publishing, the manifest, reading and
+verifying, comparing it with the corpus, adding articles."""

@@ -1,0 +1,41 @@
+"""Searching a loaded index: the query cleaned, both stores asked, their rankings fused."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+from esqa.errors import QueryError
+from esqa.index.reader import Index
+from esqa.stores.hybrid import CANDIDATES, fuse
+from esqa.types import Hit
+
+MAX_QUERY_CHARS = 2_000  # longer text adds nothing: the model reads 256 word pieces
+
+_WORD = re.compile(r"\w")
+
+
+def clean_query(query: str) -> str:
+    """Normalise a query for search; raise QueryError when nothing searchable is left."""
+    text = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in query)
+    text = " ".join(text.split())[:MAX_QUERY_CHARS]
+    if not _WORD.search(text):
+        raise QueryError('the query has no words in it; ask a question such as "what is ESPA?"')
+    return text
+
+
+def hybrid_search(index: Index, query: str, query_vector: np.ndarray, k: int) -> list[Hit]:
+    """The k best chunks for a query, by reciprocal rank fusion of both searches."""
+    depth = max(CANDIDATES, k)
+    fused = fuse(index.dense.search(query_vector, depth), index.lexical.search(query, depth), k)
+    return [
+        Hit(
+            chunk=index.chunks[f.id],
+            score=f.score,
+            dense_score=f.dense_score,
+            lexical_score=f.lexical_score,
+        )
+        for f in fused
+    ]

@@ -1,0 +1,84 @@
+"""Paragraphs -> chunks: near-duplicates dropped, the rest cut into windows.
+
+Chunk ids are positions in corpus order, file by file and paragraph by
+paragraph, so an article's chunks have consecutive ids (`esqa.index.chunk_table`
+relies on it) and a build from scratch and an incremental one number alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Container, Sequence
+from dataclasses import replace
+
+from esqa.ingest.chunking import ChunkingParams, TokenCounter, windows
+from esqa.ingest.dedup import DedupItem, find_duplicates
+from esqa.types import Chunk, Document
+
+
+def find_dropped(documents: Sequence[Document]) -> dict[str, list[int]]:
+    """Paragraph numbers of each file that are not indexed, a fuller copy being elsewhere.
+
+    Recomputed over the whole corpus at every build: the decision is global and
+    depends on file order, so a new file can turn a kept paragraph into a copy.
+    """
+    items = [
+        DedupItem((p.source, p.number), p.text, doc.article_of(p).teaser)
+        for doc in documents
+        for p in doc.paragraphs
+    ]
+    dropped: dict[str, list[int]] = defaultdict(list)
+    for source, number in sorted(find_duplicates(items)):
+        dropped[source].append(number)
+    return dropped
+
+
+def document_chunks(
+    doc: Document, dropped: Container[int], count: TokenCounter, params: ChunkingParams
+) -> list[Chunk]:
+    """Chunks of a file's indexed paragraphs, with ids counting from 0 within the file."""
+    chunks: list[Chunk] = []
+    for paragraph in doc.paragraphs:
+        if paragraph.number in dropped:
+            continue
+        article = doc.article_of(paragraph)
+        text = paragraph.text
+        for window in windows(text, count, params):
+            span = window.span
+            chunks.append(
+                Chunk(
+                    id=len(chunks),
+                    source=paragraph.source,
+                    paragraph=paragraph.number,
+                    line_start=paragraph.line_start + text.count("\n", 0, span.start),
+                    line_end=paragraph.line_start + text.count("\n", 0, span.end),
+                    text=text[span.start : span.end],
+                    article_title=article.title,
+                    publisher=article.publisher,
+                    published=article.published,
+                    teaser=article.teaser,
+                    sentences=tuple(
+                        (s.start - span.start, s.end - span.start) for s in window.sentences
+                    ),
+                )
+            )
+    return chunks
+
+
+def append_numbered(chunks: list[Chunk], more: Sequence[Chunk]) -> None:
+    """Ids are positions in corpus order, as a build from scratch numbers them."""
+    base = len(chunks)
+    chunks.extend(replace(c, id=base + i) for i, c in enumerate(more))
+
+
+def make_chunks(
+    documents: Sequence[Document], count_tokens: TokenCounter, params: ChunkingParams
+) -> tuple[list[Chunk], int]:
+    """Chunks of every paragraph that is not a near-duplicate; and how many were."""
+    dropped = find_dropped(documents)
+    chunks: list[Chunk] = []
+    for doc in documents:
+        append_numbered(
+            chunks, document_chunks(doc, set(dropped[doc.source]), count_tokens, params)
+        )
+    return chunks, sum(len(numbers) for numbers in dropped.values())

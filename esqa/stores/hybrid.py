@@ -1,0 +1,40 @@
+"""Hybrid retrieval: dense and lexical rankings fused by reciprocal rank.
+
+Reciprocal rank fusion (Cormack et al., 2009) adds 1 / (RRF_K + rank) over
+the two rankings. It needs no calibration between cosine similarities and
+BM25 scores, whose scales have nothing in common, and a chunk that either
+search ranks high is kept: embeddings miss acronyms and numbers ("ESPA",
+"85 plans") that BM25 finds, BM25 misses paraphrases that embeddings find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from esqa.stores.base import ScoredId
+
+RRF_K = 60  # the constant of the original paper; damps the weight of the top ranks
+CANDIDATES = 50  # how deep each search looks before fusion
+
+
+class FusedId(NamedTuple):
+    id: int  # chunk id
+    score: float  # reciprocal-rank-fusion score; higher is better
+    dense_score: float | None  # cosine similarity, when the dense search found it
+    lexical_score: float | None  # BM25 score, when the lexical search found it
+
+
+def fuse(dense: Sequence[ScoredId], lexical: Sequence[ScoredId], k: int) -> list[FusedId]:
+    """The k best ids of both rankings by reciprocal rank fusion, best first."""
+    fused: dict[int, float] = {}
+    for ranking in (dense, lexical):
+        for rank, hit in enumerate(ranking, start=1):
+            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank)
+    dense_scores = {h.id: h.score for h in dense}
+    lexical_scores = {h.id: h.score for h in lexical}
+    lexical_rank = {h.id: rank for rank, h in enumerate(lexical)}
+    depth = max(len(dense), len(lexical))
+    # On a tie, the exact-term match goes first: it is the one embeddings miss.
+    best = sorted(fused, key=lambda i: (-fused[i], lexical_rank.get(i, depth), i))[:k]
+    return [FusedId(i, fused[i], dense_scores.get(i), lexical_scores.get(i)) for i in best]
