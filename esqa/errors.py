@@ -2,6 +2,8 @@
 
 Every message is one line that says what went wrong and what to do; the CLI
 prints it as-is and exits non-zero, so no traceback reaches the terminal.
+The two halves are attributes too: `problem` (what went wrong) and `hint`
+(the command or step that repairs it), for code that words its own message.
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ class EsqaError(Exception):
     """Base class for every error esqa raises on purpose."""
 
     exit_code = 1
+
+    def __init__(self, problem: str, hint: str | None = None) -> None:
+        super().__init__(f"{problem}; {hint}" if hint else problem)
+        self.problem = problem
+        self.hint = hint
 
 
 class CorpusError(EsqaError):

@@ -1,4 +1,5 @@
-"""The FAISS dense store and the bm25s lexical store behind esqa.stores."""
+"""What is particular to the FAISS and bm25s stores (the contract all stores keep is
+test_store_contract.py's): bm25s parity, damaged postings, mapped files."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from conftest import SEEDS, HashedEmbedder
 
 from esqa.errors import IndexInvalidError
 from esqa.stores.bm25_lexical import Bm25LexicalStore
-from esqa.stores.faiss_dense import FaissDenseStore
 from esqa.types import Chunk
 
 TEXTS = {
@@ -42,6 +42,12 @@ def make_chunks() -> list[Chunk]:
     return chunks
 
 
+def lexical_store(chunks):
+    store = Bm25LexicalStore()
+    store.add(chunks)
+    return store
+
+
 @pytest.fixture
 def chunks():
     return make_chunks()
@@ -50,150 +56,6 @@ def chunks():
 @pytest.fixture
 def embedder():
     return HashedEmbedder()
-
-
-def dense_store(chunks, embedder):
-    store = FaissDenseStore(embedder.dimension)
-    store.add(chunks, embedder.embed([c.text for c in chunks]))
-    return store
-
-
-def test_dense_search_finds_the_chunk_with_the_same_words_first(chunks, embedder):
-    store = dense_store(chunks, embedder)
-    query = embedder.embed(["rare earth exports from China fell"])[0]
-    hits = store.search(query, 3)
-    assert hits[0].id == 2
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert len(store) == len(chunks)
-
-
-def test_dense_search_of_an_exact_text_scores_cosine_one(chunks, embedder):
-    store = dense_store(chunks, embedder)
-    hits = store.search(embedder.embed([chunks[4].text])[0], 1)
-    assert hits[0].id == 4
-    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
-
-
-def test_dense_remove_source_removes_exactly_that_source(chunks, embedder):
-    store = dense_store(chunks, embedder)
-    assert store.remove_source("b.txt") == 2
-    assert store.remove_source("b.txt") == 0
-    assert len(store) == len(chunks) - 2
-    ids = {h.id for h in store.search(embedder.embed(["rare earth China"])[0], 10)}
-    assert ids == {c.id for c in chunks if c.source != "b.txt"}
-
-
-def test_dense_save_load_round_trip_gives_the_same_results(chunks, embedder, tmp_path):
-    store = dense_store(chunks, embedder)
-    query = embedder.embed(["Japan rare earth law"])[0]
-    before = store.search(query, 5)
-    names = store.save(tmp_path)
-    assert all((tmp_path / n).is_file() for n in names)
-    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks))
-    assert loaded.search(query, 5) == before
-    assert loaded.remove_source("a.txt") == 2  # sources are known after loading
-
-
-def test_dense_load_rejects_a_wrong_dimension_or_chunk_count(chunks, embedder, tmp_path):
-    dense_store(chunks, embedder).save(tmp_path)
-    with pytest.raises(ValueError):
-        FaissDenseStore.load(tmp_path, embedder.dimension + 1, by_id(chunks))
-    with pytest.raises(ValueError):
-        FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks[:-1]))
-
-
-def test_dense_vectors_returns_the_stored_rows_for_the_ids_asked(chunks, embedder, tmp_path):
-    vectors = embedder.embed([c.text for c in chunks])
-    store = FaissDenseStore(embedder.dimension)
-    store.add(chunks, vectors)
-    store.save(tmp_path)
-    loaded = FaissDenseStore.load(tmp_path, embedder.dimension, by_id(chunks))
-    np.testing.assert_array_equal(loaded.vectors([3, 0]), vectors[[3, 0]])
-    assert loaded.vectors([]).shape == (0, embedder.dimension)
-
-
-def test_dense_vectors_of_a_removed_or_unknown_id_is_a_key_error(chunks, embedder):
-    store = dense_store(chunks, embedder)
-    store.remove_source("a.txt")
-    with pytest.raises(KeyError):
-        store.vectors([0])
-    with pytest.raises(KeyError):
-        store.vectors([99])
-
-
-def test_dense_add_rejects_mismatched_vectors(chunks, embedder):
-    store = FaissDenseStore(embedder.dimension)
-    with pytest.raises(ValueError):
-        store.add(chunks, embedder.embed([chunks[0].text]))
-
-
-def test_empty_dense_store_returns_nothing(embedder):
-    store = FaissDenseStore(embedder.dimension)
-    assert store.search(embedder.embed(["anything"])[0], 5) == []
-
-
-def lexical_store(chunks):
-    store = Bm25LexicalStore()
-    store.add(chunks)
-    return store
-
-
-def test_lexical_search_finds_an_acronym_that_one_chunk_contains(chunks):
-    hits = lexical_store(chunks).search("ESPA", 5)
-    assert [h.id for h in hits] == [0]
-    assert hits[0].score > 0
-
-
-def test_lexical_search_stems_words(chunks):
-    hits = lexical_store(chunks).search("pillar", 5)
-    assert [h.id for h in hits] == [1]
-
-
-def test_lexical_search_of_only_stopwords_or_unknown_words_is_empty(chunks):
-    store = lexical_store(chunks)
-    assert store.search("the of and", 5) == []
-    assert store.search("zyzzyva", 5) == []
-    assert store.search("", 5) == []
-
-
-def test_lexical_remove_source_removes_exactly_that_source(chunks):
-    store = lexical_store(chunks)
-    assert store.remove_source("a.txt") == 2
-    assert store.search("ESPA", 5) == []
-    assert len(store) == len(chunks) - 2
-    assert {h.id for h in store.search("China rare earth", 10)} == {2, 3}
-
-
-def test_lexical_save_load_round_trip_gives_the_same_results(chunks, tmp_path):
-    store = lexical_store(chunks)
-    queries = ["ESPA", "rare earth China", "mining Australia", "Japan 2022"]
-    before = [store.search(q, 5) for q in queries]
-    names = store.save(tmp_path)
-    assert all((tmp_path / n).is_file() for n in names)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
-    after = [loaded.search(q, 5) for q in queries]
-    assert [[h.id for h in hits] for hits in after] == [[h.id for h in hits] for hits in before]
-    for hits_a, hits_b in zip(after, before, strict=True):
-        assert np.allclose([h.score for h in hits_a], [h.score for h in hits_b])
-
-
-def test_lexical_store_can_change_after_loading(chunks, tmp_path):
-    lexical_store(chunks).save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
-    loaded.remove_source("a.txt")
-    loaded.add([Chunk(99, "d.txt", 1, 1, 1, "JOGMEC invested in the Lynas project.")])
-    assert loaded.search("ESPA", 5) == []
-    assert [h.id for h in loaded.search("JOGMEC", 5)] == [99]
-
-
-def test_lexical_load_rejects_a_chunk_list_that_does_not_match(chunks, tmp_path):
-    lexical_store(chunks).save(tmp_path)
-    with pytest.raises(ValueError):
-        Bm25LexicalStore.load(tmp_path, by_id(chunks[:-1]))
-
-
-def test_empty_lexical_store_returns_nothing():
-    assert Bm25LexicalStore().search("ESPA", 5) == []
 
 
 def test_a_lexical_store_of_chunks_without_terms_saves_loads_and_finds_nothing(tmp_path):

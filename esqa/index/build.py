@@ -55,8 +55,8 @@ from esqa.ingest.chunking import ChunkingParams, TokenCounter
 from esqa.ingest.chunks import append_numbered, document_chunks, find_dropped
 from esqa.ingest.fingerprint import ingestion_fingerprint
 from esqa.ingest.pages import load_corpus
-from esqa.stores.bm25_lexical import Bm25LexicalStore
-from esqa.stores.faiss_dense import FaissDenseStore
+from esqa.stores.base import DenseStore
+from esqa.stores.factory import create_stores
 from esqa.types import Chunk, Document
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
@@ -95,7 +95,7 @@ class _Previous:
     chunks: dict[str, list[Chunk]]  # by source, in order
     reuse_chunks: bool  # False when the chunking parameters or the ingestion code changed
     ids_by_text: dict[str, int]  # chunk text -> id of its vector in `dense`
-    dense: FaissDenseStore
+    dense: DenseStore
 
     def chunks_of(self, doc: Document, dropped: list[int]) -> list[Chunk] | None:
         """The stored chunks of an unchanged file, or None when it must be chunked again."""
@@ -120,7 +120,7 @@ def _previous_index(
         loaded = load_index(index, embedder.model_id, embedder.dimension, verify="full")
         loaded.sources  # noqa: B018 (read now, so that a damaged file is caught here)
     except EsqaError as exc:
-        return None, str(exc).split("; run:")[0]
+        return None, exc.problem
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         # The repair command must never fail on the index it repairs.
         return None, f"{directory / MANIFEST} is damaged ({type(exc).__name__}: {exc})"
@@ -232,10 +232,9 @@ def build_index(
             documents, dropped, previous, embedder.count_tokens, params, progress
         )
         vectors, reused = _vectors(chunks, previous, embedder, progress)
-        dense = FaissDenseStore(embedder.dimension)
-        dense.add(chunks, vectors)
-        lexical = Bm25LexicalStore()
-        lexical.add(chunks)
+        stores = create_stores(embedder.dimension)
+        stores.dense.add(chunks, vectors)
+        stores.lexical.add(chunks)
         acronyms = mine_acronyms(chunks)
         duplicates = sum(len(numbers) for numbers in dropped.values())
         seconds = time.monotonic() - started
@@ -258,8 +257,8 @@ def build_index(
             "embedder": describe_embedder(embedder),
             "chunking": params.to_dict(),
             "ingestion": ingestion_fingerprint(),
-            "dense": dense.describe(),
-            "lexical": lexical.describe(),
+            "dense": stores.dense.describe(),
+            "lexical": stores.lexical.describe(),
             "counts": {
                 "files": len(documents),
                 "articles": sum(len(d.articles) for d in documents),
@@ -288,8 +287,7 @@ def build_index(
                 *write_chunks(directory, chunks),
                 SOURCES,
                 ACRONYMS,
-                *dense.save(directory),
-                *lexical.save(directory),
+                *stores.save(directory),
             ]
             write_manifest(directory, manifest, names)
 

@@ -121,7 +121,7 @@ class ChunkTable(Mapping[int, Chunk]):
             # Found when read: a large file is checked by size only at load
             # (see `esqa.index.reader.load_index`).
             raise IndexInvalidError(
-                f"line {chunk_id + 1} of {self._path} is damaged ({problem}); {self._hint}"
+                f"line {chunk_id + 1} of {self._path} is damaged ({problem})", hint=self._hint
             )
         self._parsed[int(chunk_id)] = chunk
         return chunk

@@ -72,22 +72,22 @@ def read_manifest(index: Path) -> tuple[Path, dict[str, Any]]:
     directory = index.resolve()
     path = directory / MANIFEST
     if not path.is_file():
-        raise IndexMissingError(f"no index at {index}; {repair_hint(index)}")
+        raise IndexMissingError(f"no index at {index}", hint=repair_hint(index))
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexInvalidError(f"{path} is damaged ({exc}); {repair_hint(index)}") from None
+        raise IndexInvalidError(f"{path} is damaged ({exc})", hint=repair_hint(index)) from None
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if not _is(version, int):
-        raise IndexInvalidError(f"{path} is damaged (no format version); {repair_hint(index)}")
+        raise IndexInvalidError(f"{path} is damaged (no format version)", hint=repair_hint(index))
     if version != FORMAT_VERSION:
         raise IndexInvalidError(
-            f"index {index} has format version {version}, this esqa reads {FORMAT_VERSION}; "
-            f"{repair_hint(index)}"
+            f"index {index} has format version {version}, this esqa reads {FORMAT_VERSION}",
+            hint=repair_hint(index),
         )
     problem = _manifest_problem(manifest)
     if problem:
-        raise IndexInvalidError(f"{path} is damaged ({problem}); {repair_hint(index)}")
+        raise IndexInvalidError(f"{path} is damaged ({problem})", hint=repair_hint(index))
     return directory, manifest
 
 
@@ -186,18 +186,18 @@ def read_sources(index: Path, directory: Path, manifest: dict[str, Any]) -> Sour
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise IndexInvalidError(f"{path} cannot be read ({exc}); {repair_hint(index)}") from None
+        raise IndexInvalidError(f"{path} cannot be read ({exc})", hint=repair_hint(index)) from None
     if len(data) != expected["bytes"] or hashlib.sha256(data).hexdigest() != expected["sha256"]:
         raise IndexInvalidError(
-            f"index file {path} is damaged (checksum mismatch); {repair_hint(index)}"
+            f"index file {path} is damaged (checksum mismatch)", hint=repair_hint(index)
         )
     try:
         content = json.loads(data)
     except ValueError as exc:
-        raise IndexInvalidError(f"{path} is damaged ({exc}); {repair_hint(index)}") from None
+        raise IndexInvalidError(f"{path} is damaged ({exc})", hint=repair_hint(index)) from None
     problem = _sources_problem(content)
     if problem:
-        raise IndexInvalidError(f"{path} is damaged ({problem}); {repair_hint(index)}")
+        raise IndexInvalidError(f"{path} is damaged ({problem})", hint=repair_hint(index))
     return SourceRecords(content["sources"], content["skipped"])
 
 

@@ -26,8 +26,8 @@ from esqa.index.manifest import (
     repair_hint,
 )
 from esqa.ingest.acronyms import Acronym
-from esqa.stores.bm25_lexical import Bm25LexicalStore
-from esqa.stores.faiss_dense import FaissDenseStore
+from esqa.stores.base import DenseStore, LexicalStore
+from esqa.stores.factory import open_stores
 
 
 @dataclass
@@ -38,8 +38,8 @@ class Index:
     directory: Path  # the generation directory actually read
     manifest: dict[str, Any]
     chunks: ChunkTable  # by id, each read when first asked for
-    dense: FaissDenseStore
-    lexical: Bm25LexicalStore
+    dense: DenseStore
+    lexical: LexicalStore
     acronyms: dict[str, Acronym]
 
     @cached_property
@@ -74,28 +74,28 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
     if model["id"] != model_id or model["dimension"] != dimension:
         raise IndexInvalidError(
             f"index {index} was built with {model['id']} ({model['dimension']} dimensions), "
-            f"not {model_id} ({dimension}); {repair_hint(index)}"
+            f"not {model_id} ({dimension})",
+            hint=repair_hint(index),
         )
     _verify_files(index, directory, manifest["files"], hash_all=verify == "full")
     try:
         chunks = ChunkTable.open(directory, repair_hint(index))
-        dense = FaissDenseStore.load(directory, dimension, chunks)
-        lexical = Bm25LexicalStore.load(directory, chunks)
+        stores = open_stores(directory, manifest["dense"], manifest["lexical"], dimension, chunks)
         acronyms = {
             k: Acronym(**v)
             for k, v in json.loads((directory / ACRONYMS).read_text(encoding="utf-8")).items()
         }
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexInvalidError(
-            f"index {index} cannot be read ({exc}); {repair_hint(index)}"
+            f"index {index} cannot be read ({exc})", hint=repair_hint(index)
         ) from None
     return Index(
         path=index,
         directory=directory,
         manifest=manifest,
         chunks=chunks,
-        dense=dense,
-        lexical=lexical,
+        dense=stores.dense,
+        lexical=stores.lexical,
         acronyms=acronyms,
     )
 
@@ -108,18 +108,19 @@ def _verify_files(index: Path, directory: Path, files: dict[str, Any], hash_all:
     for name, expected in files.items():
         path = directory / name
         if not path.is_file():
-            raise IndexInvalidError(f"index file {path} is missing; {repair_hint(index)}")
+            raise IndexInvalidError(f"index file {path} is missing", hint=repair_hint(index))
         size = path.stat().st_size
         hashed = hash_all or size <= HASH_ON_LOAD_BYTES
         if size != expected["bytes"] or (hashed and sha256_file(path) != expected["sha256"]):
             raise IndexInvalidError(
-                f"index file {path} is damaged (checksum mismatch); {repair_hint(index)}"
+                f"index file {path} is damaged (checksum mismatch)", hint=repair_hint(index)
             )
     for path in sorted(directory.rglob("*")):
         name = path.relative_to(directory).as_posix()
         if path.is_file() and name != MANIFEST and name not in files:
             raise IndexInvalidError(
-                f"index file {path} has no checksum in {directory / MANIFEST}; {repair_hint(index)}"
+                f"index file {path} has no checksum in {directory / MANIFEST}",
+                hint=repair_hint(index),
             )
 
 

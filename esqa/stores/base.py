@@ -1,21 +1,24 @@
 """The store interface: what retrieval needs from a dense or a lexical engine.
 
 The embedded defaults are FAISS (dense) and bm25s (lexical), each saving its
-files into the index directory. A server-backed engine (Elasticsearch,
-OpenSearch, Qdrant, ...) can sit behind the same methods: `save` and `load`
-would then record and check a connection instead of writing files. Nothing
-outside `esqa.stores` knows which engine it talks to.
+files into the index directory. A server-backed engine can sit behind the
+same methods: `save` and `open` then record and check a connection instead of
+writing files. `esqa.stores.factory` is the only place that names an engine;
+everything else is typed by these protocols.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
 from esqa.types import Chunk
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11; annotations are not evaluated at run time
 
 
 class ScoredId(NamedTuple):
@@ -60,6 +63,14 @@ class DenseStore(Protocol):
         """Write the store into directory; returns the file names written."""
         ...
 
+    @classmethod
+    def open(cls, directory: Path, dimension: int, chunks: Mapping[int, Chunk]) -> Self:
+        """The store `save` wrote into directory, holding these chunks (by id).
+
+        Raises ValueError (or OSError) when what it finds does not match them.
+        """
+        ...
+
     def describe(self) -> dict[str, Any]:
         """Engine, index type and parameters, for the manifest."""
         ...
@@ -90,6 +101,14 @@ class LexicalStore(Protocol):
 
     def save(self, directory: Path) -> list[str]:
         """Write the store into directory; returns the file names written."""
+        ...
+
+    @classmethod
+    def open(cls, directory: Path, dimension: int, chunks: Mapping[int, Chunk]) -> Self:
+        """The store `save` wrote into directory, holding these chunks (by id).
+
+        Raises ValueError (or OSError) when what it finds does not match them.
+        """
         ...
 
     def describe(self) -> dict[str, Any]:

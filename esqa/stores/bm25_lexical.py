@@ -225,6 +225,11 @@ class Bm25LexicalStore:
         store._ids = ids.astype(np.int64, copy=False)
         return store
 
+    @classmethod
+    def open(cls, directory: Path, dimension: int, chunks: Mapping[int, Chunk]) -> Bm25LexicalStore:
+        """`load`; the vectors' dimension means nothing to a lexical store."""
+        return cls.load(directory, chunks)
+
     def describe(self) -> dict[str, Any]:
         import bm25s
 

@@ -282,6 +282,11 @@ class FaissDenseStore:
         store._untracked = chunks
         return store
 
+    @classmethod
+    def open(cls, directory: Path, dimension: int, chunks: Mapping[int, Chunk]) -> FaissDenseStore:
+        """`load` with its defaults: the file mapped, the default threshold."""
+        return cls.load(directory, dimension, chunks)
+
     def set_ef_search(self, ef_search: int) -> None:
         """Search a graph with ef_search candidates (recall against latency); no rebuild."""
         self.hnsw = replace(self.hnsw, ef_search=ef_search)
