@@ -171,7 +171,7 @@ def grade(corpus: Path, qa_file: Path, precision: str, workdir: Path) -> dict[st
     report = evaluate(qa, read_questions(qa_file), corpus)
     return {
         "build_seconds": round(build_seconds, 1),
-        "chunks": qa.index.manifest["counts"]["chunks"],
+        "chunks": qa.index.manifest.counts.chunks,
         "answer_accuracy": report.answer_accuracy,
         "citation_at_1": report.citation_at_1,
         "citation_at_3": report.citation_at_3,

@@ -296,9 +296,11 @@ def write_index_files(directory: Path, chunks: Sequence[Any], stores: dict[str, 
     from esqa.index.chunk_table import write_chunks
     from esqa.index.manifest import (
         ACRONYMS,
-        CORPUS_STATS,
-        FORMAT_VERSION,
         SOURCES,
+        BuildRecord,
+        Counts,
+        Manifest,
+        ModelRecord,
         SourceRecords,
         write_manifest,
     )
@@ -311,34 +313,28 @@ def write_index_files(directory: Path, chunks: Sequence[Any], stores: dict[str, 
     (directory / SOURCES).write_text(json.dumps(records.to_dict()), encoding="utf-8")
     names += [SOURCES, ACRONYMS, "dense.faiss"]
     names += [p.relative_to(directory).as_posix() for p in (directory / "lexical").iterdir()]
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "esqa_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "build_seconds": 0.0,
-        "build": {
-            "incremental": False,
-            "reused_chunks": 0,
-            "embedded_chunks": len(chunks),
-            "chunked_files": len(sources),
-        },
-        "corpus": "synthetic",
-        "model": {"id": MODEL_ID, "dimension": DIMENSION},
-        "embedder": {"backend": "synthetic"},
-        "chunking": ChunkingParams(max_tokens=256).to_dict(),
-        "ingestion": "synthetic",
-        "dense": stores["dense"],
-        "lexical": stores["lexical"],
-        "counts": {
-            "files": len(sources),
-            "articles": len(sources),
-            "paragraphs": len(chunks),
-            "duplicate_paragraphs": 0,
-            "chunks": len(chunks),
-        },
-        "warnings": [],
-        CORPUS_STATS: recorded_digest(records),
-    }
+    manifest = Manifest(
+        esqa_version=__version__,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=0.0,
+        build=BuildRecord(
+            incremental=False, reused_chunks=0, embedded_chunks=len(chunks),
+            chunked_files=len(sources),
+        ),
+        corpus="synthetic",
+        model=ModelRecord(MODEL_ID, DIMENSION),
+        embedder={"backend": "synthetic"},
+        chunking=ChunkingParams(max_tokens=256).to_dict(),
+        ingestion="synthetic",
+        dense=stores["dense"],
+        lexical=stores["lexical"],
+        counts=Counts(
+            files=len(sources), articles=len(sources), paragraphs=len(chunks),
+            duplicate_paragraphs=0, chunks=len(chunks),
+        ),
+        warnings=(),
+        corpus_stats=recorded_digest(records),
+    )  # fmt: skip
     write_manifest(directory, manifest, names)
 
 

@@ -84,26 +84,8 @@ def write_records(corpus: Path, index: Path) -> dict[str, Any]:
 
 def check(corpus: Path, index: Path, repeats: int) -> float:
     """Median seconds of the check `esqa ask` makes; run in a new process."""
-    import inspect
-
-    from esqa import api
-    from esqa.index.manifest import read_sources
-
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
-
-    def records() -> Any:
-        return read_sources(index, index, manifest)
-
-    # Before the digest, `_changes` took the records and the corpus only.
-    if len(inspect.signature(api._changes).parameters) == 3:
-
-        def run() -> Any:
-            return api._changes(records, corpus, manifest)
-    else:
-
-        def run() -> Any:
-            return api._changes(records, corpus)  # type: ignore[call-arg]
-
+    run = _check_of(esqa_layout(), corpus, index, manifest)
     changes = run()
     assert changes is not None and not changes.stale  # a touch changes no content
     seconds = []
@@ -112,6 +94,42 @@ def check(corpus: Path, index: Path, repeats: int) -> float:
         run()
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds)
+
+
+def esqa_layout() -> str:
+    """ "stages" for esqa with subpackages (80f60ee on), "flat" for the checkouts before."""
+    import importlib.util
+
+    return "stages" if importlib.util.find_spec("esqa.index.changes") else "flat"
+
+
+def _check_of(layout: str, corpus: Path, index: Path, manifest: dict[str, Any]) -> Any:
+    """The corpus check as `esqa ask` makes it, in the code of this layout."""
+    if layout == "stages":
+        from types import SimpleNamespace
+
+        from esqa.index.changes import compare_corpus
+        from esqa.index.manifest import SOURCES, FileRecord, read_sources
+
+        record = manifest["files"][SOURCES]
+        # read_sources reads only the record of sources.json.
+        typed: Any = SimpleNamespace(files={SOURCES: FileRecord(record["sha256"], record["bytes"])})
+        digest = manifest["corpus_stats"]
+        return lambda: compare_corpus(corpus, digest, lambda: read_sources(index, index, typed))
+    import importlib
+    import inspect
+
+    # The flat layout's modules, by name: this checkout has none of them.
+    api: Any = importlib.import_module("esqa.api")
+    flat_read = importlib.import_module("esqa.manifest").read_sources
+
+    def records() -> Any:
+        return flat_read(index, index, manifest)
+
+    # Before the digest, `_changes` took the records and the corpus only.
+    if len(inspect.signature(api._changes).parameters) == 3:
+        return lambda: api._changes(records, corpus, manifest)
+    return lambda: api._changes(records, corpus)
 
 
 def in_process(corpus: Path, index: Path, repeats: int, source: Path | None) -> float:

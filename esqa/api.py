@@ -23,7 +23,7 @@ from esqa.index.add import AddResult, copy_articles
 from esqa.index.build import BuildReport, ProgressFactory, build_index
 from esqa.index.changes import CorpusChanges, compare_corpus
 from esqa.index.chunk_table import article_chunks
-from esqa.index.manifest import CORPUS_STATS, MANIFEST, SourceRecords, read_manifest, read_sources
+from esqa.index.manifest import MANIFEST, Manifest, SourceRecords, read_manifest, read_sources
 from esqa.index.reader import Index, VerifyReport, load_index, verify_index
 from esqa.index.search import clean_query, hybrid_search
 from esqa.settings import ANSWER_PASSAGES, DEFAULT_CORPUS, SEARCH_HITS
@@ -96,8 +96,7 @@ def embedder_for(
         except EsqaError:
             pass
         else:
-            model_id = manifest["model"]["id"]
-            wanted = model_id.rpartition(":")[2] if ":" in model_id else "fp32"
+            wanted = manifest.model.precision
     # Another model's index keeps the embedder as it is: loading says so, with
     # the command that rebuilds.
     return with_precision(embedder, wanted)
@@ -111,11 +110,11 @@ def index_exists(index: Path | str | None = None) -> bool:
     return (_index_path(index).resolve() / MANIFEST).is_file()
 
 
-def _recorded_corpus(manifest: dict[str, Any], corpus: Path | str | None) -> Path:
+def _recorded_corpus(manifest: Manifest | None, corpus: Path | str | None) -> Path:
     """The corpus asked for, else the one the index was built from."""
     if corpus is not None:
         return Path(corpus)
-    return Path(manifest.get("corpus") or DEFAULT_CORPUS)
+    return Path(manifest.corpus if manifest and manifest.corpus else DEFAULT_CORPUS)
 
 
 def corpus_of(index: Path | str | None = None, corpus: Path | str | None = None) -> Path:
@@ -128,11 +127,11 @@ def corpus_of(index: Path | str | None = None, corpus: Path | str | None = None)
         except EsqaError:
             return DEFAULT_CORPUS  # a damaged index is rebuilt from the default corpus
         return _recorded_corpus(manifest, None)
-    return _recorded_corpus({}, corpus)
+    return _recorded_corpus(None, corpus)
 
 
 def _changes(
-    records: Callable[[], SourceRecords], corpus: Path, manifest: dict[str, Any]
+    records: Callable[[], SourceRecords], corpus: Path, manifest: Manifest
 ) -> CorpusChanges | None:
     """What changed in `corpus` since the build (None if it does not exist).
 
@@ -141,7 +140,7 @@ def _changes(
     """
     if not corpus.is_dir():
         return None
-    return compare_corpus(corpus, manifest[CORPUS_STATS], records)
+    return compare_corpus(corpus, manifest.corpus_stats, records)
 
 
 def verify(index: Path | str | None = None) -> VerifyReport:
@@ -221,7 +220,7 @@ def _index_stale(index: Path, corpus: Path) -> bool:
 def _info_of(
     index: Path,
     directory: Path,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     sources: SourceRecords,
     corpus: Path,
     changes: CorpusChanges | None,
@@ -230,17 +229,17 @@ def _info_of(
         index=index,
         directory=directory,
         corpus=corpus,
-        created=manifest.get("created", "?"),
-        esqa_version=manifest.get("esqa_version", "?"),
-        model=manifest["model"]["id"],
-        dimension=manifest["model"]["dimension"],
-        counts=manifest.get("counts", {}),
-        chunking=manifest.get("chunking", {}),
-        dense=manifest.get("dense", {}),
-        lexical=manifest.get("lexical", {}),
+        created=manifest.created,
+        esqa_version=manifest.esqa_version,
+        model=manifest.model.id,
+        dimension=manifest.model.dimension,
+        counts=dataclasses.asdict(manifest.counts),
+        chunking=manifest.chunking,
+        dense=manifest.dense,
+        lexical=manifest.lexical,
         changes=changes,
         skipped={s: r.get("reason", "") for s, r in sources.skipped.items()},
-        build=manifest.get("build", {}),
+        build=dataclasses.asdict(manifest.build),
     )
 
 
@@ -314,8 +313,8 @@ class QA:
         )
 
     def __repr__(self) -> str:
-        counts = self.index.manifest.get("counts", {})
-        return f"<esqa.QA index={str(self.index.path)!r} chunks={counts.get('chunks')}>"
+        chunks = self.index.manifest.counts.chunks
+        return f"<esqa.QA index={str(self.index.path)!r} chunks={chunks}>"
 
 
 def load(

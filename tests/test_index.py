@@ -213,7 +213,9 @@ def test_the_manifest_checksum_covers_content_not_layout(built):
     path = built.resolve() / MANIFEST
     manifest = json.loads(path.read_text(encoding="utf-8"))
     path.write_text(json.dumps(manifest, sort_keys=True, indent=7), encoding="utf-8")
-    assert load(built).manifest == manifest
+    assert load(built).manifest.to_dict() == {
+        k: v for k, v in manifest.items() if k != MANIFEST_SHA256
+    }
 
 
 def _rename(record: dict, key: str) -> None:
@@ -327,7 +329,7 @@ def test_a_pickle_with_a_resealed_manifest_is_never_run(built, tmp_path):
 
 
 def test_another_format_version_is_rejected(built):
-    version = load(built).manifest["format_version"]
+    version = load(built).manifest.format_version
     _edit_manifest(built, format_version=version + 1)
     with pytest.raises(IndexInvalidError) as excinfo:
         load(built)

@@ -296,10 +296,10 @@ def test_the_manifest_records_the_embedder_and_still_reads(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": "Rapidus builds chips in Hokkaido.\n"})
     build_index(corpus, tmp_path / "idx", DescribedEmbedder())
     _, manifest = read_manifest(tmp_path / "idx")
-    assert manifest["embedder"] == DescribedEmbedder().describe()
+    assert manifest.embedder == DescribedEmbedder().describe()
     build_index(corpus, tmp_path / "plain", HashedEmbedder())
     _, manifest = read_manifest(tmp_path / "plain")
-    assert manifest["embedder"] == {"backend": "HashedEmbedder"}
+    assert manifest.embedder == {"backend": "HashedEmbedder"}
     assert describe_embedder(SentenceTransformerEmbedder())["backend"] == "sentence-transformers"
 
 
@@ -420,7 +420,7 @@ def test_an_onnx_build_records_its_export(tmp_path, onnx_embedder, onnx_cache):
     _, manifest = read_manifest(tmp_path / "idx")
     export = onnx_export.cached_export(onnx_embedder.model_path, onnx_cache)
     assert export is not None
-    assert manifest["embedder"]["backend"] == "onnxruntime"
+    assert manifest.embedder["backend"] == "onnxruntime"
     assert manifest["embedder"]["onnx_sha256"] == export.sha256
     weights = export.path.with_name("fp32.onnx.data")
     assert export.sha256 == onnx_export.sha256_file(export.path, weights)
@@ -447,7 +447,7 @@ def test_a_new_index_has_int8_documents_and_int8_queries(tmp_path, onnx_cache, m
     index = tmp_path / "idx"
     qa = api.load(index, SEEDS)
     assert qa.embedder.model_id == f"sentence-transformers/all-MiniLM-L6-v2:{DEFAULT_PRECISION}"
-    assert qa.index.manifest["model"]["id"] == qa.embedder.model_id
+    assert qa.index.manifest.model.id == qa.embedder.model_id
     assert "secret patent" in qa.ask("what is ESPA's fourth pillar").text
     again = api.load(index, SEEDS, build_if_missing=False)
     assert again.embedder.model_id == qa.embedder.model_id

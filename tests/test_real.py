@@ -61,11 +61,9 @@ def test_teaser_in_001_is_indexed_once_at_004(qa):
 
 def test_index_records_the_real_model(real_seed_index, real_embedder):
     index = load_index(real_seed_index, real_embedder.model_id, real_embedder.dimension)
-    assert index.manifest["model"] == {
-        "id": "sentence-transformers/all-MiniLM-L6-v2",
-        "dimension": 384,
-    }
-    assert index.manifest["chunking"]["max_tokens"] == 256
+    assert index.manifest.model.id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert index.manifest.model.dimension == 384
+    assert index.manifest.chunking["max_tokens"] == 256
 
 
 def test_cli_search_json_round_trip(real_seed_index, monkeypatch):

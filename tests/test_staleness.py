@@ -261,7 +261,7 @@ def _compare(corpus, index):
         reads.append(1)
         return recorded_sources(index)
 
-    digest = read_manifest(index)[1][esqa.index.manifest.CORPUS_STATS]
+    digest = read_manifest(index)[1].corpus_stats
     return esqa.index.changes.compare_corpus(corpus, digest, records), bool(reads)
 
 

@@ -41,10 +41,12 @@ from esqa.index.changes import recorded_digest
 from esqa.index.chunk_table import write_chunks
 from esqa.index.manifest import (
     ACRONYMS,
-    CORPUS_STATS,
-    FORMAT_VERSION,
     MANIFEST,
     SOURCES,
+    BuildRecord,
+    Counts,
+    Manifest,
+    ModelRecord,
     SourceRecords,
     write_manifest,
 )
@@ -133,8 +135,8 @@ def _previous_index(
         _Previous(
             sources=loaded.sources.sources,
             chunks=dict(by_source),
-            reuse_chunks=manifest.get("chunking") == params.to_dict()
-            and manifest.get("ingestion") == ingestion_fingerprint(),
+            reuse_chunks=manifest.chunking == params.to_dict()
+            and manifest.ingestion == ingestion_fingerprint(),
             ids_by_text={c.text: c.id for c in ordered},
             dense=loaded.dense,
         ),
@@ -238,41 +240,40 @@ def build_index(
         acronyms = mine_acronyms(chunks)
         duplicates = sum(len(numbers) for numbers in dropped.values())
         seconds = time.monotonic() - started
-        manifest: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "esqa_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(seconds, 3),
-            "build": {
-                "incremental": previous is not None,
-                "reused_chunks": reused,
-                "embedded_chunks": len(chunks) - reused,
-                "chunked_files": chunked_files,
-            },
-            "corpus": str(corpus.resolve()),  # absolute: later commands may run elsewhere
-            "model": {"id": embedder.model_id, "dimension": embedder.dimension},
-            # Which backend embedded this build's new chunks (and its ONNX
-            # export's sha256). Informational: vectors are interchangeable
-            # between backends of the same model id, so loading does not check it.
-            "embedder": describe_embedder(embedder),
-            "chunking": params.to_dict(),
-            "ingestion": ingestion_fingerprint(),
-            "dense": stores.dense.describe(),
-            "lexical": stores.lexical.describe(),
-            "counts": {
-                "files": len(documents),
-                "articles": sum(len(d.articles) for d in documents),
-                "paragraphs": sum(len(d.paragraphs) for d in documents),
-                "duplicate_paragraphs": duplicates,
-                "chunks": len(chunks),
-            },
-            "warnings": warnings,
-        }
         sources = SourceRecords(
             _source_records(corpus, documents, chunks, dropped),
             _skipped_records(corpus, scan.skipped),
         )
-        manifest[CORPUS_STATS] = recorded_digest(sources)
+        manifest = Manifest(
+            esqa_version=__version__,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            build_seconds=round(seconds, 3),
+            build=BuildRecord(
+                incremental=previous is not None,
+                reused_chunks=reused,
+                embedded_chunks=len(chunks) - reused,
+                chunked_files=chunked_files,
+            ),
+            corpus=str(corpus.resolve()),  # absolute: later commands may run elsewhere
+            model=ModelRecord(embedder.model_id, embedder.dimension),
+            # Which backend embedded this build's new chunks (and its ONNX
+            # export's sha256). Informational: vectors are interchangeable
+            # between backends of the same model id, so loading does not check it.
+            embedder=describe_embedder(embedder),
+            chunking=params.to_dict(),
+            ingestion=ingestion_fingerprint(),
+            dense=stores.dense.describe(),
+            lexical=stores.lexical.describe(),
+            counts=Counts(
+                files=len(documents),
+                articles=sum(len(d.articles) for d in documents),
+                paragraphs=sum(len(d.paragraphs) for d in documents),
+                duplicate_paragraphs=duplicates,
+                chunks=len(chunks),
+            ),
+            warnings=tuple(warnings),
+            corpus_stats=recorded_digest(sources),
+        )
 
         def write(directory: Path) -> None:
             (directory / ACRONYMS).write_text(
@@ -292,12 +293,12 @@ def build_index(
             write_manifest(directory, manifest, names)
 
         publish(index, write)
-    counts = manifest["counts"]
+    counts = manifest.counts
     return BuildReport(
         index=index,
-        files=counts["files"],
-        articles=counts["articles"],
-        paragraphs=counts["paragraphs"],
+        files=counts.files,
+        articles=counts.articles,
+        paragraphs=counts.paragraphs,
         duplicates=duplicates,
         chunks=len(chunks),
         seconds=time.monotonic() - started,

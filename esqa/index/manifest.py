@@ -3,8 +3,9 @@
 `manifest.json` records the format and esqa versions, the model, the chunking
 parameters, the stores' descriptions, counts, and the sha256 of every other
 index file; and the sha256 of its own content. `sources.json` records every
-corpus file's sha256 (with size and mtime), read only to compare the corpus. `read_manifest` checks all of that once, so that code
-reading a manifest may index it without guarding every field.
+corpus file's sha256 (with size and mtime), read only to compare the corpus.
+`read_manifest` checks all of that once and returns a frozen `Manifest`;
+nothing outside this module reads a manifest's keys by name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,93 @@ def repair_hint(index: Path) -> str:
     return f"run: esqa index build --index {index}"
 
 
+@dataclass(frozen=True)
+class ModelRecord:
+    id: str  # e.g. "sentence-transformers/all-MiniLM-L6-v2:int8"
+    dimension: int
+
+    @property
+    def precision(self) -> str:
+        """The ONNX precision the id names ("int8"); "fp32" when it names none."""
+        return self.id.rpartition(":")[2] if ":" in self.id else "fp32"
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """How the build went: what it reused from the index it replaced."""
+
+    incremental: bool
+    reused_chunks: int
+    embedded_chunks: int
+    chunked_files: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    files: int
+    articles: int
+    paragraphs: int
+    duplicate_paragraphs: int  # paragraphs not indexed because a fuller copy is
+    chunks: int
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What `manifest.json` says, checked (`read_manifest`); `to_dict` is the file's content."""
+
+    esqa_version: str
+    created: str
+    build_seconds: float
+    build: BuildRecord
+    corpus: str  # absolute path of the corpus the index was built from
+    model: ModelRecord
+    chunking: dict[str, Any]  # `ChunkingParams.to_dict()`
+    ingestion: str  # `esqa.ingest.fingerprint.ingestion_fingerprint()`
+    dense: dict[str, Any]  # the stores' own descriptions; `engine` names the store
+    lexical: dict[str, Any]
+    counts: Counts
+    warnings: tuple[str, ...]
+    corpus_stats: str  # `esqa.index.changes.recorded_digest` of the files read
+    # Which backend embedded the build's new chunks; informational.
+    embedder: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, FileRecord] = field(default_factory=dict)  # every other index file
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["warnings"] = list(self.warnings)
+        data[CORPUS_STATS] = data.pop("corpus_stats")
+        return {"format_version": data.pop("format_version"), **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """The manifest of a dict that `_manifest_problem` found whole."""
+        return cls(
+            esqa_version=data["esqa_version"],
+            created=data["created"],
+            build_seconds=float(data["build_seconds"]),
+            build=BuildRecord(**{k: data["build"][k] for k in _BUILD}),
+            corpus=data["corpus"],
+            model=ModelRecord(**{k: data["model"][k] for k in _MODEL}),
+            chunking=data["chunking"],
+            ingestion=data["ingestion"],
+            dense=data["dense"],
+            lexical=data["lexical"],
+            counts=Counts(**{k: data["counts"][k] for k in _COUNTS}),
+            warnings=tuple(str(w) for w in data["warnings"]),
+            corpus_stats=data[CORPUS_STATS],
+            embedder=dict(data.get("embedder") or {}),
+            files={n: FileRecord(r["sha256"], r["bytes"]) for n, r in data["files"].items()},
+            format_version=data["format_version"],
+        )
+
+
 def manifest_digest(manifest: dict[str, Any]) -> str:
     """The sha256 of a manifest's content, its own checksum left out.
 
@@ -49,19 +137,25 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def write_manifest(directory: Path, manifest: dict[str, Any], names: Sequence[str]) -> None:
-    """Record the size and sha256 of each named file, seal the manifest and write it."""
-    manifest["files"] = {
-        name: {"sha256": sha256_file(directory / name), "bytes": (directory / name).stat().st_size}
+def write_manifest(directory: Path, manifest: Manifest, names: Sequence[str]) -> Manifest:
+    """Record the size and sha256 of each named file, seal the manifest and write it.
+
+    Returns the manifest as written, with its `files`.
+    """
+    files = {
+        name: FileRecord(sha256_file(directory / name), (directory / name).stat().st_size)
         for name in names
     }
-    manifest[MANIFEST_SHA256] = manifest_digest(manifest)
+    manifest = replace(manifest, files=files)
+    content = manifest.to_dict()
+    content[MANIFEST_SHA256] = manifest_digest(content)
     (directory / MANIFEST).write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+        json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8"
     )
+    return manifest
 
 
-def read_manifest(index: Path) -> tuple[Path, dict[str, Any]]:
+def read_manifest(index: Path) -> tuple[Path, Manifest]:
     """Resolve the index location and parse its manifest, checking it before any use.
 
     The format version, the manifest's own checksum and its structure (every
@@ -88,7 +182,7 @@ def read_manifest(index: Path) -> tuple[Path, dict[str, Any]]:
     problem = _manifest_problem(manifest)
     if problem:
         raise IndexInvalidError(f"{path} is damaged ({problem})", hint=repair_hint(index))
-    return directory, manifest
+    return directory, Manifest.from_dict(manifest)
 
 
 # What a build writes into the manifest, with the types that code reading it relies on.
@@ -174,7 +268,7 @@ class SourceRecords:
         return {"sources": self.sources, "skipped": self.skipped}
 
 
-def read_sources(index: Path, directory: Path, manifest: dict[str, Any]) -> SourceRecords:
+def read_sources(index: Path, directory: Path, manifest: Manifest) -> SourceRecords:
     """The source records of the index, checked against their checksum and structure.
 
     Kept out of the manifest so that loading an index never parses them: a
@@ -182,12 +276,12 @@ def read_sources(index: Path, directory: Path, manifest: dict[str, Any]) -> Sour
     check. Only comparing the corpus and building read them.
     """
     path = directory / SOURCES
-    expected = manifest["files"][SOURCES]
+    expected = manifest.files[SOURCES]
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise IndexInvalidError(f"{path} cannot be read ({exc})", hint=repair_hint(index)) from None
-    if len(data) != expected["bytes"] or hashlib.sha256(data).hexdigest() != expected["sha256"]:
+    if len(data) != expected.bytes or hashlib.sha256(data).hexdigest() != expected.sha256:
         raise IndexInvalidError(
             f"index file {path} is damaged (checksum mismatch)", hint=repair_hint(index)
         )

@@ -20,6 +20,8 @@ from esqa.index.chunk_table import ChunkTable
 from esqa.index.manifest import (
     ACRONYMS,
     MANIFEST,
+    FileRecord,
+    Manifest,
     SourceRecords,
     read_manifest,
     read_sources,
@@ -36,7 +38,7 @@ class Index:
 
     path: Path  # as the user named it
     directory: Path  # the generation directory actually read
-    manifest: dict[str, Any]
+    manifest: Manifest
     chunks: ChunkTable  # by id, each read when first asked for
     dense: DenseStore
     lexical: LexicalStore
@@ -70,17 +72,17 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
     way: footers at open, whole checksums on demand and at merge.
     """
     directory, manifest = read_manifest(index)
-    model = manifest["model"]
-    if model["id"] != model_id or model["dimension"] != dimension:
+    model = manifest.model
+    if model.id != model_id or model.dimension != dimension:
         raise IndexInvalidError(
-            f"index {index} was built with {model['id']} ({model['dimension']} dimensions), "
+            f"index {index} was built with {model.id} ({model.dimension} dimensions), "
             f"not {model_id} ({dimension})",
             hint=repair_hint(index),
         )
-    _verify_files(index, directory, manifest["files"], hash_all=verify == "full")
+    _verify_files(index, directory, manifest.files, hash_all=verify == "full")
     try:
         chunks = ChunkTable.open(directory, repair_hint(index))
-        stores = open_stores(directory, manifest["dense"], manifest["lexical"], dimension, chunks)
+        stores = open_stores(directory, manifest.dense, manifest.lexical, dimension, chunks)
         acronyms = {
             k: Acronym(**v)
             for k, v in json.loads((directory / ACRONYMS).read_text(encoding="utf-8")).items()
@@ -100,7 +102,9 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
     )
 
 
-def _verify_files(index: Path, directory: Path, files: dict[str, Any], hash_all: bool) -> None:
+def _verify_files(
+    index: Path, directory: Path, files: dict[str, FileRecord], hash_all: bool
+) -> None:
     """Check the index files against their sizes and checksums (see `load_index`).
 
     No file is read unless the manifest lists it.
@@ -111,7 +115,7 @@ def _verify_files(index: Path, directory: Path, files: dict[str, Any], hash_all:
             raise IndexInvalidError(f"index file {path} is missing", hint=repair_hint(index))
         size = path.stat().st_size
         hashed = hash_all or size <= HASH_ON_LOAD_BYTES
-        if size != expected["bytes"] or (hashed and sha256_file(path) != expected["sha256"]):
+        if size != expected.bytes or (hashed and sha256_file(path) != expected.sha256):
             raise IndexInvalidError(
                 f"index file {path} is damaged (checksum mismatch)", hint=repair_hint(index)
             )
@@ -150,16 +154,15 @@ def verify_index(index: Path) -> VerifyReport:
     """
     started = time.monotonic()
     _, manifest = read_manifest(index)
-    model = manifest["model"]
-    loaded = load_index(index, model["id"], model["dimension"], verify="full")
+    loaded = load_index(index, manifest.model.id, manifest.model.dimension, verify="full")
     directory, manifest = loaded.directory, loaded.manifest  # the generation verified
     loaded.sources  # noqa: B018 (read, so that its structure is checked too)
-    files = manifest["files"]
+    files = manifest.files
     return VerifyReport(
         index=index,
         directory=directory,
         files=len(files) + 1,  # and the manifest, which checks itself
-        bytes=sum(record["bytes"] for record in files.values()),
+        bytes=sum(record.bytes for record in files.values()),
         chunks=len(loaded.chunks),
         seconds=time.monotonic() - started,
     )
