@@ -58,10 +58,13 @@ def write_records(corpus: Path, index: Path) -> dict[str, Any]:
     """sources.json as a build writes it for this corpus, and the manifest's part of it."""
     from esqa.index.changes import recorded_digest
     from esqa.index.manifest import CORPUS_STATS, SOURCES, SourceRecords
-    from esqa.ingest.files import iter_corpus_files
+    from esqa.ingest.files import walk_corpus
 
     sources = {}
-    for path, source in iter_corpus_files(corpus):
+    for source, entry, left_out in walk_corpus(corpus):
+        if left_out is not None:
+            continue
+        path = Path(entry.path)
         data = path.read_bytes()
         stat = path.stat()
         sources[source] = {

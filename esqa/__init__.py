@@ -27,8 +27,11 @@ _EXPORTS = {
     "BuildReport": "esqa.index.build",
     "CorpusChanges": "esqa.index.changes",
     "VerifyReport": "esqa.index.reader",
+    "Settings": "esqa.settings",
+    "Answer": "esqa.types",
     "Article": "esqa.types",
     "Chunk": "esqa.types",
+    "Citation": "esqa.types",
     "Document": "esqa.types",
     "Hit": "esqa.types",
     "Paragraph": "esqa.types",
@@ -47,7 +50,8 @@ if TYPE_CHECKING:
     from esqa.index.build import BuildReport
     from esqa.index.changes import CorpusChanges
     from esqa.index.reader import VerifyReport
-    from esqa.types import Article, Chunk, Document, Hit, Paragraph
+    from esqa.settings import Settings
+    from esqa.types import Answer, Article, Chunk, Citation, Document, Hit, Paragraph
 
 
 def __getattr__(name: str) -> object:
@@ -66,9 +70,11 @@ __all__ = [
     "QA",
     "AddResult",
     "AddedFile",
+    "Answer",
     "Article",
     "BuildReport",
     "Chunk",
+    "Citation",
     "CorpusChanges",
     "CorpusError",
     "Document",
@@ -79,6 +85,7 @@ __all__ = [
     "IndexMissingError",
     "Paragraph",
     "QueryError",
+    "Settings",
     "VerifyReport",
     "__version__",
     "add",

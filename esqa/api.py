@@ -275,10 +275,12 @@ class QA:
         self.__composer: Composer | None = None
 
     def search(self, query: str, k: int = SEARCH_HITS) -> list[Hit]:
-        """The k passages that best match the query, best first."""
-        text = clean_query(query)
-        vector = self.embedder.embed([text])[0]
-        return hybrid_search(self.index, text, vector, k)
+        """The k passages that best match the query, best first.
+
+        Searched as `ask` searches: known acronyms are spelled out (and long
+        forms abbreviated) before both searches.
+        """
+        return self._hits(clean_query(query), k)
 
     def ask(self, question: str, k: int = ANSWER_PASSAGES) -> Answer:
         """Answer a question with verbatim sentences and their citations.
@@ -287,10 +289,12 @@ class QA:
         `qa.ask("what is ESPA's fourth pillar").text`.
         """
         text = clean_query(question)
+        return self._composer.compose(text, self._hits(text, k))
+
+    def _hits(self, text: str, k: int) -> list[Hit]:
         query = expand_query(text, self.index.acronyms)
         vector = self.embedder.embed([query])[0]
-        hits = hybrid_search(self.index, query, vector, k)
-        return self._composer.compose(text, hits)
+        return hybrid_search(self.index, query, vector, k)
 
     @property
     def _composer(self) -> Composer:

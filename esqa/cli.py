@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -85,6 +86,45 @@ class _ProgressBar:
 @click.version_option(__version__, prog_name="esqa")
 def cli() -> None:
     """Answer questions about a folder of news articles, citing file, paragraph and lines."""
+    _own_lines_only()
+
+
+class _EsqaOrErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".")[0] == "esqa" or record.levelno >= logging.ERROR
+
+
+def _own_lines_only() -> None:
+    """Let esqa's own notes reach the terminal, and other libraries' errors only.
+
+    A root handler of esqa's own also keeps a library's `logging.basicConfig()`
+    (onnxruntime's quantiser calls it) from sending every library's debug
+    lines to the terminal.
+    """
+    root = logging.getLogger()
+    if any(isinstance(h, _Own) for h in root.handlers):
+        return
+    handler = _Own()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(_EsqaOrErrors())
+    root.addHandler(handler)
+
+
+class _Own(logging.StreamHandler):
+    """The handler `_own_lines_only` installs (recognised so it is installed once).
+
+    It writes to whatever `sys.stderr` is when a line is logged, not to the
+    stream of the moment it was made (a test runner swaps stderr per command).
+    """
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 @cli.group("index")

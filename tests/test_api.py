@@ -168,3 +168,20 @@ def test_info_says_how_the_index_was_built(corpus, tmp_path):
     build = api.info(index).build
     assert build["incremental"] is True
     assert (build["reused_chunks"], build["embedded_chunks"]) == (report.reused, report.embedded)
+
+
+def test_search_spells_out_acronyms_as_ask_does(tmp_path):
+    """An acronym the corpus defines finds the passages that use only its long form."""
+    corpus = write_corpus(
+        tmp_path / "acronyms",
+        {
+            "0_other.txt": "Fees rise\n\nThe ESPA office raised its fees on Tuesday.\n",
+            "a_defines.txt": "New law\n\nThe Economic Security Promotion Act (ESPA) "
+            "passed in 2022.\n",
+            "z_long_form.txt": "Four pillars\n\nThe Economic Security Promotion Act "
+            "has four pillars.\n",
+        },
+    )
+    qa = api.load(tmp_path / "idx", corpus, embedder=HashedEmbedder())
+    sources = [hit.source for hit in qa.search("ESPA", k=2)]
+    assert sources == ["a_defines.txt", "z_long_form.txt"]

@@ -8,7 +8,12 @@ from itertools import pairwise
 import pytest
 from conftest import seed_lines
 
-from esqa.ingest.chunking import ChunkingParams, split_sentences, window_spans, windows
+from esqa.ingest.chunking import ChunkingParams, Span, split_sentences, windows
+
+
+def _window_spans(text, count, params: ChunkingParams | None = None) -> list[Span]:
+    """Where each chunk window of a paragraph starts and ends."""
+    return [w.span for w in windows(text, count, params or ChunkingParams())]
 
 
 def words(texts):
@@ -46,7 +51,7 @@ def uncovered_words(text: str, spans) -> list[str]:
 @pytest.mark.parametrize("max_tokens", [16, 32, 64, 256])
 def test_every_window_fits_the_budget_without_special_tokens(max_tokens):
     text = make_paragraph(60)
-    spans = window_spans(text, words, ChunkingParams(max_tokens=max_tokens))
+    spans = _window_spans(text, words, ChunkingParams(max_tokens=max_tokens))
     assert len(spans) > 1
     for s in spans:
         assert words([text[s.start : s.end]])[0] <= max_tokens - 2
@@ -55,7 +60,7 @@ def test_every_window_fits_the_budget_without_special_tokens(max_tokens):
 @pytest.mark.parametrize("max_tokens", [16, 32, 64, 256])
 def test_windows_cover_every_sentence(max_tokens):
     text = make_paragraph(60)
-    spans = window_spans(text, words, ChunkingParams(max_tokens=max_tokens))
+    spans = _window_spans(text, words, ChunkingParams(max_tokens=max_tokens))
     assert uncovered_words(text, spans) == []
     for sentence in split_sentences(text):
         assert any(w.start <= sentence.start and sentence.end <= w.end for w in spans) or (
@@ -65,7 +70,7 @@ def test_windows_cover_every_sentence(max_tokens):
 
 def test_window_text_is_stripped_nonempty_and_in_order():
     text = "  " + make_paragraph(30) + "\n "
-    spans = window_spans(text, words, ChunkingParams(max_tokens=40))
+    spans = _window_spans(text, words, ChunkingParams(max_tokens=40))
     for s in spans:
         piece = text[s.start : s.end]
         assert piece and piece == piece.strip()
@@ -74,7 +79,7 @@ def test_window_text_is_stripped_nonempty_and_in_order():
 
 def test_consecutive_windows_overlap_by_a_sentence():
     text = make_paragraph(40, min_len=5, spread=6)  # short sentences: several per window
-    spans = window_spans(text, words, ChunkingParams(max_tokens=40, overlap=1))
+    spans = _window_spans(text, words, ChunkingParams(max_tokens=40, overlap=1))
     assert len(spans) > 2
     for a, b in pairwise(spans):
         assert b.start < a.end, "consecutive windows share no text"
@@ -82,7 +87,7 @@ def test_consecutive_windows_overlap_by_a_sentence():
 
 def test_overlap_zero_gives_disjoint_windows():
     text = make_paragraph(40, min_len=5, spread=6)
-    spans = window_spans(text, words, ChunkingParams(max_tokens=40, overlap=0))
+    spans = _window_spans(text, words, ChunkingParams(max_tokens=40, overlap=0))
     assert len(spans) > 2
     for a, b in pairwise(spans):
         assert a.end <= b.start
@@ -91,12 +96,12 @@ def test_overlap_zero_gives_disjoint_windows():
 
 def test_a_short_paragraph_is_one_window_of_its_whole_text():
     text = "Economic security is a major pillar of policy. Officials agreed."
-    assert [(s.start, s.end) for s in window_spans(text, words)] == [(0, len(text))]
+    assert [(s.start, s.end) for s in _window_spans(text, words)] == [(0, len(text))]
 
 
 def test_empty_or_blank_text_has_no_windows():
-    assert window_spans("", words) == []
-    assert window_spans("   \n ", words) == []
+    assert _window_spans("", words) == []
+    assert _window_spans("   \n ", words) == []
 
 
 LONG_RUN_ON = " ".join(VOCAB[i % len(VOCAB)] for i in range(5000))  # ~40,000 characters
@@ -104,7 +109,7 @@ LONG_RUN_ON = " ".join(VOCAB[i % len(VOCAB)] for i in range(5000))  # ~40,000 ch
 
 def test_a_5000_word_sentence_without_punctuation_is_split_within_budget():
     text = LONG_RUN_ON
-    spans = window_spans(text, words, ChunkingParams(max_tokens=256))
+    spans = _window_spans(text, words, ChunkingParams(max_tokens=256))
     assert len(spans) >= 5000 // 254
     for s in spans:
         piece = text[s.start : s.end]
@@ -113,7 +118,7 @@ def test_a_5000_word_sentence_without_punctuation_is_split_within_budget():
 
 
 def test_a_5000_word_sentence_without_punctuation_loses_no_text():
-    spans = window_spans(LONG_RUN_ON, words, ChunkingParams(max_tokens=256))
+    spans = _window_spans(LONG_RUN_ON, words, ChunkingParams(max_tokens=256))
     assert uncovered_words(LONG_RUN_ON, spans) == []
 
 
@@ -124,7 +129,7 @@ def test_sentences_of_a_paragraph_longer_than_20000_characters_cover_all_its_tex
 
 def test_a_multi_line_paragraph_is_cut_only_inside_its_text():
     text = "\n".join(make_paragraph(3) for _ in range(10))
-    spans = window_spans(text, words, ChunkingParams(max_tokens=64))
+    spans = _window_spans(text, words, ChunkingParams(max_tokens=64))
     for s in spans:
         assert text[s.start : s.end] == text[s.start : s.end].strip()
         assert words([text[s.start : s.end]])[0] <= 62
@@ -138,7 +143,7 @@ def chars(texts):
 
 def test_a_long_run_without_spaces_is_split_within_budget():
     text = "See https://example.com/" + "a" * 3000 + " for details."
-    spans = window_spans(text, chars, ChunkingParams(max_tokens=100))
+    spans = _window_spans(text, chars, ChunkingParams(max_tokens=100))
     assert all(chars([text[s.start : s.end]])[0] <= 98 for s in spans)
 
 
@@ -151,7 +156,7 @@ def test_windows_of_seed_003_line_46_fit_a_punctuation_aware_budget():
     text = seed_lines("003_116bf12851cd3169.txt")[45]
     over = {}
     for max_tokens in (64, 128, 192, 256):
-        for s in window_spans(text, word_pieces, ChunkingParams(max_tokens=max_tokens)):
+        for s in _window_spans(text, word_pieces, ChunkingParams(max_tokens=max_tokens)):
             size = word_pieces([text[s.start : s.end]])[0]
             if size > max_tokens - 2:
                 over[max_tokens] = size

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_corpus
+from conftest import TWO_ARTICLES, write_corpus
 
 import esqa
 import esqa.api
@@ -373,3 +376,19 @@ def test_without_corpus_the_index_checks_the_corpus_it_was_built_from(runner, co
     assert str(corpus.resolve()) in info.stdout and "up to date" in info.stdout
     write_corpus(corpus, {"c_new.txt": B.replace("Japan", "Korea")})
     assert "c_new.txt" in run(runner, "search", "cables", "--index", index).stderr
+
+
+def test_only_esqa_lines_reach_the_terminal_when_a_library_configures_logging(tmp_path):
+    """A library that logs on the root logger (onnxruntime's quantiser does)
+    makes `logging.basicConfig()` send every library's debug lines to stderr."""
+    corpus = write_corpus(tmp_path / "corpus", TWO_ARTICLES)
+    helper = Path(__file__).resolve().parent / "helpers" / "esqa_fake.py"
+    done = subprocess.run(
+        [sys.executable, str(helper), "ask", "which rate rose", "--corpus", str(corpus),
+         "--index", str(tmp_path / "idx")],
+        capture_output=True, text=True, env={**os.environ, "ESQA_TEST_CHATTY": "1"}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Building index from tokens" not in done.stderr
+    assert "advice from a library" not in done.stderr
+    assert all(line.startswith("esqa: ") for line in done.stderr.splitlines()), done.stderr

@@ -421,7 +421,7 @@ def test_an_onnx_build_records_its_export(tmp_path, onnx_embedder, onnx_cache):
     export = onnx_export.cached_export(onnx_embedder.model_path, onnx_cache)
     assert export is not None
     assert manifest.embedder["backend"] == "onnxruntime"
-    assert manifest["embedder"]["onnx_sha256"] == export.sha256
+    assert manifest.embedder["onnx_sha256"] == export.sha256
     weights = export.path.with_name("fp32.onnx.data")
     assert export.sha256 == onnx_export.sha256_file(export.path, weights)
     assert weights.stat().st_size > 80_000_000

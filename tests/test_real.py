@@ -11,7 +11,13 @@ from conftest import SEED_BOILERPLATE, SEEDS, seed_lines
 from esqa import api
 from esqa.cli import cli
 from esqa.index.reader import load_index
-from esqa.ingest.chunking import ChunkingParams, window_spans
+from esqa.ingest.chunking import ChunkingParams, Span, windows
+
+
+def _window_spans(text, count, params: ChunkingParams | None = None) -> list[Span]:
+    """Where each chunk window of a paragraph starts and ends."""
+    return [w.span for w in windows(text, count, params or ChunkingParams())]
+
 
 pytestmark = pytest.mark.real
 
@@ -92,6 +98,6 @@ def test_japanese_text_without_spaces_is_split_within_the_model_window(real_embe
         "日本政府は経済安全保障推進法に基づき、半導体や重要鉱物の供給網を強化する方針を示した" * 20
         + "。"
     )
-    spans = window_spans(text, real_embedder.count_tokens, ChunkingParams(max_tokens=256))
+    spans = _window_spans(text, real_embedder.count_tokens, ChunkingParams(max_tokens=256))
     sizes = real_embedder.count_tokens([text[s.start : s.end] for s in spans])
     assert max(sizes) <= 254

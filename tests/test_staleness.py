@@ -1,4 +1,4 @@
-"""esqa.index.changes.corpus_changes: which corpus files changed since the index was built."""
+"""esqa.index.changes: which corpus files changed since the index was built."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ import esqa.index.changes
 import esqa.index.manifest
 import esqa.index.reader
 from esqa.index.build import build_index
-from esqa.index.changes import corpus_changes
+from esqa.index.changes import CorpusChanges, compare_corpus
 from esqa.index.manifest import SourceRecords, read_manifest, read_sources
+
+
+def corpus_changes(records: SourceRecords, corpus) -> CorpusChanges:
+    """The comparison record by record (a digest that never matches)."""
+    return compare_corpus(corpus, "", lambda: records)
+
 
 A = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
 B = "Chip rules\n\nJapan will tighten controls on exports of chip-making equipment, officials said.\n"

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 
+from esqa.ingest.boilerplate import MONTHS
+
+# Full names, then the abbreviations of those longer than four letters ("Jan.", "Sept.").
 _MONTH = (
-    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"Jan\.|Feb\.|Mar\.|Apr\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
+    "(?:"
+    + "|".join([*MONTHS, *(rf"{m[:3]}\." for m in MONTHS if len(m) > 4 and m[:3] != "Sep")])
+    + r"|Sept?\.)"
 )
 _NUMBER_WORD = (
     r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"

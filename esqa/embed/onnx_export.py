@@ -308,8 +308,16 @@ def _quantize(fp32: Path, target: Path) -> None:
 
     # It logs advice (run its pre-processing first) on the root logger, which
     # would reach the user's terminal; the parity of int8 is measured instead.
+    # Logging on the root logger also calls `logging.basicConfig()`, which
+    # gives the root a stderr handler for good: every library's debug lines
+    # (bm25s's "Building index from tokens") would then reach the terminal.
+    # The root's handlers are put back as they were.
+    root = logging.getLogger()
+    handlers = list(root.handlers)
     logging.disable(logging.WARNING)
     try:
         quantize_dynamic(str(fp32), str(target), per_channel=True, weight_type=QuantType.QInt8)
     finally:
         logging.disable(logging.NOTSET)
+        for added in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(added)

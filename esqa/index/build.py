@@ -364,6 +364,6 @@ def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:
         try:
             record["sha256"] = sha256_file(corpus / source)
         except OSError:
-            pass  # unreadable: see corpus_changes
+            pass  # unreadable: see esqa.index.changes
         records[source] = record
     return records

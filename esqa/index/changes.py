@@ -55,7 +55,7 @@ def compare_corpus(
 
     `digest` is the manifest's `corpus_stats`. When the corpus's files give
     the same digest, every file is recorded with its stat and a sha256 and
-    every recorded file is there: `corpus_changes` would find nothing.
+    every recorded file is there: comparing record by record would find nothing.
     """
     files = _files(corpus)
     try:
@@ -63,11 +63,6 @@ def compare_corpus(
     except OSError:
         same = False  # a file vanished since the listing: the records say what
     return CorpusChanges() if same else _compare(records(), files)
-
-
-def corpus_changes(records: SourceRecords, corpus: Path) -> CorpusChanges:
-    """Files added, changed or removed since the index was built, record by record."""
-    return _compare(records, _files(corpus))
 
 
 def stats_digest(stats: Iterable[tuple[str, int, int]]) -> str:

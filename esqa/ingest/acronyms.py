@@ -151,11 +151,11 @@ def infer_expansion(short: str, texts: Iterable[str]) -> str | None:
     return None
 
 
-_NAME_RUN = re.compile(
+_CAPITALISED_RUN = re.compile(
     r"[A-Z][\w'’.&-]*(?:(?:,?\s+(?:of|and|for|the|on|in|to|&)\s+|,\s+|\s+)[A-Z][\w'’.&-]*)+"
 )
 
 
 def _capitalised_names(text: str) -> Iterable[re.Match[str]]:
     """Runs of capitalised words, function words allowed inside, commas between."""
-    return _NAME_RUN.finditer(text)
+    return _CAPITALISED_RUN.finditer(text)

@@ -47,12 +47,12 @@ _RELATIVE_TIME = re.compile(
     re.IGNORECASE,
 )
 
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        "january february march april may june july august september october november december".split()
-    )
-}
+# English month names, for datelines here and dates in answers (`esqa.answer.values`).
+MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+_MONTHS = {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
 _MONTH_NAMES = "|".join(list(_MONTHS) + [m[:3] for m in _MONTHS] + ["sept"])
 
 # A date at the end of a short line, possibly glued to the text before it:
@@ -143,10 +143,6 @@ _LABELS = frozenset(
         ).split("|")
     }
 )
-
-
-def is_blank(line: str) -> bool:
-    return not line.strip(_INVISIBLE)
 
 
 def word_count(text: str) -> int:

@@ -201,10 +201,3 @@ def windows(
             break
         i = max(i + 1, j - params.overlap)
     return result
-
-
-def window_spans(
-    text: str, count: TokenCounter, params: ChunkingParams = ChunkingParams()
-) -> list[Span]:
-    """The spans of `windows(...)`."""
-    return [w.span for w in windows(text, count, params)]

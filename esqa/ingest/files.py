@@ -10,7 +10,6 @@ file spent more time in Python than in the system calls).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from esqa.errors import CorpusError
@@ -35,13 +34,6 @@ def walk_corpus(root: Path) -> list[CorpusEntry]:
     _scan(str(root), "", found)
     found.sort(key=lambda item: item[0])
     return [(source, entry, _left_out(entry, source)) for source, entry in found]
-
-
-def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """(path, source) of every file of the corpus that may be read, sorted by source."""
-    for source, entry, left_out in walk_corpus(root):
-        if left_out is None:
-            yield Path(entry.path), source
 
 
 def _scan(directory: str, prefix: str, found: list[tuple[str, os.DirEntry[str]]]) -> None:

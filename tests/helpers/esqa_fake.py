@@ -9,6 +9,9 @@ Environment variables (all optional):
 
 - ESQA_TEST_EMBED_DELAY: seconds to sleep per batch of texts embedded, to make
   a build slow enough to be caught in the middle.
+- ESQA_TEST_CHATTY: when set, embedding logs as some libraries do: a warning on
+  the root logger (which calls `logging.basicConfig()`, as onnxruntime's
+  quantiser does) and debug lines on a library's logger (as bm25s does).
 - ESQA_TEST_PAUSE_AT and ESQA_TEST_SIGNALS: a moment of the build and a
   directory. When the moment comes, the script creates `<moment>.reached` in
   the directory and waits until `<moment>.go` exists (the test kills it or lets
@@ -49,6 +52,13 @@ class SlowEmbedder(HashedEmbedder):
     def embed(self, texts, batch_size=32, progress=None):
         if texts:
             pause("embed")
+        if os.environ.get("ESQA_TEST_CHATTY"):
+            import logging
+
+            logging.warning("advice from a library")
+            library = logging.getLogger("bm25s")
+            library.setLevel(logging.DEBUG)
+            library.debug("Building index from tokens")
         delay = float(os.environ.get("ESQA_TEST_EMBED_DELAY", "0"))
 
         def slow_progress(n: int) -> None:
