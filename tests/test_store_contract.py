@@ -62,8 +62,8 @@ def chunks():
 
 
 @pytest.fixture
-def embedder():
-    return HashedEmbedder()
+def embedder(fake_embedder):
+    return fake_embedder
 
 
 # ---- dense ----------------------------------------------------------------------------
