@@ -29,9 +29,9 @@ from esqa.errors import EsqaError
 
 log = logging.getLogger("esqa")
 
-# Texts tokenised (and sorted by length) together: sorting a block cuts the
-# padding of its batches without holding the token ids of a whole corpus.
-_SORT_BLOCK = 4096
+# Texts tokenised together, so that the token ids of a whole corpus are never
+# held at once.
+_TOKENISE_BLOCK = 4096
 
 
 class OnnxEmbedder(BundledTokenizer):
@@ -131,33 +131,37 @@ class OnnxEmbedder(BundledTokenizer):
     def embed(
         self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
     ) -> np.ndarray:
+        """One vector per text; `progress` is told every `batch_size` texts.
+
+        Each text is run through the model on its own, so that its vector
+        never depends on the texts beside it: int8's activations are
+        quantised with one scale per input tensor, so in a batch of 32 every
+        text's vector moved with its neighbours (cosine 0.954 to 0.999 to
+        the same text embedded alone), and even fp32 differed in the last
+        bits with the padding. An index built incrementally then holds the
+        very vectors a full build would. It costs nothing: on 256 COVID-QA
+        chunks one text per run embedded 23 to 27 chunks/s against 22 to 23
+        in sorted batches of 32 (int8), and 13 to 24 against 12 to 20 (fp32).
+        """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         session = self._session(1 if len(texts) <= 1 else self.batch_threads)
-        pad_id = self._encoder.token_to_id("[PAD]") or 0
-        for block in range(0, len(texts), _SORT_BLOCK):
-            ids = [
-                np.asarray(e.ids, dtype=np.int64)
-                for e in self._encoder.encode_batch(list(texts[block : block + _SORT_BLOCK]))
-            ]
-            # Longest first: batches pad to similar lengths, and the first
-            # batch shows the worst-case speed.
-            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                out[[block + i for i in batch]] = self._run(
-                    session, [ids[i] for i in batch], pad_id
-                )
-                if progress is not None:
-                    progress(len(batch))
+        unreported = 0
+        for block in range(0, len(texts), _TOKENISE_BLOCK):
+            encodings = self._encoder.encode_batch(list(texts[block : block + _TOKENISE_BLOCK]))
+            for i, encoding in enumerate(encodings):
+                out[block + i] = self._run(session, np.asarray(encoding.ids, dtype=np.int64))
+                unreported += 1
+                if progress is not None and unreported == batch_size:
+                    progress(unreported)
+                    unreported = 0
+        if progress is not None and unreported:
+            progress(unreported)
         return out
 
     @staticmethod
-    def _run(session: Any, ids: list[np.ndarray], pad_id: int) -> np.ndarray:
-        longest = max(len(x) for x in ids)
-        input_ids = np.full((len(ids), longest), pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), longest), dtype=np.int64)
-        for row, x in enumerate(ids):
-            input_ids[row, : len(x)] = x
-            mask[row, : len(x)] = 1
+    def _run(session: Any, ids: np.ndarray) -> np.ndarray:
+        """The vector of one text's token ids."""
+        input_ids = ids.reshape(1, -1)
+        mask = np.ones_like(input_ids)
         (vectors,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(vectors[0], dtype=np.float32)
