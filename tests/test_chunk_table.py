@@ -198,3 +198,73 @@ def test_a_build_does_not_reuse_an_index_whose_large_file_is_damaged(built, monk
     assert not report.incremental and report.embedded == report.chunks
     assert any("not reused" in w and "dense.faiss" in w for w in report.warnings)
     verify_index(built)
+
+
+# ---- damage in files too large to hash at load: checked where they are read ----------
+
+
+def _ids_at_the_end(built) -> tuple[Path, int]:
+    """dense.faiss ends with the id map of its IndexIDMap2: one int64 per chunk."""
+    return built.resolve() / "dense.faiss", len(load(built).chunks)
+
+
+def _write_ids(path: Path, count: int, ids: list[int]) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) - 8 * count :] = b"".join(i.to_bytes(8, "little", signed=True) for i in ids)
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_id_map_in_a_large_dense_file_is_refused_at_load(built, monkeypatch):
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
+    path, count = _ids_at_the_end(built)
+    _write_ids(path, count, [0x4141414141414141] * count)  # the issue's 4 KB of garbage
+    with pytest.raises(IndexInvalidError) as excinfo:
+        load(built)
+    message = str(excinfo.value)
+    assert "dense.faiss" in message and "esqa index build" in message and "\n" not in message
+
+
+def test_a_damaged_id_that_stays_in_range_is_refused_rather_than_mapped_to_another_chunk(
+    built, monkeypatch
+):
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
+    path, count = _ids_at_the_end(built)
+    _write_ids(path, count, [*range(count - 1), 0])  # the last vector now claims chunk 0
+    with pytest.raises(IndexInvalidError, match="dense.faiss"):
+        load(built)
+
+
+def test_a_damaged_postings_header_is_the_one_line_damaged_index_error(built, monkeypatch):
+    # numpy parses the header as a Python literal: a flipped bit there raised
+    # tokenize.TokenError through every command.
+    monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
+    path = built.resolve() / "lexical" / "data.csc.index.npy"
+    data = bytearray(path.read_bytes())
+    header = data.index(b"{")
+    data[header : header + 1] = b"("
+    path.write_bytes(bytes(data))
+    result = CliRunner().invoke(
+        cli,
+        ["search", "central bank", "--index", str(built), "--corpus", str(built.parent / "corpus")],
+        env={"ESQA_EMBEDDER": "conftest:HashedEmbedder"},
+    )
+    line = one_error_line(result)
+    assert result.exit_code == 2 and "data.csc.index.npy" in line and "esqa index build" in line
+
+
+def test_a_search_that_returns_a_chunk_the_index_does_not_hold_is_the_damaged_index_error(
+    built,
+):
+    from esqa.stores.base import ScoredId
+
+    index = load(built)
+
+    class Damaged:
+        def search(self, vector, k):
+            return [ScoredId(len(index.chunks) + 99, 0.9)]
+
+    index.dense = Damaged()  # type: ignore[assignment]
+    with pytest.raises(IndexInvalidError) as excinfo:
+        _ask(index, "central bank")
+    message = str(excinfo.value)
+    assert "damaged" in message and "esqa index build" in message and "\n" not in message

@@ -7,7 +7,8 @@ import unicodedata
 
 import numpy as np
 
-from esqa.errors import QueryError
+from esqa.errors import IndexInvalidError, QueryError
+from esqa.index.manifest import repair_hint
 from esqa.index.reader import Index
 from esqa.stores.hybrid import CANDIDATES, fuse
 from esqa.types import Hit
@@ -30,6 +31,14 @@ def hybrid_search(index: Index, query: str, query_vector: np.ndarray, k: int) ->
     """The k best chunks for a query, by reciprocal rank fusion of both searches."""
     depth = max(CANDIDATES, k)
     fused = fuse(index.dense.search(query_vector, depth), index.lexical.search(query, depth), k)
+    unknown = [f.id for f in fused if f.id not in index.chunks]
+    if unknown:
+        # Only damage makes a store return an id the chunk table does not hold.
+        raise IndexInvalidError(
+            f"index {index.path} is damaged (a search returned chunk {unknown[0]}, which "
+            f"it does not hold)",
+            hint=repair_hint(index.path),
+        )
     return [
         Hit(
             chunk=index.chunks[f.id],

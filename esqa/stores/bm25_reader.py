@@ -139,10 +139,7 @@ class Postings:
         if params.get("method") in _NONOCCURRENCE_METHODS:
             raise ValueError(f"{PARAMS_FILE}: BM25 variant {params['method']!r} is not supported")
         vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
-        arrays = {
-            name: np.load(directory / file, mmap_mode="r", allow_pickle=False)
-            for name, file in ARRAY_FILES.items()
-        }
+        arrays = {name: _load_array(directory / file) for name, file in ARRAY_FILES.items()}
         # The arrays are large and checked by size only at load (see
         # `esqa.index.reader.HASH_ON_LOAD_BYTES`). Their shape is cheap to check
         # (`indptr` has an entry per term), and `scores` checks the rows it reads.
@@ -192,3 +189,19 @@ class Postings:
         if column is None or column + 1 >= len(self.indptr):
             return 0
         return int(self.indptr[column + 1] - self.indptr[column])
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """A saved array, memory-mapped; ValueError when its file is not one.
+
+    numpy parses a .npy header as a Python literal: damage there surfaces as
+    whatever its parser raises (tokenize.TokenError, SyntaxError, ...), not
+    only ValueError, and must read as a damaged file like any other.
+    """
+    try:
+        array: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+    except OSError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{path.name} is not a readable array ({type(exc).__name__})") from None
+    return array
