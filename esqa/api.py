@@ -9,6 +9,8 @@ for hit in qa.search("ESPA fourth pillar", k=3):
 from __future__ import annotations
 
 import dataclasses
+import os
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +20,20 @@ from esqa import settings
 from esqa.answer.compose import Composer, expand_query
 from esqa.embed.base import Embedder
 from esqa.embed.choice import make_embedder, with_precision
-from esqa.errors import EsqaError
-from esqa.index.add import AddResult, copy_articles
+from esqa.errors import EsqaError, IndexBusyError
+from esqa.index.add import AddResult, copy_articles, name_list
 from esqa.index.build import BuildReport, ProgressFactory, build_index
 from esqa.index.changes import CorpusChanges, compare_corpus
 from esqa.index.chunk_table import article_chunks
-from esqa.index.manifest import MANIFEST, Manifest, SourceRecords, read_manifest, read_sources
+from esqa.index.manifest import (
+    MANIFEST,
+    SOURCES,
+    Manifest,
+    SourceRecords,
+    read_manifest,
+    read_sources,
+)
+from esqa.index.publish import check_location, wait_for_writer
 from esqa.index.reader import Index, VerifyReport, load_index, verify_index
 from esqa.index.search import clean_query, hybrid_search
 from esqa.settings import ANSWER_PASSAGES, DEFAULT_CORPUS, SEARCH_HITS
@@ -107,7 +117,11 @@ def _index_path(index: Path | str | None) -> Path:
 
 
 def index_exists(index: Path | str | None = None) -> bool:
-    return (_index_path(index).resolve() / MANIFEST).is_file()
+    """Whether there is an index at `index` to load (a damaged one too: loading says so)."""
+    try:
+        return (_index_path(index).resolve() / MANIFEST).is_file()
+    except RuntimeError:  # a link loop (OSError from Python 3.13 on): broken, not missing
+        return True
 
 
 def _recorded_corpus(manifest: Manifest | None, corpus: Path | str | None) -> Path:
@@ -190,8 +204,9 @@ def add(
     """
     index = _index_path(index)
     corpus = corpus_of(index, corpus)
+    check_location(index, corpus)  # the build would refuse it: refuse before copying
     result = copy_articles([Path(p) for p in paths], corpus, replace=replace)
-    copied = len(result.added) + len(result.replaced)
+    copied = [f.source or str(f.origin) for f in (*result.added, *result.replaced)]
     if not copied and not _index_stale(index, corpus):
         return result
     try:
@@ -201,9 +216,14 @@ def add(
         if not copied:
             raise
         # The copies stay (each is whole); say so, or the user would not know they were made.
-        raise type(exc)(
-            f"copied {copied} file(s) into {corpus} but did not update the index: {exc}"
-        ) from None
+        error = type(exc)(
+            f"copied {len(copied)} file(s) into {corpus} ({name_list(copied)}) but did not "
+            f"update the index: {exc.problem}",
+            hint=exc.hint,
+        )
+        if isinstance(exc, OSError) and isinstance(error, OSError):
+            error.errno = exc.errno
+        raise error from None
     return dataclasses.replace(result, build=report)
 
 
@@ -264,6 +284,7 @@ class QA:
         built: BuildReport | None = None,
         corpus: Path | None = None,
         changes: CorpusChanges | None = None,
+        refresh_skipped: str | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -272,7 +293,22 @@ class QA:
         # Corpus files added, changed or removed since the build, as found at
         # load time; None when the corpus folder is gone.
         self.changes = changes
+        # Why `load(refresh=True)` answers from the index as it was (another
+        # process was writing it), or None.
+        self.refresh_skipped = refresh_skipped
         self.__composer: Composer | None = None
+        # `info()` reads `sources.json` only when asked (parsing it at load
+        # would cost seconds on a large corpus), and two rebuilds later the
+        # generation it is in may be removed. An open descriptor keeps the
+        # file's content readable until this object goes: one descriptor,
+        # where reading it now would cost the time loading saves.
+        self.__sources_fd: int | None = None
+        try:
+            self.__sources_fd = os.open(index.directory / SOURCES, os.O_RDONLY)
+        except OSError:
+            pass  # `info()` reads it by name, and says so if that fails
+        else:
+            weakref.finalize(self, os.close, self.__sources_fd)
 
     def search(self, query: str, k: int = SEARCH_HITS) -> list[Hit]:
         """The k passages that best match the query, best first.
@@ -313,8 +349,17 @@ class QA:
         """What `esqa info` shows, as of loading (the corpus is not compared again)."""
         index = self.index
         return _info_of(
-            index.path, index.directory, index.manifest, index.sources, self.corpus, self.changes
+            index.path, index.directory, index.manifest, self._sources(), self.corpus, self.changes
         )
+
+    def _sources(self) -> SourceRecords:
+        """The source records of the loaded generation, even once it has been removed."""
+        fd = self.__sources_fd
+        if fd is None:
+            return self.index.sources
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, size, 0)
+        return read_sources(self.index.path, self.index.directory, self.index.manifest, data)
 
     def __repr__(self) -> str:
         chunks = self.index.manifest.counts.chunks
@@ -341,12 +386,37 @@ def load(
     embedder = embedder or embedder_for(index, fresh=not index_exists(index))
     report = None
     if build_if_missing and not index_exists(index):
-        report = build_index(corpus_of(index, corpus), index, embedder, progress=progress)
+        report = _build_missing(corpus_of(index, corpus), index, embedder, progress)
     loaded = load_index(index, embedder.model_id, embedder.dimension)
     where = _recorded_corpus(loaded.manifest, corpus)
     changes = _changes(lambda: loaded.sources, where, loaded.manifest)
+    skipped = None
     if refresh and changes is not None and changes.stale:
-        report = build_index(where, index, embedder, progress=progress)
-        loaded = load_index(index, embedder.model_id, embedder.dimension)
-        changes = _changes(lambda: loaded.sources, where, loaded.manifest)
-    return QA(loaded, embedder, built=report, corpus=where, changes=changes)
+        try:
+            report = build_index(where, index, embedder, progress=progress)
+        except IndexBusyError:
+            # A reader does not need the update to answer: the index it has is whole.
+            skipped = f"another esqa process is writing the index {index} now"
+        else:
+            loaded = load_index(index, embedder.model_id, embedder.dimension)
+            changes = _changes(lambda: loaded.sources, where, loaded.manifest)
+    return QA(
+        loaded, embedder, built=report, corpus=where, changes=changes, refresh_skipped=skipped
+    )
+
+
+def _build_missing(
+    corpus: Path, index: Path, embedder: Embedder, progress: ProgressFactory | None
+) -> BuildReport | None:
+    """Build the missing index; None when another process was building it and did.
+
+    Two first questions at once: the second waits for the first one's build,
+    as a reader, instead of failing because another process writes.
+    """
+    try:
+        return build_index(corpus, index, embedder, progress=progress)
+    except IndexBusyError:
+        wait_for_writer(index)
+        if index_exists(index):
+            return None
+        return build_index(corpus, index, embedder, progress=progress)  # that build failed

@@ -222,7 +222,11 @@ def _load(corpus: Path | None, index_dir: Path, refresh: bool = False) -> Any:
         )
     if qa.changes is not None and qa.changes.stale:
         note = _describe_changes(qa.changes, index_dir, qa.corpus)
-        click.echo(f"esqa: warning: {note}, or pass --refresh", err=True)
+        if qa.refresh_skipped:
+            note += f"; not updated now: {qa.refresh_skipped}, so this is from the index as it was"
+        else:
+            note += ", or pass --refresh"
+        click.echo(f"esqa: warning: {note}", err=True)
     return qa
 
 

@@ -38,3 +38,31 @@ class IndexInvalidError(EsqaError):
 
 class QueryError(EsqaError):
     """The question or query cannot be searched (empty, only punctuation, ...)."""
+
+
+class WriteError(EsqaError, OSError):
+    """esqa could not write (disk full, read-only file system, no permission, I/O error).
+
+    Also an OSError, so that code catching the operating system's errors still
+    does. Its message says what was being written, whether the previous index
+    is intact, and what to do; `errno` is the operating system's error code
+    when there was one.
+    """
+
+    exit_code = 3
+
+
+class IndexWriteError(WriteError):
+    """Building or publishing an index failed while writing; the previous index is intact."""
+
+
+class CorpusWriteError(WriteError, CorpusError):
+    """Copying an article into the corpus failed (`esqa add`)."""
+
+
+class IndexBusyError(EsqaError):
+    """Another esqa process is writing the index (it holds the writer lock)."""
+
+
+class TargetRefusedError(EsqaError):
+    """The index location holds something that is not an esqa index, or overlaps the corpus."""

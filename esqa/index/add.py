@@ -6,24 +6,34 @@ is ever written outside the corpus root, no symbolic link is followed, a file
 of the same name is never overwritten silently, and a copy is atomic: written
 to a hidden temporary file beside its destination, then renamed over it, so
 a reader (or an index build) never sees half a file (`esqa.index.publish`).
+A copy killed midway leaves such a temporary file: the next `esqa add`
+removes it (only names of esqa's own temporary-file pattern). A copy that
+fails (disk full, read-only) is one line that names the files already copied.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from esqa.errors import CorpusError
+from esqa.errors import CorpusWriteError
 from esqa.fileio import write_file_atomically
 from esqa.index.build import BuildReport
+from esqa.index.write_errors import write_error
 from esqa.ingest.textfile import NotTextError, decode_bytes
 
 ADDED = "added"
 REPLACED = "replaced"
 SKIPPED = "skipped"
+# The temporary file `esqa.fileio.write_file_atomically` writes an article to
+# (tempfile's prefix, 8 random characters from its alphabet, suffix).
+_TEMPORARY = re.compile(r"\.[^/]+\.txt\.[a-z0-9_]{8}\.tmp")
 
 
 @dataclass(frozen=True)
@@ -87,13 +97,74 @@ def copy_articles(paths: Sequence[Path], corpus: Path, replace: bool = False) ->
     Returns what was added, replaced or skipped and why; only I/O errors on the
     corpus itself raise. Example: `copy_articles([Path("new.txt")], Path("seeds"))`.
     """
-    corpus.mkdir(parents=True, exist_ok=True)
-    root = corpus.resolve()
-    claimed: set[str] = set()
-    files = []
-    for origin, name in _candidates(paths, root):
-        files.append(_copy_one(origin, name, root, replace, claimed))
+    files: list[AddedFile] = []
+    try:
+        corpus.mkdir(parents=True, exist_ok=True)
+        root = corpus.resolve()
+        with _corpus_lock(root):
+            _remove_temporaries(root)
+            claimed: set[str] = set()
+            for origin, name in _candidates(paths, root):
+                files.append(_copy_one(origin, name, root, replace, claimed))
+    except _CopyFailed as failed:
+        done = [f.source for f in files if f.action != SKIPPED and f.source]
+        state = (
+            f"the {len(done)} file(s) copied before it are in the corpus, whole "
+            f"({name_list(done)}); the index was not updated"
+            if done
+            else "nothing was copied and the index was not updated"
+        )
+        raise write_error(
+            CorpusWriteError, failed.error, f"copying {failed.origin}", state, corpus
+        ) from None
+    except OSError as exc:
+        state = "nothing was copied and the index was not updated"
+        raise write_error(
+            CorpusWriteError, exc, f"opening the corpus {corpus}", state, corpus
+        ) from None
     return AddResult(corpus=corpus, files=tuple(files))
+
+
+def name_list(names: Sequence[str], shown: int = 5) -> str:
+    """'a.txt, b.txt and 3 more'."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+class _CopyFailed(Exception):
+    """Writing a copy into the corpus failed (reported with the copies made before it)."""
+
+    def __init__(self, origin: Path, error: OSError) -> None:
+        super().__init__(str(error))
+        self.origin = origin
+        self.error = error
+
+
+@contextlib.contextmanager
+def _corpus_lock(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the corpus folder while copying into it.
+
+    So that cleaning up temporary files never removes one that another
+    `esqa add` is writing. A lock on the folder itself: nothing is created.
+    """
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_temporaries(root: Path) -> None:
+    """Remove the temporary files of copies that were killed (esqa's own pattern only)."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        # Copies are never written into hidden folders (hidden names are refused).
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if _TEMPORARY.fullmatch(name) and os.path.isfile(path) and not os.path.islink(path):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
 
 def _candidates(paths: Sequence[Path], root: Path) -> Iterator[tuple[Path, str | None]]:
@@ -168,10 +239,9 @@ def _copy_one(
             return _skip(origin, name, "its place in the corpus lies outside the corpus")
         write_file_atomically(destination, data)
     except OSError as exc:
-        raise CorpusError(
-            f"cannot write {destination} ({exc.strerror or exc}); check that the corpus "
-            "folder is writable"
-        ) from None
+        if exc.filename is None:
+            exc.filename = str(destination)
+        raise _CopyFailed(origin, exc) from None
     claimed.add(name)
     return AddedFile(origin, name, action)
 

@@ -50,15 +50,16 @@ from esqa.index.manifest import (
     SourceRecords,
     write_manifest,
 )
-from esqa.index.publish import publish, writer_lock
+from esqa.index.publish import check_location, publish, writer_lock
 from esqa.index.reader import load_index
+from esqa.index.write_errors import c_library_writes
 from esqa.ingest.acronyms import mine_acronyms
 from esqa.ingest.chunking import ChunkingParams, TokenCounter
 from esqa.ingest.chunks import append_numbered, document_chunks, find_dropped
 from esqa.ingest.fingerprint import ingestion_fingerprint
 from esqa.ingest.pages import load_corpus
 from esqa.stores.base import DenseStore
-from esqa.stores.factory import create_stores
+from esqa.stores.factory import Stores, create_stores
 from esqa.types import Chunk, Document
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
@@ -114,7 +115,12 @@ def _previous_index(
 ) -> tuple[_Previous | None, str | None]:
     """The index about to be replaced, when its vectors can be reused; else None and
     why not (None too when there is no index yet)."""
-    directory = index.resolve()
+    try:
+        directory = index.resolve()
+    except RuntimeError as exc:  # a link loop (OSError from Python 3.13 on)
+        return None, f"{index} is a broken symbolic link ({exc})"
+    except OSError as exc:
+        return None, f"{index} cannot be resolved ({exc.strerror or exc})"
     if not (directory / MANIFEST).is_file():
         return None, None
     try:
@@ -126,6 +132,8 @@ def _previous_index(
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         # The repair command must never fail on the index it repairs.
         return None, f"{directory / MANIFEST} is damaged ({type(exc).__name__}: {exc})"
+    except OSError as exc:  # an I/O error reading it: build afresh rather than fail
+        return None, f"{directory} cannot be read ({exc.strerror or exc})"
     manifest = loaded.manifest
     ordered = list(loaded.chunks.values())  # a chunk table iterates in id order
     by_source: dict[str, list[Chunk]] = defaultdict(list)
@@ -218,6 +226,7 @@ def build_index(
     """
     started = time.monotonic()
     params = params or ChunkingParams(max_tokens=embedder.max_tokens)
+    check_location(index, corpus)  # before any work; `publish` checks again under the lock
     with writer_lock(index):
         previous, unusable = (None, None) if full else _previous_index(index, embedder, params)
         # Every file is parsed, not only the changed ones: near-duplicate
@@ -288,11 +297,11 @@ def build_index(
                 *write_chunks(directory, chunks),
                 SOURCES,
                 ACRONYMS,
-                *stores.save(directory),
+                *_save_stores(stores, directory),
             ]
             write_manifest(directory, manifest, names)
 
-        publish(index, write)
+        published = publish(index, write)
     counts = manifest.counts
     return BuildReport(
         index=index,
@@ -302,12 +311,19 @@ def build_index(
         duplicates=duplicates,
         chunks=len(chunks),
         seconds=time.monotonic() - started,
-        warnings=tuple(warnings),
+        warnings=(*warnings, *published.warnings),
         incremental=previous is not None,
         reused=reused,
         embedded=len(chunks) - reused,
         chunked_files=chunked_files,
     )
+
+
+def _save_stores(stores: Stores, directory: Path) -> list[str]:
+    # A store may write in C (FAISS does): its failures become OSErrors with
+    # their errno here, so that publishing reports them as every failed write.
+    with c_library_writes(directory):
+        return stores.save(directory)
 
 
 def _source_records(

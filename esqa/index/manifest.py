@@ -163,13 +163,18 @@ def read_manifest(index: Path) -> tuple[Path, Manifest]:
     reading the manifest may index it without guarding every field. Raises
     IndexMissingError or IndexInvalidError (one line naming the repair command).
     """
-    directory = index.resolve()
+    try:
+        directory = index.resolve()
+    except RuntimeError as exc:  # a link loop (an OSError from Python 3.13 on)
+        raise IndexInvalidError(
+            f"index {index} is a broken symbolic link ({exc})", hint=repair_hint(index)
+        ) from None
     path = directory / MANIFEST
     if not path.is_file():
         raise IndexMissingError(f"no index at {index}", hint=repair_hint(index))
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nesting too deep
         raise IndexInvalidError(f"{path} is damaged ({exc})", hint=repair_hint(index)) from None
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if not _is(version, int):
@@ -268,17 +273,20 @@ class SourceRecords:
         return {"sources": self.sources, "skipped": self.skipped}
 
 
-def read_sources(index: Path, directory: Path, manifest: Manifest) -> SourceRecords:
+def read_sources(
+    index: Path, directory: Path, manifest: Manifest, data: bytes | None = None
+) -> SourceRecords:
     """The source records of the index, checked against their checksum and structure.
 
     Kept out of the manifest so that loading an index never parses them: a
     corpus of 200,000 files makes them 58 MB of JSON, 2.3 s to parse and
-    check. Only comparing the corpus and building read them.
+    check. Only comparing the corpus and building read them. `data` is the
+    file's content when the caller has read it already (see `esqa.api.QA`).
     """
     path = directory / SOURCES
     expected = manifest.files[SOURCES]
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError as exc:
         raise IndexInvalidError(f"{path} cannot be read ({exc})", hint=repair_hint(index)) from None
     if len(data) != expected.bytes or hashlib.sha256(data).hexdigest() != expected.sha256:
@@ -287,7 +295,7 @@ def read_sources(index: Path, directory: Path, manifest: Manifest) -> SourceReco
         )
     try:
         content = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise IndexInvalidError(f"{path} is damaged ({exc})", hint=repair_hint(index)) from None
     problem = _sources_problem(content)
     if problem:
