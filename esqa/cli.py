@@ -210,10 +210,26 @@ def _echo_build(report: Any) -> None:
 def _load(corpus: Path | None, index_dir: Path, refresh: bool = False) -> Any:
     from esqa import api
 
+    note = ""
     if not api.index_exists(index_dir):
         where = api.corpus_of(index_dir, corpus)
-        click.echo(f"esqa: no index at {index_dir}; building it from {where}/ first", err=True)
-    qa = _with_progress(lambda bar: api.load(index_dir, corpus, progress=bar, refresh=refresh))
+        note = f"esqa: no index at {index_dir}; building it from {where}/ first"
+
+    def progress(bar: _ProgressBar) -> Callable[[int, str], Callable[[int], None]]:
+        def stage(total: int, name: str) -> Callable[[int], None]:
+            # Said when the build starts its work, not before: a build that
+            # cannot start (a read-only disk) is then one error line alone.
+            nonlocal note
+            if note:
+                click.echo(note, err=True)
+                note = ""
+            return bar(total, name)
+
+        return stage
+
+    qa = _with_progress(
+        lambda bar: api.load(index_dir, corpus, progress=progress(bar), refresh=refresh)
+    )
     if refresh and qa.built is not None:
         click.echo(
             f"esqa: updated the index: reused {qa.built.reused:,} chunks, "

@@ -108,6 +108,8 @@ def copy_articles(paths: Sequence[Path], corpus: Path, replace: bool = False) ->
                 files.append(_copy_one(origin, name, root, replace, claimed))
     except _CopyFailed as failed:
         done = [f.source for f in files if f.action != SKIPPED and f.source]
+        if failed.landed:  # renamed into place, then syncing its folder failed
+            done.append(failed.source)
         state = (
             f"the {len(done)} file(s) copied before it are in the corpus, whole "
             f"({name_list(done)}); the index was not updated"
@@ -134,10 +136,12 @@ def name_list(names: Sequence[str], shown: int = 5) -> str:
 class _CopyFailed(Exception):
     """Writing a copy into the corpus failed (reported with the copies made before it)."""
 
-    def __init__(self, origin: Path, error: OSError) -> None:
+    def __init__(self, origin: Path, source: str, error: OSError, landed: bool) -> None:
         super().__init__(str(error))
         self.origin = origin
+        self.source = source
         self.error = error
+        self.landed = landed  # the copy is in the corpus, whole, all the same
 
 
 @contextlib.contextmanager
@@ -241,9 +245,16 @@ def _copy_one(
     except OSError as exc:
         if exc.filename is None:
             exc.filename = str(destination)
-        raise _CopyFailed(origin, exc) from None
+        raise _CopyFailed(origin, name, exc, _holds(destination, data)) from None
     claimed.add(name)
     return AddedFile(origin, name, action)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return not path.is_symlink() and path.is_file() and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _name_problem(name: str | None) -> str | None:

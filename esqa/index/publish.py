@@ -321,6 +321,8 @@ def _write_generation(
         except OSError as exc:
             written = tree_size(staging)
             shutil.rmtree(staging, ignore_errors=True)
+            if exc.filename is None:  # a failed write() names no file: say where it was
+                exc.filename = str(staging)
             if exc.errno in NO_SPACE and not made_room:
                 made_room = _make_room(target, current, warnings, "the disk filled while writing")
                 if made_room:

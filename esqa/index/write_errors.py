@@ -31,7 +31,8 @@ _CLOSE_ERROR = re.compile(r"file (?P<path>.+?) close error: (?P<text>[^\n]*)")
 
 
 def megabytes(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB"
+    """'3.2 MB', or '41 KB' below a megabyte."""
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{max(size, 1) / 1e3:,.0f} KB"
 
 
 def free_space(folder: Path) -> int | None:
@@ -45,14 +46,19 @@ def free_space(folder: Path) -> int | None:
 
 
 def tree_size(directory: Path | None) -> int:
-    """Bytes of the files under directory (0 when it is gone)."""
+    """Bytes the files under directory take on disk (0 when it is gone).
+
+    Blocks, not lengths: a file system hands out whole blocks, so an index of
+    small files takes several times its length.
+    """
     if directory is None:
         return 0
     total = 0
     for dirpath, _, filenames in os.walk(directory):
         for name in filenames:
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
+                stat = os.lstat(os.path.join(dirpath, name))
+                total += max(stat.st_size, getattr(stat, "st_blocks", 0) * 512)
     return total
 
 
