@@ -79,6 +79,17 @@ TWO_ARTICLES = {
 }
 
 
+# The next version of TWO_ARTICLES: one file changed, one added, one removed.
+TWO_ARTICLES_NEXT = {
+    "cables.txt": TWO_ARTICLES["cables.txt"].replace("next year", "in April"),
+    "minerals.txt": (
+        "Rare earth imports fall\n\n"
+        "Japan imported nearly 60% of its rare earth materials from China in 2022, down from "
+        "over 80% in 2009, according to government data.\n"
+    ),
+}
+
+
 def write_corpus(root: Path, files: dict[str, str | bytes]) -> Path:
     """Write article files under root (str is written as UTF-8)."""
     root.mkdir(parents=True, exist_ok=True)

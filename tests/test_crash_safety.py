@@ -12,39 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
+from conftest import TWO_ARTICLES, TWO_ARTICLES_NEXT, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
+from helpers.processes import WAIT, Esqa
 
 from esqa import api
 from esqa.cli import cli
 from esqa.errors import IndexMissingError
 
-HELPER = Path(__file__).resolve().parent / "helpers" / "esqa_fake.py"
-WAIT = 60  # seconds; only a hang ever comes close
-
 V1 = TWO_ARTICLES
-# The next version of the corpus: one file changed, one added, one removed.
-V2 = {
-    "cables.txt": V1["cables.txt"].replace("next year", "in April"),
-    "minerals.txt": (
-        "Rare earth imports fall\n\n"
-        "Japan imported nearly 60% of its rare earth materials from China in 2022, down from "
-        "over 80% in 2009, according to government data.\n"
-    ),
-}
+V2 = TWO_ARTICLES_NEXT
 QUERIES = ["undersea cables", "central bank rate", "rare earth imports from China", "April"]
 
 
@@ -91,55 +77,6 @@ def built(tmp_path) -> tuple[Path, Path]:
     api.build(corpus, index, embedder=HashedEmbedder())
     set_corpus(corpus, V2)
     return corpus, index
-
-
-class Esqa:
-    """`esqa ARGS...` running in another process with the fake embedder."""
-
-    def __init__(self, tmp_path: Path, *args: object, pause_at: str = "", delay: float = 0.0):
-        self.signals = tmp_path / f"signals-{time.monotonic_ns()}"
-        self.signals.mkdir()
-        self.pause_at = pause_at
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ESQA_")}
-        env.update(
-            ESQA_TEST_SIGNALS=str(self.signals),
-            ESQA_TEST_PAUSE_AT=pause_at,
-            ESQA_TEST_EMBED_DELAY=str(delay),
-            HF_HUB_OFFLINE="1",
-            TRANSFORMERS_OFFLINE="1",
-        )
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HELPER), *map(str, args)],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def wait_paused(self) -> None:
-        reached = self.signals / f"{self.pause_at}.reached"
-        deadline = time.monotonic() + WAIT
-        while not reached.exists():
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                pytest.fail(
-                    f"esqa ended (status {self.proc.returncode}) before {self.pause_at}:\n{err}"
-                )
-            assert time.monotonic() < deadline, f"esqa never reached {self.pause_at}"
-            time.sleep(0.01)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.communicate(timeout=WAIT)
-        assert self.proc.returncode == -signal.SIGKILL
-
-    def go_on(self) -> None:
-        (self.signals / f"{self.pause_at}.go").touch()
-
-    def finish(self, timeout: float = WAIT) -> tuple[int, str, str]:
-        out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out, err
 
 
 def start_build(tmp_path: Path, corpus: Path, index: Path, **kw) -> Esqa:

@@ -24,9 +24,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,26 +32,17 @@ from pathlib import Path
 import faiss
 import pytest
 from click.testing import CliRunner, Result
-from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
+from conftest import TWO_ARTICLES, TWO_ARTICLES_NEXT, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
+from helpers.processes import Esqa
 
 from esqa import api
 from esqa.cli import cli
 from esqa.errors import CorpusWriteError, IndexWriteError, TargetRefusedError
 from esqa.index import publish as publishing
 
-HELPER = Path(__file__).resolve().parent / "helpers" / "esqa_fake.py"
-WAIT = 60  # seconds; only a hang comes close
-
 V1 = TWO_ARTICLES
-V2 = {
-    "cables.txt": V1["cables.txt"].replace("next year", "in April"),
-    "minerals.txt": (
-        "Rare earth imports fall\n\n"
-        "Japan imported nearly 60% of its rare earth materials from China in 2022, down from "
-        "over 80% in 2009, according to government data.\n"
-    ),
-}
+V2 = TWO_ARTICLES_NEXT
 NEW_ARTICLES = {
     "ports.txt": "Ports expand\n\nThe harbour authority will add two container berths by 2027.\n",
     "grid.txt": "Grid upgrade\n\nThe utility plans new transmission lines to carry offshore wind.\n",
@@ -170,6 +158,12 @@ def new_view(tmp_path_factory) -> dict:
     corpus = write_corpus(root / "corpus", V2)
     api.build(corpus, root / "idx", embedder=HashedEmbedder())
     return view(root / "idx")
+
+
+def assert_new_index(world: World, new_view: dict, outside: dict) -> None:
+    assert view(world.index) == new_view
+    verified(world.index)
+    assert world.outside() == outside, "a file outside the corpus and the index changed"
 
 
 def assert_previous_index_intact(world: World, outside: dict, entries: list[str]) -> None:
@@ -351,9 +345,7 @@ def test_a_write_error_at_any_step_of_a_build_is_one_line_and_keeps_the_previous
             # After the swap only syncing its folder is left: the new index is in place.
             line = one_warning_line(result)
             assert "the new index is published" in line, (where, line)
-            assert view(copy.index) == new_view
-            verified(copy.index)
-            assert copy.outside() == outside
+            assert_new_index(copy, new_view, outside)
 
 
 def test_an_unwritable_index_folder_is_one_line_naming_it(tmp_path, monkeypatch):
@@ -418,9 +410,7 @@ def test_when_the_disk_fills_superseded_generations_make_room_and_the_build_succ
     assert failed
     line = one_warning_line(result)
     assert "removed 1 superseded" in line
-    assert view(built.index) == new_view
-    verified(built.index)
-    assert built.outside() == outside
+    assert_new_index(built, new_view, outside)
     current = built.index.resolve()
     left = [p for p in built.index.parent.iterdir() if p.name.startswith(".default.2")]
     assert current in left and len(left) == 2, "the generation replaced now is kept for readers"
@@ -598,43 +588,10 @@ def test_a_deeply_nested_manifest_is_one_line_and_the_build_repairs_it(world):
 # ---- item 11: the minor ones -----------------------------------------------------------
 
 
-class Process:
-    """`esqa ARGS` in another process (tests/helpers/esqa_fake.py), optionally paused."""
-
-    def __init__(self, cwd: Path, *args: object, pause_at: str = "") -> None:
-        self.signals = cwd / f"signals-{time.monotonic_ns()}"
-        self.signals.mkdir()
-        self.pause_at = pause_at
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ESQA_")}
-        env.update(ESQA_TEST_SIGNALS=str(self.signals), ESQA_TEST_PAUSE_AT=pause_at)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HELPER), *map(str, args)],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def wait_paused(self) -> None:
-        deadline = time.monotonic() + WAIT
-        while not (self.signals / f"{self.pause_at}.reached").exists():
-            assert self.proc.poll() is None, self.proc.communicate()
-            assert time.monotonic() < deadline, f"never reached {self.pause_at}"
-            time.sleep(0.01)
-
-    def go_on(self) -> None:
-        (self.signals / f"{self.pause_at}.go").touch()
-
-    def finish(self) -> tuple[int, str, str]:
-        out, err = self.proc.communicate(timeout=WAIT)
-        return self.proc.returncode, out, err
-
-
 def test_temporaries_of_a_killed_add_are_removed_by_the_next_one(world, tmp_path):
     incoming = write_corpus(tmp_path / "incoming", NEW_ARTICLES)
     # Killed after writing its first temporary copy, before renaming it into place.
-    add = Process(
+    add = Esqa(
         tmp_path,
         "add",
         incoming,
@@ -645,8 +602,7 @@ def test_temporaries_of_a_killed_add_are_removed_by_the_next_one(world, tmp_path
         pause_at="before:os.replace",
     )
     add.wait_paused()
-    add.proc.send_signal(signal.SIGKILL)
-    add.proc.communicate(timeout=WAIT)
+    add.kill()
     left = [n for n in os.listdir(world.corpus) if n.endswith(".tmp")]
     assert len(left) == 1 and left[0].startswith(".grid.txt.")
     # Hidden files that only look alike are not esqa's: they stay.
@@ -678,9 +634,9 @@ def test_two_first_questions_at_once_both_answer_and_the_second_waits(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", V1)
     index = tmp_path / "indexes" / "default"
     question = ("ask", "who raised its main rate?", "--corpus", corpus, "--index", index)
-    first = Process(tmp_path, *question, pause_at="embed")
+    first = Esqa(tmp_path, *question, pause_at="embed")
     first.wait_paused()  # building the missing index, holding the lock
-    second = Process(tmp_path, *question)
+    second = Esqa(tmp_path, *question)
     time.sleep(1.0)
     assert second.proc.poll() is None, "the second question did not wait for the build"
     first.go_on()
@@ -697,7 +653,7 @@ def build_args(cwd: Path, w: World) -> list[object]:
 
 
 def test_ask_refresh_during_a_build_answers_from_the_current_index_with_a_note(world, tmp_path):
-    writer = Process(*build_args(tmp_path, world), pause_at="embed")
+    writer = Esqa(*build_args(tmp_path, world), pause_at="embed")
     writer.wait_paused()
     question = ["ask", "--refresh", "--json", "who raised its main rate?"]
     result = esqa(*question, "--corpus", world.corpus, "--index", world.index)
@@ -796,9 +752,7 @@ def test_a_full_disk_at_every_fill_level_is_one_line_and_keeps_the_previous_inde
         result = esqa("index", "build", "--corpus", built.corpus, "--index", built.index)
         if result.exit_code == 0:
             assert leave >= generation // 2, f"a build fit in {leave} bytes"
-            assert view(built.index) == new_view
-            verified(built.index)
-            assert built.outside() == outside
+            assert_new_index(built, new_view, outside)
             break
         line = one_error_line(result)
         assert result.exit_code == 3, line
@@ -821,9 +775,7 @@ def test_a_disk_with_room_for_two_generations_but_not_three_takes_a_build(tiny, 
     outside = built.outside()
     result = esqa("index", "build", "--corpus", built.corpus, "--index", built.index)
     assert "removed 1 superseded" in one_warning_line(result)
-    assert view(built.index) == new_view
-    verified(built.index)
-    assert built.outside() == outside
+    assert_new_index(built, new_view, outside)
 
 
 def test_a_disk_full_during_add_lists_the_copies_and_leaves_the_index(tiny, tmp_path):
