@@ -555,6 +555,29 @@ def test_an_index_from_before_generations_is_still_replaced(tmp_path):
     verified(plain)
 
 
+def test_an_index_from_before_generations_is_moved_back_when_the_swap_fails(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", V1)
+    api.build(corpus, tmp_path / "idx", embedder=HashedEmbedder())
+    plain = tmp_path / "plain"
+    shutil.copytree((tmp_path / "idx").resolve(), plain)
+    before = files_under(plain, lambda p: False)
+    real_replace = os.replace
+
+    def swap_fails(src, dst):
+        if os.fspath(dst) == str(plain):  # after the plain folder was moved aside
+            raise OSError(errno.EIO, os.strerror(errno.EIO), src, None, dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", swap_fails)
+    result = esqa("index", "build", "--corpus", corpus, "--index", plain)
+    line = one_error_line(result)
+    assert result.exit_code == 3 and "the previous index is intact" in line
+    monkeypatch.undo()
+    assert plain.is_dir() and not plain.is_symlink()
+    assert files_under(plain, lambda p: False) == before
+    verified(plain)
+
+
 # ---- item 4: errors that the repair command used to hit ---------------------------------
 
 

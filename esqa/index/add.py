@@ -107,24 +107,21 @@ def copy_articles(paths: Sequence[Path], corpus: Path, replace: bool = False) ->
             for origin, name in _candidates(paths, root):
                 files.append(_copy_one(origin, name, root, replace, claimed))
     except _CopyFailed as failed:
-        done = [f.source for f in files if f.action != SKIPPED and f.source]
-        if failed.landed:  # renamed into place, then syncing its folder failed
-            done.append(failed.source)
-        state = (
-            f"the {len(done)} file(s) copied before it are in the corpus, whole "
-            f"({name_list(done)}); the index was not updated"
-            if done
-            else "nothing was copied and the index was not updated"
-        )
-        raise write_error(
-            CorpusWriteError, failed.error, f"copying {failed.origin}", state, corpus
-        ) from None
+        doing, error = f"copying {failed.origin}", failed.error
+        # Renamed into place before syncing its folder failed: it is there, whole.
+        landed = [failed.source] if failed.landed else []
     except OSError as exc:
-        state = "nothing was copied and the index was not updated"
-        raise write_error(
-            CorpusWriteError, exc, f"opening the corpus {corpus}", state, corpus
-        ) from None
-    return AddResult(corpus=corpus, files=tuple(files))
+        doing, error, landed = f"copying into the corpus {corpus}", exc, []
+    else:
+        return AddResult(corpus=corpus, files=tuple(files))
+    done = [f.source for f in files if f.action != SKIPPED and f.source] + landed
+    state = (
+        f"the {len(done)} file(s) copied before it are in the corpus, whole "
+        f"({name_list(done)}); the index was not updated"
+        if done
+        else "nothing was copied and the index was not updated"
+    )
+    raise write_error(CorpusWriteError, error, doing, state, corpus) from None
 
 
 def name_list(names: Sequence[str], shown: int = 5) -> str:

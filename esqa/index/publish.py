@@ -258,8 +258,9 @@ def publish(target: Path, write: Callable[[Path], None]) -> Published:
             # An index from before generations (`check_location` made sure it
             # holds only index files): move it aside; this one swap is not
             # atomic, so it is done once.
-            aside = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-old{token}"
-            os.rename(target, aside)
+            moved = parent / f".{target.name}.{time.strftime('%Y%m%dT%H%M%S')}-old{token}"
+            os.rename(target, moved)
+            aside = moved
         os.replace(link, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
