@@ -120,7 +120,7 @@ def index_exists(index: Path | str | None = None) -> bool:
     """Whether there is an index at `index` to load (a damaged one too: loading says so)."""
     try:
         return (_index_path(index).resolve() / MANIFEST).is_file()
-    except RuntimeError:  # a link loop (OSError from Python 3.13 on): broken, not missing
+    except (OSError, RuntimeError):  # a link loop (RuntimeError before 3.13): broken, not missing
         return True
 
 

@@ -165,7 +165,7 @@ def read_manifest(index: Path) -> tuple[Path, Manifest]:
     """
     try:
         directory = index.resolve()
-    except RuntimeError as exc:  # a link loop (an OSError from Python 3.13 on)
+    except (OSError, RuntimeError) as exc:  # a link loop: RuntimeError before Python 3.13
         raise IndexInvalidError(
             f"index {index} is a broken symbolic link ({exc})", hint=repair_hint(index)
         ) from None
