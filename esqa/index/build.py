@@ -52,14 +52,13 @@ from esqa.index.manifest import (
 )
 from esqa.index.publish import check_location, publish, writer_lock
 from esqa.index.reader import load_index
-from esqa.index.write_errors import c_library_writes
 from esqa.ingest.acronyms import mine_acronyms
 from esqa.ingest.chunking import ChunkingParams, TokenCounter
 from esqa.ingest.chunks import append_numbered, document_chunks, find_dropped
 from esqa.ingest.fingerprint import ingestion_fingerprint
 from esqa.ingest.pages import load_corpus
 from esqa.stores.base import DenseStore
-from esqa.stores.factory import Stores, create_stores
+from esqa.stores.factory import create_stores
 from esqa.types import Chunk, Document
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
@@ -297,7 +296,7 @@ def build_index(
                 *write_chunks(directory, chunks),
                 SOURCES,
                 ACRONYMS,
-                *_save_stores(stores, directory),
+                *stores.save(directory),
             ]
             write_manifest(directory, manifest, names)
 
@@ -317,13 +316,6 @@ def build_index(
         embedded=len(chunks) - reused,
         chunked_files=chunked_files,
     )
-
-
-def _save_stores(stores: Stores, directory: Path) -> list[str]:
-    # A store may write in C (FAISS does): its failures become OSErrors with
-    # their errno here, so that publishing reports them as every failed write.
-    with c_library_writes(directory):
-        return stores.save(directory)
 
 
 def _source_records(

@@ -252,7 +252,14 @@ class FaissDenseStore:
             raise KeyError(f"no vector for chunk ids {missing[:5]}") from None
 
     def save(self, directory: Path) -> list[str]:
-        _faiss().write_index(self._index, str(directory / FILE_NAME))
+        faiss = _faiss()
+        # Through Python's own file, not FAISS's: a failed write or close then
+        # raises OSError with its errno (FAISS reports a failed write as a
+        # RuntimeError that only quotes strerror, and a failed close not at
+        # all, leaving a truncated file behind a call that returned). The
+        # bytes are the same; 154 MB take 0.14 s instead of 0.08 s.
+        with (directory / FILE_NAME).open("wb") as handle:
+            faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
         return [FILE_NAME]
 
     @classmethod
