@@ -9,6 +9,7 @@ for hit in qa.search("ESPA fourth pillar", k=3):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import weakref
 from collections.abc import Callable, Sequence
@@ -18,7 +19,8 @@ from typing import Any
 
 from esqa import settings
 from esqa.answer.compose import Composer, expand_query
-from esqa.embed.base import Embedder
+from esqa.answer.paraphrase import WordVectors
+from esqa.embed.base import Embedder, bundled_model_path
 from esqa.embed.choice import make_embedder, with_precision
 from esqa.errors import EsqaError, IndexBusyError
 from esqa.index.add import AddResult, copy_articles, name_list
@@ -274,6 +276,15 @@ def info(index: Path | str | None = None, corpus: Path | str | None = None) -> I
     return _info_of(index, directory, manifest, sources, where, changes)
 
 
+@functools.cache
+def _word_vectors() -> WordVectors | None:
+    """The bundled model's word-piece vectors, for paraphrases; None without the model."""
+    try:
+        return WordVectors.open(bundled_model_path())
+    except EsqaError:
+        return None
+
+
 class QA:
     """A loaded index with its embedder: search it and ask it."""
 
@@ -337,7 +348,11 @@ class QA:
         if self.__composer is None:
             lexical = self.index.lexical
             self.__composer = Composer(
-                lexical.terms, lexical.idf, self.index.acronyms, self._article_chunks
+                lexical.terms,
+                lexical.idf,
+                self.index.acronyms,
+                self._article_chunks,
+                vectors=_word_vectors(),
             )
         return self.__composer
 

@@ -151,11 +151,25 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class AnswerSpan:
+    """The phrase that answers, inside the first citation's quote: `quote[start:end] == text`."""
+
+    text: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     """A composed answer: verbatim sentences from the corpus and their citations.
 
     When `answered` is False the articles do not support an answer; `text` says
-    so and `citations` lists the closest passages.
+    so and `citations` lists the closest passages. `span` is the candidate
+    answer (a name, a date, an amount) inside the first citation's quote; None
+    for list, reason and definition answers, and when not answered.
     """
 
     question: str
@@ -164,12 +178,14 @@ class Answer:
     confidence: float  # in [0, 1]
     citations: tuple[Citation, ...]
     answer_type: str = "other"
+    span: AnswerSpan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answered": self.answered,
             "answer": self.text,
+            "answer_span": None if self.span is None else self.span.to_dict(),
             "confidence": round(self.confidence, 4),
             "citations": [c.to_dict() for c in self.citations],
         }
@@ -184,6 +200,17 @@ def line_range(start: int, end: int, dash: str = "–") -> str:
     return f"line {start}" if start == end else f"lines {start}{dash}{end}"
 
 
+def _marked_quote(quote: str, span: AnswerSpan | None) -> str:
+    """The quote escaped, the answer's span in <mark> (each part escaped on its own)."""
+    if span is None or quote[span.start : span.end] != span.text:
+        return escape(quote)
+    return (
+        escape(quote[: span.start])
+        + f"<mark>{escape(span.text)}</mark>"
+        + escape(quote[span.end :])
+    )
+
+
 def _answer_html(answer: Answer) -> str:
     status = "" if answer.answered else "<em>(not answered by the articles)</em> "
     items = []
@@ -193,7 +220,7 @@ def _answer_html(answer: Answer) -> str:
             f"<li value='{n}'><code>{escape(c.source)}</code> ¶{c.paragraph}, "
             f"{line_range(c.line_start, c.line_end)}"
             + (f" <small>({about})</small>" if about else "")
-            + f"<br><q>{escape(c.quote)}</q></li>"
+            + f"<br><q>{_marked_quote(c.quote, answer.span if n == 1 else None)}</q></li>"
         )
     return (
         "<div class='esqa-answer'>"

@@ -87,6 +87,44 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+# "Which baseball team's owner ...", "what state has ...": the noun after
+# which/what, before the verb, a possessive or a preposition, is the class of
+# the answer (its focus). Auxiliaries and prepositions are English grammar.
+_FOCUS = re.compile(
+    r"\b(?:which|what)\s+(?P<words>(?:[\w-]+\s+){0,3}?[\w-]+?)(?:['’]s\b|\s+(?:is|are|was|were|"
+    r"do|does|did|has|have|had|will|would|can|could|should|may|might|must|of|in|on|at|for|to|"
+    r"from|by|with|that|who|which)\b|\s*\?|\s*$)",
+    re.IGNORECASE,
+)
+_NOT_FOCUS = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "kind",
+    "type",
+    "sort",
+    "the",
+    "a",
+    "an",
+}
+# The kinds of candidate answer each answer type expects (see esqa.answer.candidates).
+EXPECTED_KINDS: dict[str, frozenset[str]] = {
+    "person": frozenset({"person", "name"}),
+    "organisation": frozenset({"organisation", "name"}),
+    "place": frozenset({"place", "name", "organisation"}),
+    "date": frozenset({"date"}),
+    "number": frozenset({"number", "money", "percentage"}),
+    "percentage": frozenset({"percentage"}),
+    "money": frozenset({"money", "number"}),
+}
+# A focus noun that names no answer type still asks for a name ("which team").
+FOCUS_KINDS = frozenset({"name", "organisation", "place", "person", "work"})
+
+
 @dataclass(frozen=True)
 class Question:
     text: str
@@ -94,6 +132,29 @@ class Question:
     ordinal: int | None = None  # 1-based, -1 for "last"; set for "the fourth pillar"
     ordinal_noun: str | None = None
     acronym: str | None = None  # set for "what does METI stand for"
+    focus: str | None = None  # "team" in "which team's owner ...", lower case
+
+    @property
+    def expected_kinds(self) -> frozenset[str]:
+        """The kinds of candidate answer this question asks for; empty for open questions."""
+        kinds = EXPECTED_KINDS.get(self.answer_type)
+        if kinds is not None:
+            return kinds
+        if self.focus is not None and self.answer_type in ("other", "organisation"):
+            return FOCUS_KINDS
+        return frozenset()
+
+
+def focus_noun(text: str) -> str | None:
+    """The noun that names the class of the answer ("which team" -> "team"), if any."""
+    m = _FOCUS.search(text)
+    if m is None:
+        return None
+    words = m.group("words").lower().split()
+    if words[0] in _NOT_FOCUS - {"the", "a", "an"}:
+        return None  # "what is X": X is the topic, not the class of the answer
+    words = [w for w in words if w not in _NOT_FOCUS]
+    return words[-1] if words else None
 
 
 def analyse(question: str) -> Question:
@@ -109,6 +170,7 @@ def analyse(question: str) -> Question:
         return Question(text, "acronym", acronym=short)
     ordinal = parse_ordinal(text)
     answer_type = next((kind for kind, rule in _RULES if rule.search(text)), "other")
+    focus = focus_noun(text)
     if ordinal is not None:
-        return Question(text, answer_type, ordinal=ordinal[0], ordinal_noun=ordinal[1])
-    return Question(text, answer_type)
+        return Question(text, answer_type, ordinal[0], ordinal[1], focus=focus)
+    return Question(text, answer_type, focus=focus)

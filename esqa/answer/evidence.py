@@ -1,0 +1,128 @@
+"""Evidence across passages: which candidate answer the read sentences support best.
+
+A question that asks for a thing (a person, a date, "which team") is answered
+by the phrase that the best evidence holds, not by the sentence that best
+restates the question. Each candidate answer of the kind asked for is
+supported by every sentence that holds it, each sentence counting
+
+- by its own score as evidence (`esqa.answer.sentences`), relative to the best;
+- by how close the question's terms sit to the phrase in it (a figure three
+  words from "raised" is more likely the amount raised than one at the far end);
+- more when the phrase stands next to the question's focus noun ("the Rays
+  team", "the state of Ohio") and less when it is of another kind than asked;
+
+and a candidate that several articles hold gains from each further article:
+news repeats its facts, and independent support is a strong signal.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from esqa.answer.candidates import CandidateAnswer
+from esqa.answer.params import ComposerParams
+from esqa.answer.question import EXPECTED_KINDS, Question
+from esqa.answer.sentences import Sentence
+
+_WORD = re.compile(r"[\w'’-]+")
+
+
+@dataclass(frozen=True)
+class Supported:
+    """A candidate answer, the sentence that supports it best, and its evidence."""
+
+    candidate: CandidateAnswer  # offsets into `sentence.text`
+    sentence: Sentence
+    score: float
+    sources: int  # files whose sentences hold it
+    share: float  # of all candidates' evidence
+
+
+def _is_term(word: str, terms: frozenset[str]) -> bool:
+    """Whether a surface word is one of the question's stemmed terms (stems are
+    prefixes of their words, or the word less its last letter: "studi")."""
+    w = word.casefold()
+    return any(w.startswith(t) or (len(t) > 4 and w.startswith(t[:-1])) for t in terms)
+
+
+def _term_positions(sentence: Sentence) -> list[tuple[int, int]]:
+    """(start, word number) of each word of the sentence that is a question term."""
+    return [
+        (m.start(), n)
+        for n, m in enumerate(_WORD.finditer(sentence.text))
+        if _is_term(m.group(), sentence.matched)
+    ]
+
+
+def _distance(
+    sentence: Sentence, candidate: CandidateAnswer, positions: list[tuple[int, int]]
+) -> float:
+    """Words between the candidate and the nearest question term of its sentence."""
+    if not positions:
+        return math.inf
+    text = sentence.text
+    first = len(_WORD.findall(text[: candidate.start]))
+    last = first + len(_WORD.findall(candidate.text))
+    gaps = [
+        first - n - 1 if n < first else n - last
+        for start, n in positions
+        if not candidate.start <= start < candidate.end
+    ]
+    return float(max(0, min(gaps))) if gaps else math.inf
+
+
+def _focus_adjacent(sentence: Sentence, candidate: CandidateAnswer, focus: str | None) -> bool:
+    """Whether the focus noun stands right before or after the candidate ("team Rays", "Rays team")."""
+    if not focus:
+        return False
+    stem = focus[:-1] if len(focus) > 4 else focus
+    around = (
+        sentence.text[max(0, candidate.start - 25) : candidate.start].casefold().split()[-2:]
+        + sentence.text[candidate.end : candidate.end + 25].casefold().split()[:2]
+    )
+    return any(w.strip(",.;:()'’s").startswith(stem) for w in around)
+
+
+def rank_candidates(
+    q: Question, sentences: Sequence[Sentence], params: ComposerParams
+) -> list[Supported]:
+    """The candidate answers of the sentences, best supported first."""
+    if not sentences:
+        return []
+    primary = {kind for kind in EXPECTED_KINDS.get(q.answer_type, frozenset()) if kind != "name"}
+    best = sentences[0].score
+    # key -> source -> (contribution, sentence, candidate), the best per source
+    found: dict[str, dict[str, tuple[float, Sentence, CandidateAnswer]]] = {}
+    for sentence in sentences[: params.candidate_sentences]:
+        if not sentence.candidates:
+            continue
+        base = math.exp(min(0.0, sentence.score - best))
+        positions = _term_positions(sentence)
+        for candidate in sentence.candidates:
+            weight = base
+            if primary and candidate.kind not in primary:
+                weight *= params.other_kind
+            weight /= 1.0 + _distance(sentence, candidate, positions) / params.proximity_words
+            if _focus_adjacent(sentence, candidate, q.focus):
+                weight *= params.focus_adjacent
+            by_source = found.setdefault(candidate.key, {})
+            source = sentence.hit.chunk.source
+            if weight > by_source.get(source, (0.0,))[0]:
+                by_source[source] = (weight, sentence, candidate)
+    ranked: list[Supported] = []
+    for by_source in found.values():
+        if not by_source:
+            continue
+        support = sorted(by_source.values(), key=lambda x: -x[0])
+        top, sentence, candidate = support[0]
+        score = top + params.independent_support * sum(s[0] for s in support[1:])
+        ranked.append(Supported(candidate, sentence, score, len(support), 0.0))
+    total = sum(s.score for s in ranked) or 1.0
+    ranked = [
+        Supported(s.candidate, s.sentence, s.score, s.sources, s.score / total) for s in ranked
+    ]
+    ranked.sort(key=lambda s: (-s.score, s.sentence.rank, s.candidate.start))
+    return ranked

@@ -1,0 +1,76 @@
+"""The composer's parameters: lengths, thresholds and the weights of its evidence.
+
+One frozen dataclass, as `ChunkingParams` is for chunking, so that a test or
+an experiment passes other values instead of patching module constants.
+
+The sentence weights are fitted, not set by hand: `benchmarks/fit_composer.py`
+fits a listwise (softmax) ranker on the development set and the half of
+COVID-QA whose question id hashes even (sha256, first byte), and reports
+COVID-QA on the other half. Each weight multiplies one feature of
+`esqa.answer.sentences.FEATURES`; features are on comparable scales (shares,
+similarities, 0/1 flags), so the weights read as importances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Fitted by benchmarks/fit_composer.py (see the README, "Results"); the order is FEATURES'.
+FITTED_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("coverage", 0.919),
+    ("context_coverage", 4.601),
+    ("dense", 1.750),
+    ("rank", 1.129),
+    ("lexical", 0.591),
+    ("typed", 1.799),
+    ("novel", -0.165),
+    ("log_length", 0.381),
+    ("teaser", -0.138),
+    ("first", 0.024),
+    ("title", -0.182),
+    ("proximity", 0.135),
+    ("paraphrase", 0.088),
+    ("bag_similarity", 1.686),
+    ("bigrams", 2.465),
+    ("previous_coverage", 0.594),
+    ("next_coverage", 0.663),
+    ("chunk_coverage", 3.784),
+    ("typed_value", 0.891),
+    ("typed_entity", -1.712),
+    ("typed_definition", 1.446),
+)
+
+
+@dataclass(frozen=True)
+class ComposerParams:
+    max_answer_chars: int = 600  # the grader reads at most this much of an answer
+    max_sentences: int = 3
+    citations: int = 3
+    # Abstain when the best evidence covers less of the question than this.
+    min_support: float = 0.5
+    # The next sentence joins the best one when it carries the same subject on
+    # and the two stay readable together.
+    continuation_chars: int = 400
+    # A word of a sentence stands for a question word at this cosine of their
+    # word-piece vectors or above (France/French 0.70, designer/architect 0.41).
+    paraphrase_similarity: float = 0.6
+    # A sentence from another paragraph joins when it adds this share of the
+    # question's weight and scores within `join_score_ratio` of the best.
+    join_gain: float = 0.25
+    join_score_ratio: float = 0.85
+    weights: tuple[tuple[str, float], ...] = field(default=FITTED_WEIGHTS)
+    # Candidate answers (esqa.answer.evidence): how far (in words) a question
+    # term may sit from a candidate before its support halves, how much each
+    # further article that holds the candidate adds, and how much a phrase
+    # of another kind than the one asked for counts.
+    proximity_words: float = 8.0
+    independent_support: float = 0.35
+    other_kind: float = 0.5
+    focus_adjacent: float = 1.5
+    # Sentences read for candidates, best first.
+    candidate_sentences: int = 40
+    # Confidence: a logistic function of the evidence (see Composer._confidence).
+    confidence_bias: float = -3.0
+    confidence_support: float = 4.0
+    confidence_margin: float = 1.0
+    confidence_share: float = 1.0

@@ -1,0 +1,321 @@
+"""Every sentence of the passages read, scored as evidence for the question.
+
+Each sentence gets the features of `FEATURES`, and its score is their
+weighted sum (`ComposerParams.weights`, fitted: see `esqa.answer.params`):
+
+- coverage: the share of the question's terms (IDF-weighted) the sentence
+  holds, an acronym counting as present when its expansion is and a term as
+  present, at its similarity, when a close variant is (`paraphrase`);
+  `context_coverage` counts the two sentences before it at a half and a
+  quarter (a sentence leans on the ones before it), `previous_coverage`,
+  `next_coverage` and `chunk_coverage` say how much its neighbours and its
+  passage cover (the answer often follows the sentence that restates the
+  question);
+- `proximity` (how close together the question's terms sit) and `bigrams`
+  (the question's word pairs in order);
+- `dense`, `rank` and `lexical`: how retrieval ranked the passage;
+- `bag_similarity`: the cosine of the sentence's and the question's mean
+  word-piece vectors, a cheap dense similarity of the sentence itself;
+- `typed`: it holds a candidate answer of the kind asked for that the
+  question does not give (a value or a name; a definition for "what is X"),
+  split by kind of question in `typed_value`, `typed_entity` and
+  `typed_definition`;
+- `novel` (the share of its terms the question lacks: a sentence that merely
+  restates the question has none), its length, whether it opens its passage,
+  whether it is a teaser, and how much of the question its title covers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from esqa.answer.candidates import CandidateAnswer, extract, given_by
+from esqa.answer.paraphrase import WordVectors, words_of
+from esqa.answer.question import Question
+from esqa.answer.values import has_value
+from esqa.types import Hit
+
+FEATURES = (
+    "coverage", "context_coverage", "dense", "rank", "lexical", "typed", "novel",
+    "log_length", "teaser", "first", "title", "proximity", "paraphrase", "bag_similarity",
+    "bigrams", "previous_coverage", "next_coverage", "chunk_coverage", "typed_value",
+    "typed_entity", "typed_definition",
+)  # fmt: skip
+_VALUE_TYPES = frozenset({"date", "number", "percentage", "money"})
+_ENTITY_TYPES = frozenset({"person", "organisation", "place"})
+
+Terms = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """What the sentences are compared with: the question's weighted terms and their variants."""
+
+    weights: dict[str, float]  # term -> IDF
+    synonyms: dict[str, list[set[str]]]  # acronym term -> the term sets of its expansions
+    words: dict[str, str]  # term -> the question's word for it (for word vectors)
+    bigrams: frozenset[tuple[str, str]]
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values()) or 1.0
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a passage read, its score, and what it matched."""
+
+    hit: Hit
+    rank: int  # of the passage in retrieval, 0-based
+    index: int  # of the sentence in the passage
+    start: int
+    end: int
+    coverage: float  # context coverage (see the module docstring)
+    has_type: bool
+    score: float
+    matched: frozenset[str]
+    candidates: tuple[CandidateAnswer, ...] = ()  # of the kinds asked for, not given
+    features: tuple[float, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.hit.chunk.text[self.start : self.end]
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.hit.chunk.source, self.hit.chunk.paragraph
+
+
+def matched_terms(
+    terms: set[str], weights: dict[str, float], synonyms: dict[str, list[set[str]]]
+) -> set[str]:
+    """The question terms present in `terms`, an acronym by its expansion too."""
+    matched = {t for t in weights if t in terms}
+    for term, expansions in synonyms.items():
+        if term in weights and any(
+            len(e & terms) >= max(1, math.ceil(0.67 * len(e))) for e in expansions
+        ):
+            matched.add(term)
+    return matched
+
+
+def typed_candidates(
+    q: Question, sentence: str, common: Callable[[str], bool]
+) -> tuple[CandidateAnswer, ...]:
+    """The candidate answers of the kinds the question asks for that it does not give."""
+    kinds = q.expected_kinds
+    if not kinds:
+        return ()
+    return tuple(
+        c for c in extract(sentence, common, kinds) if c.kind in kinds and not given_by(c, q.text)
+    )
+
+
+def score_sentences(
+    q: Question,
+    qt: QuestionTerms,
+    hits: Sequence[Hit],
+    terms: Terms,
+    common: Callable[[str], bool],
+    weights: Sequence[float],
+    vectors: WordVectors | None,
+    threshold: float,
+    candidate_sentences: int,
+) -> list[Sentence]:
+    """Every sentence of `hits`, best first; the best `candidate_sentences` with
+    their candidate answers when the question asks for a thing."""
+    total = qt.total
+    max_lexical = max([h.lexical_score or 0.0 for h in hits] + [1e-9])
+    variants, pool = _variants(qt, hits, vectors, threshold)
+    w = np.asarray(weights, dtype=np.float64)
+    out: list[Sentence] = []
+    titles: dict[str | None, float] = {}  # passages of one article share a title
+    for rank, hit in enumerate(hits):
+        chunk = hit.chunk
+        spans = chunk.sentences or ((0, len(chunk.text)),)
+        if chunk.article_title not in titles:
+            title = set(terms(chunk.article_title or ""))
+            titles[chunk.article_title] = (
+                sum(qt.weights[t] for t in qt.weights if t in title) / total
+            )
+        title_cover = titles[chunk.article_title]
+        rows: list[
+            tuple[int, int, int, set[str], float, list[float], tuple[CandidateAnswer, ...], bool]
+        ] = []
+        previous: set[str] = set()
+        earlier: set[str] = set()
+        for index, (start, end) in enumerate(spans):
+            sentence = chunk.text[start:end]
+            tokens = terms(sentence)
+            present = set(tokens)
+            matched = matched_terms(present, qt.weights, qt.synonyms)
+            near = matched_terms(previous, qt.weights, qt.synonyms) - matched
+            far = matched_terms(earlier, qt.weights, qt.synonyms) - matched - near
+            earlier |= previous
+            previous = present
+            own = sum(qt.weights[t] for t in matched)
+            words = words_of(sentence)
+            soft = _paraphrase(qt, matched, words, variants)
+            coverage = (own + soft) / total
+            context = (
+                coverage
+                + (0.5 * sum(qt.weights[t] for t in near) + 0.25 * sum(qt.weights[t] for t in far))
+                / total
+            )
+            # Candidates are extracted for the best sentences only (see
+            # _with_candidates); until then the surface test of values stands in.
+            typed = has_value(sentence, q.answer_type, q.text)
+            f = [
+                coverage,
+                context,
+                hit.dense_score or 0.0,
+                1.0 / (1 + rank),
+                (hit.lexical_score or 0.0) / max_lexical,
+                float(typed),
+                len([t for t in present if t not in qt.weights]) / max(1, len(present)),
+                math.log(len(sentence) + 1),
+                float(chunk.teaser),
+                float(index == 0),
+                title_cover,
+                _proximity(tokens, qt.weights),
+                soft / total,
+                pool.similarity(words) if pool is not None else 0.0,
+                len(qt.bigrams & set(zip(tokens, tokens[1:], strict=False)))
+                / max(1, len(qt.bigrams)),
+            ]
+            rows.append((index, start, end, matched, context, f, typed))
+        best_in_chunk = max((r[5][0] for r in rows), default=0.0)
+        value_q = q.answer_type in _VALUE_TYPES
+        entity_q = q.answer_type in _ENTITY_TYPES
+        definition_q = q.answer_type == "definition"
+        for j, (index, start, end, matched, context, f, typed) in enumerate(rows):
+            f += [
+                rows[j - 1][5][0] if j > 0 else 0.0,
+                rows[j + 1][5][0] if j + 1 < len(rows) else 0.0,
+                best_in_chunk,
+                f[5] * value_q,
+                f[5] * entity_q,
+                f[5] * definition_q,
+            ]
+            score = float(np.dot(w, f))
+            out.append(
+                Sentence(
+                    hit,
+                    rank,
+                    index,
+                    start,
+                    end,
+                    context,
+                    typed,
+                    score,
+                    frozenset(matched),
+                    (),
+                    tuple(f),
+                )  # fmt: skip
+            )
+    out.sort(key=lambda s: -s.score)
+    if q.expected_kinds:
+        out = _with_candidates(q, out, common, w, candidate_sentences)
+    return out
+
+
+def _with_candidates(
+    q: Question,
+    ranked: list[Sentence],
+    common: Callable[[str], bool],
+    w: np.ndarray,
+    top: int,
+) -> list[Sentence]:
+    """The best `top` sentences with their candidate answers, `typed` now meaning
+    that they hold one; rescored and sorted again."""
+    typed_at = FEATURES.index("typed")
+    by_kind = {"value": FEATURES.index("typed_value"), "entity": FEATURES.index("typed_entity")}
+    kind = "value" if q.answer_type in _VALUE_TYPES else "entity"
+    head: list[Sentence] = []
+    for s in ranked[:top]:
+        candidates = typed_candidates(q, s.text, common)
+        f = list(s.features)
+        f[typed_at] = float(bool(candidates))
+        if f[by_kind[kind]] or q.answer_type in _VALUE_TYPES | _ENTITY_TYPES:
+            f[by_kind[kind]] = f[typed_at]
+        head.append(
+            replace(
+                s,
+                has_type=bool(candidates),
+                candidates=candidates,
+                features=tuple(f),
+                score=float(np.dot(w, f)),
+            )  # fmt: skip
+        )
+    head.sort(key=lambda s: -s.score)
+    return head + ranked[top:]
+
+
+class _Pool:
+    """Each word of the passages with the cosine of its vector to the question's mean
+    vector, computed once per question: a sentence's similarity is then a mean."""
+
+    def __init__(self, known: list[str], rows: np.ndarray, question: np.ndarray) -> None:
+        self._similarity = dict(zip(known, (rows @ question).tolist(), strict=True))
+
+    def similarity(self, words: list[str]) -> float:
+        """The mean cosine of the sentence's words (with a vector) to the question."""
+        sims = [self._similarity[w] for w in set(words) if w in self._similarity]
+        return sum(sims) / len(sims) if sims else 0.0
+
+
+def _variants(
+    qt: QuestionTerms, hits: Sequence[Hit], vectors: WordVectors | None, threshold: float
+) -> tuple[dict[str, dict[str, float]], _Pool | None]:
+    """For each question term, the words of the passages that stand for it, at their
+    similarity; and the passages' words with their similarity to the question."""
+    if vectors is None or not qt.words:
+        return {}, None
+    words: set[str] = set()
+    for hit in hits:
+        words.update(words_of(hit.chunk.text))
+    asked, a = vectors.rows(qt.words.values())
+    known, rows = vectors.rows(words)
+    if not asked or not known:
+        return {}, None
+    sims = a @ rows.T
+    by_word: dict[str, dict[str, float]] = {}
+    for i, word in enumerate(asked):
+        close = {known[j]: float(sims[i, j]) for j in np.flatnonzero(sims[i] >= threshold)}
+        close.pop(word, None)
+        if close:
+            by_word[word] = close
+    variants = {t: by_word[w] for t, w in qt.words.items() if w in by_word}
+    weights = np.array([qt.weights[t] for t, w in qt.words.items() if w in set(asked)])
+    bag = (a * weights[:, None]).sum(axis=0) if len(weights) == len(asked) else a.sum(axis=0)
+    norm = float(np.linalg.norm(bag))
+    return variants, (_Pool(known, rows, bag / norm) if norm else None)
+
+
+def _paraphrase(
+    qt: QuestionTerms, matched: set[str], words: list[str], variants: dict[str, dict[str, float]]
+) -> float:
+    """The weight of question terms not matched but present through a close variant,
+    each at its similarity."""
+    if not variants:
+        return 0.0
+    present = set(words)
+    soft = 0.0
+    for term, close in variants.items():
+        if term in matched:
+            continue
+        best = max((s for w, s in close.items() if w in present), default=0.0)
+        soft += qt.weights.get(term, 0.0) * best
+    return soft
+
+
+def _proximity(tokens: list[str], weights: dict[str, float]) -> float:
+    """Distinct question terms per word of the shortest span holding them all (1 = adjacent)."""
+    positions = [i for i, t in enumerate(tokens) if t in weights]
+    if len(positions) < 2:
+        return 1.0 if positions else 0.0
+    return len({tokens[i] for i in positions}) / (positions[-1] - positions[0] + 1)
