@@ -338,10 +338,22 @@ class QA:
         text = clean_query(question)
         return self._composer.compose(text, self._hits(text, k))
 
+    def passages(self, question: str, k: int = ANSWER_PASSAGES) -> list[Hit]:
+        """The k passages the composer reads for a question, best first (as `ask` reads them).
+
+        `esqa eval --explain` reads them to tell a retrieval miss from a composer miss.
+        """
+        return self._hits(clean_query(question), k)
+
     def _hits(self, text: str, k: int) -> list[Hit]:
         query = expand_query(text, self.index.acronyms)
         vector = self.embedder.embed([query])[0]
         return hybrid_search(self.index, query, vector, k)
+
+    @property
+    def composer(self) -> Composer:
+        """The composer of this index (its analyser, term weights and acronyms)."""
+        return self._composer
 
     @property
     def _composer(self) -> Composer:

@@ -15,7 +15,7 @@ quotation marks). The README ("Candidate answers") says why no tagger is used.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from esqa.answer.values import PATTERNS
@@ -53,13 +53,20 @@ _ORG_HEADS = (
     r"Committee|Union|Club|Team|League|Federation|Society|Board|Service|Services|Network|"
     r"Laboratory|Laboratories|Hospital|Court|Congress|Parliament|Senate|Army|Navy|Force|Airlines"
 )
-_ORG_HEAD = re.compile(rf"(?:{_ORG_HEADS})$")
+# The head word anywhere in the name: "Bank of Japan", "Japan Organization for Metals".
+_ORG_HEAD = re.compile(rf"\b(?:{_ORG_HEADS})(?![\w])")
 _ORG_FIRST = re.compile(r"^(?:Ministry|University|Department|Bank|Institute|Office|Bureau)\s+of\b")
 _PERSON_TITLE = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Sir|Dame|St)\.?|\b(?:President|Prime Minister|"
     r"Minister|Secretary|Chancellor|Senator|Governor|Mayor|King|Queen|Prince|Princess|Judge|"
     r"Justice|Professor|Director|Chairman|Chairwoman|Chair|CEO|Coach|Captain|Pope|Ambassador|"
     r"Representative|General|Colonel|Chief|Commissioner|Speaker)\b)\s*$"
+)
+_OPENS = re.compile(r"[:;“\"(\[]\s*$|[.!?]\s+$")
+_TITLE_WORD = re.compile(
+    r"Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Sir|Dame|President|Prime|Minister|Secretary|General|"
+    r"Chancellor|Senator|Governor|Mayor|Judge|Justice|Professor|Director|Chairman|Chairwoman|"
+    r"Chair|Coach|Captain|Ambassador|Deputy|Vice|Chief|Commissioner|Speaker|Executive|Senior"
 )
 _SAYS_AFTER = re.compile(r"^\s*(?:,\s*(?:who|a|an|the)\b|said\b|says\b|told\b|added\b|wrote\b)")
 _PLACE_BEFORE = re.compile(
@@ -82,13 +89,28 @@ _GLUED = re.compile(r"[A-Za-z]-?$")
 
 
 def _trim_name(
-    sentence: str, start: int, end: int, common: Callable[[str], bool]
+    sentence: str,
+    start: int,
+    end: int,
+    common: Callable[[str], bool],
+    ordinary: Collection[str],
 ) -> tuple[int, int]:
-    """Drop function words and possessive endings at the edges of a name run."""
+    """Drop function words and possessive endings at the edges of a name run.
+
+    A run that opens the sentence (or a clause after a colon, a quotation mark
+    or a bracket) is capitalised whatever its first word is: that word goes
+    too when the text also writes it in lower case (`ordinary`: "We", "Our").
+    """
     text = sentence[start:end]
     words = list(re.finditer(r"\S+", text))
     first = 0
-    while first < len(words) and common(words[first].group()):
+    opens = not sentence[:start].strip() or bool(_OPENS.search(sentence[:start]))
+    while first < len(words) and (
+        common(words[first].group()) or (opens and words[first].group().lower() in ordinary)
+    ):
+        first += 1
+    # A person's title is not part of the name ("Secretary General Yasutaka Nakasone").
+    while first < len(words) - 1 and _TITLE_WORD.fullmatch(words[first].group().rstrip(".")):
         first += 1
     last = len(words)
     while last > first and words[last - 1].group().casefold() in {"of", "and", "for", "the", "&"}:
@@ -111,10 +133,10 @@ def _name_kind(sentence: str, start: int, end: int) -> str:
         return "organisation"  # an acronym: most name an organisation or a programme
     if _PERSON_TITLE.search(before):
         return "person"
+    # Two to four capitalised words are a person's name only with a sign of
+    # one ("..., a senior fellow", "said", "by ..."); else just a name.
     if 2 <= len(words) <= 4 and all(w[0].isupper() for w in words):
         if _SAYS_AFTER.match(after) or re.search(r"\b(?:by|with|said)\s+$", before):
-            return "person"
-        if not _PLACE_BEFORE.search(before):
             return "person"
     if _PLACE_BEFORE.search(before):
         return "place"
@@ -125,12 +147,14 @@ def extract(
     sentence: str,
     common: Callable[[str], bool] = lambda w: False,
     kinds: frozenset[str] | None = None,
+    ordinary: Collection[str] = frozenset(),
 ) -> list[CandidateAnswer]:
     """Every candidate answer in the sentence, left to right, none overlapping.
 
     `common` tells a function word ("The", "In") from a content word, so that a
     capitalised first word of a sentence is not taken for a name; the composer
-    passes its analyser's stop words. `kinds` limits the search to those kinds
+    passes its analyser's stop words; `ordinary` holds the words the passages
+    write in lower case (see `_trim_name`). `kinds` limits the search to those kinds
     (names are typed only after they are found, so any entity kind finds all names).
     """
     kinds = frozenset(KINDS) if kinds is None else kinds
@@ -156,7 +180,7 @@ def extract(
             for m in _value_spans(sentence, kind):
                 add(m[0], m[1], kind)
     for m in _NAME_RUN.finditer(sentence) if names else ():
-        start, end = _trim_name(sentence, m.start(), m.end(), common)
+        start, end = _trim_name(sentence, m.start(), m.end(), common, ordinary)
         if end <= start:
             continue
         words = sentence[start:end].split()
@@ -201,7 +225,7 @@ _DATE = re.compile(
 _DATE_FULL = re.compile(
     r"\b(?:\d{1,2}\s+)?(?:January|February|March|April|May|June|July|August|September|October|"
     r"November|December|Jan\.|Feb\.|Mar\.|Apr\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
-    r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?(?:,?\s+(?:1[89]|20)\d{2})?"
+    r"(?:\s+\d{1,2}(?:st|nd|rd|th)?\b)?(?:,?\s+(?:1[89]|20)\d{2}\b)?"
 )
 
 

@@ -67,13 +67,16 @@ def cite(c: Sentence) -> Citation:
     )
 
 
-def span_in(first: Sentence, holder: Sentence, candidate: CandidateAnswer) -> AnswerSpan | None:
-    """The candidate (offsets into `holder`'s text) as a span of the passage `first` quotes."""
-    if first.hit.chunk.id != holder.hit.chunk.id:
+def span_in(
+    first: Sentence, chunk_id: int, start: int, candidate: CandidateAnswer
+) -> AnswerSpan | None:
+    """The candidate, found in the sentence that starts at `start` of chunk `chunk_id`,
+    as a span of the passage `first` quotes; None when that passage does not hold it."""
+    if first.hit.chunk.id != chunk_id:
         return None
-    start = holder.start + candidate.start - first.start
-    end = start + (candidate.end - candidate.start)
+    at = start + candidate.start - first.start
+    end = at + (candidate.end - candidate.start)
     quote = first.text
-    if start < 0 or end > len(quote) or quote[start:end] != candidate.text:
+    if at < 0 or end > len(quote) or quote[at:end] != candidate.text:
         return None
-    return AnswerSpan(candidate.text, start, end)
+    return AnswerSpan(candidate.text, at, end)

@@ -20,15 +20,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from esqa.answer import cite
 from esqa.answer.enumerations import find_enumeration, same_noun
 from esqa.answer.evidence import Supported, rank_candidates
-from esqa.answer.joins import Draft, Neighbours, join
+from esqa.answer.joins import Draft, Neighbours, author_bio, join
 from esqa.answer.params import ComposerParams
 from esqa.answer.paraphrase import WordVectors, words_of
-from esqa.answer.question import Question, analyse
+from esqa.answer.question import EXPECTED_KINDS, Question, analyse
 from esqa.answer.sentences import (
     FEATURES,
     QuestionTerms,
@@ -63,6 +64,21 @@ _GIVEN = re.compile(
 _QUESTION_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,7}\b")
 
 Terms = Callable[[str], list[str]]
+_NO_TERMS = QuestionTerms({}, {}, {}, frozenset())
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the composer found for a question, before it writes the answer."""
+
+    q: Question
+    qt: QuestionTerms
+    sentences: list[Sentence]  # every sentence read, best first
+    best: Sentence | None  # the sentence to quote: the winner's, else the best
+    winner: Supported | None  # the best supported candidate answer, if the question asks for one
+    support: float  # how much of the question the best evidence covers
+    margin: float  # best score over the best of another paragraph
+    opinion: bool = False  # a first-person sentence whose writer the article's bio names
 
 
 def expand_query(question: str, acronyms: dict[str, Acronym]) -> str:
@@ -103,6 +119,12 @@ class Composer:
         self._stop = self._analysed(QUESTION_WORDS)
         self._type_stop = {kind: self._analysed(words) for kind, words in TYPE_WORDS.items()}
         self._common = lru_cache(maxsize=4096)(lambda word: not terms(word))
+
+    def with_params(self, params: ComposerParams) -> Composer:
+        """The same composer with other parameters (an experiment, a fit)."""
+        return Composer(
+            self._terms, self._idf, self.acronyms, self._neighbours, self._vectors, params
+        )
 
     def _analysed(self, words: Sequence[str]) -> frozenset[str]:
         return frozenset(t for w in words for t in self._terms(w))
@@ -151,10 +173,30 @@ class Composer:
         )  # fmt: skip
         return qt, scored
 
-    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
+    def weigh(self, question: str, hits: Sequence[Hit]) -> Evidence:
+        """The evidence for an answer: the sentences scored, the winning candidate
+        answer (for a question that asks for a thing) and the best sentence."""
         q = analyse(question)
         qt, sentences = self.sentences(q, hits)
-        if not sentences:
+        supported: list[Supported] = []
+        best = sentences[0] if sentences else None
+        # "I came up with ...": the writer of an opinion piece is named in its bio.
+        opinion = best is not None and author_bio(q, best, self._neighbours) is not None
+        if q.expected_kinds and sentences and not opinion:
+            supported = rank_candidates(q, sentences, self.params)
+            if supported:
+                best = supported[0].sentence
+        support = self._support(best, qt) if best is not None else 0.0
+        rival = next((s for s in sentences if best is not None and s.key != best.key), None)
+        margin = best.score - rival.score if best is not None and rival is not None else 1.0
+        winner = supported[0] if supported else None
+        return Evidence(q, qt, sentences, best, winner, support, margin, opinion)
+
+    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
+        """Answer the question from the hits, or decline; see the module docstring."""
+        ev = self.weigh(question, hits)
+        q, sentences, best = ev.q, ev.sentences, ev.best
+        if best is None:
             return self._abstain(q, [], 0.0)
         if q.answer_type == "acronym" and q.acronym:
             answer = self._acronym_answer(q, sentences)
@@ -164,31 +206,24 @@ class Composer:
             answer = self._ordinal_answer(q, sentences)
             if answer is not None:
                 return answer
-        supported: list[Supported] = []
-        best = sentences[0]
-        if q.expected_kinds:
-            supported = rank_candidates(q, sentences, self.params)
-            if not supported and q.answer_type != "other":
-                # "When was X founded?" answered by a sentence about X with no
-                # date in it is not an answer.
-                return self._abstain(q, sentences, self._confidence(best, sentences, 0.0, None))
-            if supported:
-                best = supported[0].sentence
-        support = self._support(best, qt)
-        confidence = self._confidence(best, sentences, support, supported[0] if supported else None)
-        if support < self.params.min_support:
+        confidence = self.confidence(ev)
+        if q.answer_type in EXPECTED_KINDS and ev.winner is None and not ev.opinion:
+            # "When was X founded?" answered by a sentence about X with no date
+            # in it, "who" by one that names nobody, is not an answer.
+            return self._abstain(q, sentences, confidence)
+        if ev.support < self.params.min_support:
             return self._abstain(q, sentences, confidence)
         draft = Draft(
-            q, best, [best], sentences, qt.weights, self.params, self._neighbours, self._common
+            q, best, [best], sentences, ev.qt.weights, self.params, self._neighbours, self._common
         )
         chosen = join(draft)
         text = " ".join(c.text for c in chosen)
         if len(text) > self.params.max_answer_chars:
-            text = _trim(best.text, set(qt.weights), self._terms, self.params.max_answer_chars)
+            text = _trim(best.text, set(ev.qt.weights), self._terms, self.params.max_answer_chars)
         first = cite.passages(chosen)[0]
         span = None
-        if supported and q.answer_type not in _NO_SPAN:
-            span = cite.span_in(first, best, supported[0].candidate)
+        if ev.winner is not None and q.answer_type not in _NO_SPAN:
+            span = cite.span_in(first, best.hit.chunk.id, ev.winner.start, ev.winner.candidate)
         citations = cite.citations(chosen, sentences, self.params.citations)
         return Answer(q.text, True, text, confidence, citations, q.answer_type, span)
 
@@ -204,24 +239,16 @@ class Composer:
         # Paraphrased terms count in the sentence's own coverage (best.coverage).
         return 0.5 * min(1.0, best.coverage) + 0.5 * sum(qt.weights[t] for t in in_context) / total
 
-    def _confidence(
-        self,
-        best: Sentence,
-        sentences: Sequence[Sentence],
-        support: float,
-        winner: Supported | None,
-    ) -> float:
+    def confidence(self, ev: Evidence) -> float:
         """A number in [0, 1] from the evidence: the coverage, the best score's
         margin over the best sentence of another paragraph, and, for a question
-        that asks for a thing, the share of the evidence its answer holds."""
-        rival = next((s for s in sentences if s.key != best.key), None)
-        margin = best.score - rival.score if rival is not None else 1.0
-        share = winner.share if winner is not None else 0.5
+        that asks for a thing, the share of the candidates' evidence its answer holds."""
         p = self.params
+        share = ev.winner.share if ev.winner is not None else 0.5
         z = (
             p.confidence_bias
-            + p.confidence_support * support
-            + p.confidence_margin * max(-2.0, min(2.0, margin))
+            + p.confidence_support * ev.support
+            + p.confidence_margin * max(-2.0, min(2.0, ev.margin))
             + p.confidence_share * share
         )
         return 1.0 / (1.0 + math.exp(-z))
@@ -236,7 +263,7 @@ class Composer:
             if item is None:  # "the ninth pillar" of four: the articles do not say
                 return self._abstain(q, [s, *sentences], 0.2)
             text = s.text[item[0] : item[1]]
-            confidence = self._confidence(s, sentences, max(s.coverage, 0.6), None)
+            confidence = self._fixed_confidence(s, sentences, max(s.coverage, 0.6))
             span = AnswerSpan(text, item[0], item[1])
             citations = cite.citations([s], sentences, self.params.citations)
             return Answer(q.text, True, text, confidence, citations, "ordinal", span)
@@ -252,11 +279,19 @@ class Composer:
             if m is None:
                 continue
             text = s.text[m.start() : m.end()]
-            confidence = self._confidence(s, sentences, 0.9, None)
+            confidence = self._fixed_confidence(s, sentences, 0.9)
             span = AnswerSpan(text, m.start(), m.end())
             citations = cite.citations([s], sentences, self.params.citations)
             return Answer(q.text, True, text, confidence, citations, "acronym", span)
         return None
+
+    def _fixed_confidence(
+        self, s: Sentence, sentences: Sequence[Sentence], support: float
+    ) -> float:
+        """Confidence of an answer found by a rule (an enumeration's item, an expansion)."""
+        rival = next((r for r in sentences if r.key != s.key), None)
+        margin = s.score - rival.score if rival is not None else 1.0
+        return self.confidence(Evidence(analyse(""), _NO_TERMS, [], s, None, support, margin))
 
     def _abstain(self, q: Question, sentences: Sequence[Sentence], confidence: float) -> Answer:
         citations = [cite.cite(c) for c in cite.others(sentences, [])][: self.params.citations]

@@ -34,11 +34,12 @@ _WORD = re.compile(r"[\w'’-]+")
 class Supported:
     """A candidate answer, the sentence that supports it best, and its evidence."""
 
-    candidate: CandidateAnswer  # offsets into `sentence.text`
-    sentence: Sentence
+    candidate: CandidateAnswer  # offsets into the sentence that holds it
+    sentence: Sentence  # the sentence to quote
     score: float
     sources: int  # files whose sentences hold it
     share: float  # of all candidates' evidence
+    start: int  # where the sentence holding the candidate starts in the chunk
 
 
 def _is_term(word: str, terms: frozenset[str]) -> bool:
@@ -60,10 +61,11 @@ def _term_positions(sentence: Sentence) -> list[tuple[int, int]]:
 def _distance(
     sentence: Sentence, candidate: CandidateAnswer, positions: list[tuple[int, int]]
 ) -> float:
-    """Words between the candidate and the nearest question term of its sentence."""
-    if not positions:
-        return math.inf
+    """Words between the candidate and the nearest question term of its sentence (a
+    sentence without one counts as far as its length: it may still answer, "X said")."""
     text = sentence.text
+    if not positions:
+        return float(len(_WORD.findall(text)))
     first = len(_WORD.findall(text[: candidate.start]))
     last = first + len(_WORD.findall(candidate.text))
     gaps = [
@@ -71,7 +73,7 @@ def _distance(
         for start, n in positions
         if not candidate.start <= start < candidate.end
     ]
-    return float(max(0, min(gaps))) if gaps else math.inf
+    return float(max(0, min(gaps))) if gaps else float(len(_WORD.findall(text)))
 
 
 def _focus_adjacent(sentence: Sentence, candidate: CandidateAnswer, focus: str | None) -> bool:
@@ -95,34 +97,47 @@ def rank_candidates(
     primary = {kind for kind in EXPECTED_KINDS.get(q.answer_type, frozenset()) if kind != "name"}
     best = sentences[0].score
     # key -> source -> (contribution, sentence, candidate), the best per source
-    found: dict[str, dict[str, tuple[float, Sentence, CandidateAnswer]]] = {}
+    found: dict[str, dict[str, tuple[float, Sentence, CandidateAnswer, int]]] = {}
+    adjacent: set[str] = set()  # keys of candidates seen next to the focus noun
     for sentence in sentences[: params.candidate_sentences]:
-        if not sentence.candidates:
+        if not sentence.candidates and not sentence.before:
             continue
         base = math.exp(min(0.0, sentence.score - best))
         positions = _term_positions(sentence)
-        for candidate in sentence.candidates:
+        own = bool(sentence.candidates)
+        for candidate in sentence.candidates or sentence.before:
             weight = base
             if primary and candidate.kind not in primary:
                 weight *= params.other_kind
-            weight /= 1.0 + _distance(sentence, candidate, positions) / params.proximity_words
-            if _focus_adjacent(sentence, candidate, q.focus):
+            if own:
+                weight /= 1.0 + _distance(sentence, candidate, positions) / params.proximity_words
+            else:  # in the sentence before: as far as a sentence
+                weight *= params.lean_back
+            if own and _focus_adjacent(sentence, candidate, q.focus):
                 weight *= params.focus_adjacent
+                adjacent.add(candidate.key)
             by_source = found.setdefault(candidate.key, {})
             source = sentence.hit.chunk.source
+            start = sentence.start if own else sentence.before_start
             if weight > by_source.get(source, (0.0,))[0]:
-                by_source[source] = (weight, sentence, candidate)
+                by_source[source] = (weight, sentence, candidate, start)
     ranked: list[Supported] = []
-    for by_source in found.values():
-        if not by_source:
+    # A focus noun alone ("which team", "what role") asks for a name only where
+    # the passages put a name next to it ("the Rays team"); elsewhere it names
+    # a class whose members are common nouns, and a capitalised phrase nearby
+    # is no answer.
+    focus_only = q.answer_type not in EXPECTED_KINDS
+    for key, by_source in found.items():
+        if not by_source or (focus_only and key not in adjacent):
             continue
         support = sorted(by_source.values(), key=lambda x: -x[0])
-        top, sentence, candidate = support[0]
+        top, sentence, candidate, start = support[0]
         score = top + params.independent_support * sum(s[0] for s in support[1:])
-        ranked.append(Supported(candidate, sentence, score, len(support), 0.0))
+        ranked.append(Supported(candidate, sentence, score, len(support), 0.0, start))
     total = sum(s.score for s in ranked) or 1.0
     ranked = [
-        Supported(s.candidate, s.sentence, s.score, s.sources, s.score / total) for s in ranked
+        Supported(s.candidate, s.sentence, s.score, s.sources, s.score / total, s.start)
+        for s in ranked
     ]
     ranked.sort(key=lambda s: (-s.score, s.sentence.rank, s.candidate.start))
     return ranked

@@ -91,20 +91,28 @@ def _next_completes(d: Draft) -> list[Sentence]:
     return []
 
 
-def _author_of_opinion(d: Draft) -> list[Sentence]:
-    """ "I came up with ...": in an opinion piece the writer is named in the bio at its end."""
-    if d.q.answer_type != "person" or not _FIRST_PERSON.search(d.best.text):
-        return []
-    for chunk in reversed(list(d.neighbours(d.best.hit.chunk))):
+def author_bio(q: Question, best: Sentence, neighbours: Neighbours) -> Sentence | None:
+    """The "Name is a ..." sentence that closes the opinion piece a first-person
+    sentence comes from, for a question that asks who."""
+    if q.answer_type != "person" or not _FIRST_PERSON.search(best.text):
+        return None
+    for chunk in reversed(list(neighbours(best.hit.chunk))):
         for index, (start, end) in reversed(list(enumerate(chunk.sentences))):
             text = chunk.text[start:end]
             if _AUTHOR_BIO.match(text) and not _FIRST_PERSON.search(text):
-                bio = Sentence(
-                    Hit(chunk, 0.0), d.best.rank, index, start, end, 0.0, True, 0.0, frozenset()
+                return Sentence(
+                    Hit(chunk, 0.0), best.rank, index, start, end, 0.0, True, 0.0, frozenset()
                 )
-                d.chosen.append(bio)
-                return [bio]
-    return []
+    return None
+
+
+def _author_of_opinion(d: Draft) -> list[Sentence]:
+    """ "I came up with ...": in an opinion piece the writer is named in the bio at its end."""
+    bio = author_bio(d.q, d.best, d.neighbours)
+    if bio is None:
+        return []
+    d.chosen.append(bio)
+    return [bio]
 
 
 def _covers_the_rest(d: Draft) -> list[Sentence]:

@@ -67,6 +67,9 @@ class ComposerParams:
     independent_support: float = 0.35
     other_kind: float = 0.5
     focus_adjacent: float = 1.5
+    # A candidate in the sentence before the one that supports it ("The same
+    # year, ...") counts at this share.
+    lean_back: float = 0.5
     # Sentences read for candidates, best first.
     candidate_sentences: int = 40
     # Confidence: a logistic function of the evidence (see Composer._confidence).

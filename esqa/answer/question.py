@@ -96,21 +96,11 @@ _FOCUS = re.compile(
     r"from|by|with|that|who|which)\b|\s*\?|\s*$)",
     re.IGNORECASE,
 )
-_NOT_FOCUS = {
-    "is",
-    "are",
-    "was",
-    "were",
-    "do",
-    "does",
-    "did",
-    "kind",
-    "type",
-    "sort",
-    "the",
-    "a",
-    "an",
-}
+_VERBS = {
+    "is", "are", "was", "were", "be", "do", "does", "did", "has", "have", "had", "will", "would",
+    "can", "could", "should", "shall", "may", "might", "must",
+}  # fmt: skip
+_NOT_FOCUS = _VERBS | {"kind", "kinds", "type", "types", "sort", "the", "a", "an"}
 # The kinds of candidate answer each answer type expects (see esqa.answer.candidates).
 EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "person": frozenset({"person", "name"}),
@@ -151,7 +141,7 @@ def focus_noun(text: str) -> str | None:
     if m is None:
         return None
     words = m.group("words").lower().split()
-    if words[0] in _NOT_FOCUS - {"the", "a", "an"}:
+    if words[0] in _VERBS:
         return None  # "what is X": X is the topic, not the class of the answer
     words = [w for w in words if w not in _NOT_FOCUS]
     return words[-1] if words else None

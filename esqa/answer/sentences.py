@@ -28,7 +28,8 @@ weighted sum (`ComposerParams.weights`, fitted: see `esqa.answer.params`):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -45,6 +46,7 @@ FEATURES = (
     "bigrams", "previous_coverage", "next_coverage", "chunk_coverage", "typed_value",
     "typed_entity", "typed_definition",
 )  # fmt: skip
+_LOWER = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
 _VALUE_TYPES = frozenset({"date", "number", "percentage", "money"})
 _ENTITY_TYPES = frozenset({"person", "organisation", "place"})
 
@@ -80,6 +82,10 @@ class Sentence:
     matched: frozenset[str]
     candidates: tuple[CandidateAnswer, ...] = ()  # of the kinds asked for, not given
     features: tuple[float, ...] = ()
+    # When it holds none: those of the sentence before it, which it may lean
+    # on ("The same year, Japan passed ..."); offsets into that sentence.
+    before: tuple[CandidateAnswer, ...] = ()
+    before_start: int = 0  # where that sentence starts in the chunk
 
     @property
     def text(self) -> str:
@@ -104,14 +110,19 @@ def matched_terms(
 
 
 def typed_candidates(
-    q: Question, sentence: str, common: Callable[[str], bool]
+    q: Question,
+    sentence: str,
+    common: Callable[[str], bool],
+    ordinary: Collection[str] = frozenset(),
 ) -> tuple[CandidateAnswer, ...]:
     """The candidate answers of the kinds the question asks for that it does not give."""
     kinds = q.expected_kinds
     if not kinds:
         return ()
     return tuple(
-        c for c in extract(sentence, common, kinds) if c.kind in kinds and not given_by(c, q.text)
+        c
+        for c in extract(sentence, common, kinds, ordinary)
+        if c.kind in kinds and not given_by(c, q.text)
     )
 
 
@@ -219,7 +230,8 @@ def score_sentences(
             )
     out.sort(key=lambda s: -s.score)
     if q.expected_kinds:
-        out = _with_candidates(q, out, common, w, candidate_sentences)
+        ordinary = {w.lower() for h in hits for w in _LOWER.findall(h.chunk.text)}
+        out = _with_candidates(q, out, common, ordinary, w, candidate_sentences)
     return out
 
 
@@ -227,26 +239,43 @@ def _with_candidates(
     q: Question,
     ranked: list[Sentence],
     common: Callable[[str], bool],
+    ordinary: set[str],
     w: np.ndarray,
     top: int,
 ) -> list[Sentence]:
-    """The best `top` sentences with their candidate answers, `typed` now meaning
-    that they hold one; rescored and sorted again."""
+    """The best `top` sentences with their candidate answers, rescored and sorted again.
+
+    For a question of a typed kind (a date, a person) `typed` now means that
+    the sentence holds a candidate of that kind; a focus noun alone ("what
+    role") keeps the surface test, as most such classes are not names.
+    """
+    if q.answer_type not in _VALUE_TYPES | _ENTITY_TYPES:
+        head = [
+            replace(s, candidates=typed_candidates(q, s.text, common, ordinary))
+            for s in ranked[:top]
+        ]
+        return head + ranked[top:]
     typed_at = FEATURES.index("typed")
-    by_kind = {"value": FEATURES.index("typed_value"), "entity": FEATURES.index("typed_entity")}
-    kind = "value" if q.answer_type in _VALUE_TYPES else "entity"
-    head: list[Sentence] = []
+    by_kind = FEATURES.index("typed_value" if q.answer_type in _VALUE_TYPES else "typed_entity")
+    head = []
     for s in ranked[:top]:
-        candidates = typed_candidates(q, s.text, common)
+        candidates = typed_candidates(q, s.text, common, ordinary)
+        before: tuple[CandidateAnswer, ...] = ()
+        before_start = 0
+        if not candidates and s.index > 0 and s.index <= len(s.hit.chunk.sentences):
+            before_start, before_end = s.hit.chunk.sentences[s.index - 1]
+            before = typed_candidates(
+                q, s.hit.chunk.text[before_start:before_end], common, ordinary
+            )
         f = list(s.features)
-        f[typed_at] = float(bool(candidates))
-        if f[by_kind[kind]] or q.answer_type in _VALUE_TYPES | _ENTITY_TYPES:
-            f[by_kind[kind]] = f[typed_at]
+        f[typed_at] = f[by_kind] = float(bool(candidates))
         head.append(
             replace(
                 s,
                 has_type=bool(candidates),
                 candidates=candidates,
+                before=before,
+                before_start=before_start,
                 features=tuple(f),
                 score=float(np.dot(w, f)),
             )  # fmt: skip
