@@ -32,13 +32,15 @@ from esqa.answer.paraphrase import WordVectors, words_of
 from esqa.answer.question import EXPECTED_KINDS, Question, analyse
 from esqa.answer.sentences import (
     FEATURES,
+    ChunkText,
     QuestionTerms,
     Sentence,
+    analyse_chunk,
     matched_terms,
     score_sentences,
 )
 from esqa.ingest.acronyms import Acronym, infer_expansion
-from esqa.types import Answer, AnswerSpan, Hit
+from esqa.types import Answer, AnswerSpan, Chunk, Hit
 
 # Words that shape a question but are never what it is about; passed through
 # the analyser, so they match whatever it makes of them.
@@ -65,6 +67,8 @@ _QUESTION_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,7}\b")
 
 Terms = Callable[[str], list[str]]
 _NO_TERMS = QuestionTerms({}, {}, {}, frozenset())
+# Chunks whose analysis the composer keeps between questions (a few MB).
+_KEPT_CHUNKS = 20_000
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,17 @@ class Composer:
         self._stop = self._analysed(QUESTION_WORDS)
         self._type_stop = {kind: self._analysed(words) for kind, words in TYPE_WORDS.items()}
         self._common = lru_cache(maxsize=4096)(lambda word: not terms(word))
+        self._texts: dict[tuple[int, str], ChunkText] = {}
+
+    def _chunk_text(self, chunk: Chunk) -> ChunkText:
+        """The question-independent analysis of a chunk, kept for the next question."""
+        key = (chunk.id, chunk.text)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= _KEPT_CHUNKS:
+                self._texts.clear()
+            text = self._texts[key] = analyse_chunk(chunk, self._terms)
+        return text
 
     def with_params(self, params: ComposerParams) -> Composer:
         """The same composer with other parameters (an experiment, a fit)."""
@@ -168,7 +183,7 @@ class Composer:
         """Every sentence of the hits scored as evidence for the question, best first."""
         qt = self.question_terms(q, hits)
         scored = score_sentences(
-            q, qt, hits, self._terms, self._common, self._weights, self._vectors,
+            q, qt, hits, self._chunk_text, self._common, self._weights, self._vectors,
             self.params.paraphrase_similarity, self.params.candidate_sentences,
         )  # fmt: skip
         return qt, scored

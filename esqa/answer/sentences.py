@@ -35,10 +35,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from esqa.answer.candidates import CandidateAnswer, extract, given_by
-from esqa.answer.paraphrase import WordVectors, words_of
+from esqa.answer.paraphrase import WordVectors, close_words, words_of
 from esqa.answer.question import Question
 from esqa.answer.values import has_value
-from esqa.types import Hit
+from esqa.types import Chunk, Hit
 
 FEATURES = (
     "coverage", "context_coverage", "dense", "rank", "lexical", "typed", "novel",
@@ -65,6 +65,28 @@ class QuestionTerms:
     @property
     def total(self) -> float:
         return sum(self.weights.values()) or 1.0
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    """What scoring needs of a chunk whatever the question; made once per chunk
+    (the composer keeps them: a batch of questions reads the same chunks again)."""
+
+    tokens: tuple[tuple[str, ...], ...]  # the analyser's terms of each sentence
+    words: tuple[tuple[str, ...], ...]  # the lower-case words of each sentence
+    lower: frozenset[str]  # the words the chunk writes in lower case
+    title: frozenset[str]  # the analyser's terms of its article's title
+
+
+def analyse_chunk(chunk: Chunk, terms: Terms) -> ChunkText:
+    spans = chunk.sentences or ((0, len(chunk.text)),)
+    texts = [chunk.text[a:b] for a, b in spans]
+    return ChunkText(
+        tuple(tuple(terms(t)) for t in texts),
+        tuple(tuple(words_of(t)) for t in texts),
+        frozenset(w.lower() for w in _LOWER.findall(chunk.text)),
+        frozenset(terms(chunk.article_title or "")),
+    )
 
 
 @dataclass(frozen=True)
@@ -130,7 +152,7 @@ def score_sentences(
     q: Question,
     qt: QuestionTerms,
     hits: Sequence[Hit],
-    terms: Terms,
+    texts: Callable[[Chunk], ChunkText],
     common: Callable[[str], bool],
     weights: Sequence[float],
     vectors: WordVectors | None,
@@ -141,17 +163,17 @@ def score_sentences(
     their candidate answers when the question asks for a thing."""
     total = qt.total
     max_lexical = max([h.lexical_score or 0.0 for h in hits] + [1e-9])
-    variants, pool = _variants(qt, hits, vectors, threshold)
+    analysed = [texts(h.chunk) for h in hits]
+    variants, pool = _variants(qt, analysed, vectors, threshold)
     w = np.asarray(weights, dtype=np.float64)
     out: list[Sentence] = []
     titles: dict[str | None, float] = {}  # passages of one article share a title
-    for rank, hit in enumerate(hits):
+    for rank, (hit, text) in enumerate(zip(hits, analysed, strict=True)):
         chunk = hit.chunk
         spans = chunk.sentences or ((0, len(chunk.text)),)
         if chunk.article_title not in titles:
-            title = set(terms(chunk.article_title or ""))
             titles[chunk.article_title] = (
-                sum(qt.weights[t] for t in qt.weights if t in title) / total
+                sum(qt.weights[t] for t in qt.weights if t in text.title) / total
             )
         title_cover = titles[chunk.article_title]
         rows: list[
@@ -161,7 +183,7 @@ def score_sentences(
         earlier: set[str] = set()
         for index, (start, end) in enumerate(spans):
             sentence = chunk.text[start:end]
-            tokens = terms(sentence)
+            tokens = text.tokens[index]
             present = set(tokens)
             matched = matched_terms(present, qt.weights, qt.synonyms)
             near = matched_terms(previous, qt.weights, qt.synonyms) - matched
@@ -169,7 +191,7 @@ def score_sentences(
             earlier |= previous
             previous = present
             own = sum(qt.weights[t] for t in matched)
-            words = words_of(sentence)
+            words = text.words[index]
             soft = _paraphrase(qt, matched, words, variants)
             coverage = (own + soft) / total
             context = (
@@ -230,7 +252,7 @@ def score_sentences(
             )
     out.sort(key=lambda s: -s.score)
     if q.expected_kinds:
-        ordinary = {w.lower() for h in hits for w in _LOWER.findall(h.chunk.text)}
+        ordinary = set().union(*(t.lower for t in analysed))
         out = _with_candidates(q, out, common, ordinary, w, candidate_sentences)
     return out
 
@@ -250,8 +272,13 @@ def _with_candidates(
     role") keeps the surface test, as most such classes are not names.
     """
     if q.answer_type not in _VALUE_TYPES | _ENTITY_TYPES:
+        # Only a name beside the focus noun counts (esqa.answer.evidence):
+        # sentences without the noun are not searched.
+        stem = (q.focus or "")[:-1] if len(q.focus or "") > 4 else (q.focus or "")
         head = [
             replace(s, candidates=typed_candidates(q, s.text, common, ordinary))
+            if stem and stem in s.text.casefold()
+            else s
             for s in ranked[:top]
         ]
         return head + ranked[top:]
@@ -291,33 +318,28 @@ class _Pool:
     def __init__(self, known: list[str], rows: np.ndarray, question: np.ndarray) -> None:
         self._similarity = dict(zip(known, (rows @ question).tolist(), strict=True))
 
-    def similarity(self, words: list[str]) -> float:
+    def similarity(self, words: Sequence[str]) -> float:
         """The mean cosine of the sentence's words (with a vector) to the question."""
         sims = [self._similarity[w] for w in set(words) if w in self._similarity]
         return sum(sims) / len(sims) if sims else 0.0
 
 
 def _variants(
-    qt: QuestionTerms, hits: Sequence[Hit], vectors: WordVectors | None, threshold: float
+    qt: QuestionTerms, texts: Sequence[ChunkText], vectors: WordVectors | None, threshold: float
 ) -> tuple[dict[str, dict[str, float]], _Pool | None]:
     """For each question term, the words of the passages that stand for it, at their
     similarity; and the passages' words with their similarity to the question."""
     if vectors is None or not qt.words:
         return {}, None
     words: set[str] = set()
-    for hit in hits:
-        words.update(words_of(hit.chunk.text))
+    for text in texts:
+        for sentence_words in text.words:
+            words.update(sentence_words)
     asked, a = vectors.rows(qt.words.values())
     known, rows = vectors.rows(words)
     if not asked or not known:
         return {}, None
-    sims = a @ rows.T
-    by_word: dict[str, dict[str, float]] = {}
-    for i, word in enumerate(asked):
-        close = {known[j]: float(sims[i, j]) for j in np.flatnonzero(sims[i] >= threshold)}
-        close.pop(word, None)
-        if close:
-            by_word[word] = close
+    by_word = close_words(asked, a, known, rows, threshold)
     variants = {t: by_word[w] for t, w in qt.words.items() if w in by_word}
     weights = np.array([qt.weights[t] for t, w in qt.words.items() if w in set(asked)])
     bag = (a * weights[:, None]).sum(axis=0) if len(weights) == len(asked) else a.sum(axis=0)
@@ -326,7 +348,10 @@ def _variants(
 
 
 def _paraphrase(
-    qt: QuestionTerms, matched: set[str], words: list[str], variants: dict[str, dict[str, float]]
+    qt: QuestionTerms,
+    matched: set[str],
+    words: Sequence[str],
+    variants: dict[str, dict[str, float]],
 ) -> float:
     """The weight of question terms not matched but present through a close variant,
     each at its similarity."""
@@ -342,7 +367,7 @@ def _paraphrase(
     return soft
 
 
-def _proximity(tokens: list[str], weights: dict[str, float]) -> float:
+def _proximity(tokens: Sequence[str], weights: dict[str, float]) -> float:
     """Distinct question terms per word of the shortest span holding them all (1 = adjacent)."""
     positions = [i for i, t in enumerate(tokens) if t in weights]
     if len(positions) < 2:
