@@ -350,6 +350,10 @@ class QA:
         vector = self.embedder.embed([query])[0]
         return hybrid_search(self.index, query, vector, k)
 
+    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
+        """The answer to a question from passages already read (see `passages`)."""
+        return self._composer.compose(clean_query(question), hits)
+
     @property
     def composer(self) -> Composer:
         """The composer of this index (its analyser, term weights and acronyms)."""

@@ -343,6 +343,7 @@ def ask(
                     "question": text,
                     "answered": False,
                     "answer": str(exc),
+                    "answer_span": None,
                     "confidence": 0.0,
                     "citations": [],
                 }
@@ -352,7 +353,7 @@ def ask(
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(answer_text(answer))
+    click.echo(answer_text(answer, bold=sys.stdout.isatty()))
 
 
 def _question_of(line: str) -> str:
@@ -369,19 +370,30 @@ def _question_of(line: str) -> str:
 @cli.command("eval")
 @click.argument("qa_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--verbose", is_flag=True, help="List every miss.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also say where answers are lost: right, wrong sentence or declined with the "
+    "answer in the passages read, or not in them (a retrieval miss).",
+)
 @json_option
 @corpus_option
 @index_option
 @_errors_to_exit
 def eval_command(
-    qa_file: Path, verbose: bool, as_json: bool, corpus: Path | None, index_dir: Path
+    qa_file: Path,
+    verbose: bool,
+    explain: bool,
+    as_json: bool,
+    corpus: Path | None,
+    index_dir: Path,
 ) -> None:
     """Answer every question of QA_FILE (JSON lines) and print the grader's metrics."""
     from esqa.evaluate import evaluate, read_questions
 
     questions = read_questions(qa_file)
     qa = _load(corpus, index_dir)
-    report = evaluate(qa, questions, qa.corpus)
+    report = evaluate(qa, questions, qa.corpus, explain=explain)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -390,9 +402,14 @@ def eval_command(
             click.echo(f"MISS {miss['id']} {miss['why']}")
     for name in (
         "answerable", "unanswerable", "answer_accuracy", "citation_at_1", "citation_at_3",
-        "abstain_accuracy", "false_abstain_rate", "quote_fidelity", "latency_median_ms", "latency_p95_ms",
+        "abstain_accuracy", "false_abstain_rate", "quote_fidelity", "confidence_auroc",
+        "latency_median_ms", "latency_p95_ms",
     ):  # fmt: skip
         click.echo(f"{name}={getattr(report, name)}")
+    if report.classes:
+        click.echo(f"\nwhere the {report.answerable} answerable questions end up:")
+        for name, value in report.classes.items():
+            click.echo(f"  {name:<40} {value:.3f}")
 
 
 @cli.command()

@@ -12,13 +12,13 @@ import re
 import statistics
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from esqa.errors import EsqaError
-from esqa.types import Answer
+from esqa.types import Answer, Hit
 
 MAX_ANSWER_CHARS = 600
 _QUOTES = (
@@ -33,6 +33,22 @@ _QUOTES = (
 
 class Asker(Protocol):
     def ask(self, question: str) -> Answer: ...
+
+
+class Reader(Asker, Protocol):
+    """What `--explain` needs besides `ask`: the passages read, then the answer from them."""
+
+    def passages(self, question: str) -> list[Hit]: ...
+
+    def compose(self, question: str, hits: Sequence[Hit]) -> Answer: ...
+
+
+# Where an answerable question ends up (the table of `esqa eval --explain`).
+RIGHT = "right"
+WRONG = "wrong sentence, key in passages"
+DECLINED = "declined, key in passages"
+MISSED = "key not in passages (retrieval miss)"
+CLASSES = (RIGHT, WRONG, DECLINED, MISSED)
 
 
 def normalise(text: str) -> str:
@@ -56,6 +72,10 @@ class Report:
     quotes: int = 0
     latency_median_ms: float = 0.0
     latency_p95_ms: float = 0.0
+    # How well confidence separates right from wrong answers (answered questions).
+    confidence_auroc: float | None = None
+    # --explain: the share of answerable questions in each of CLASSES.
+    classes: dict[str, float] = field(default_factory=dict)
     misses: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,6 +102,17 @@ def read_questions(path: Path) -> list[dict[str, Any]]:
     return questions
 
 
+def auroc(judged: Sequence[tuple[float, bool]]) -> float | None:
+    """The probability that a right answer has a higher confidence than a wrong one
+    (ties count half); None without both."""
+    right = [c for c, ok in judged if ok]
+    wrong = [c for c, ok in judged if not ok]
+    if not right or not wrong:
+        return None
+    wins = sum((r > w) + 0.5 * (r == w) for r in right for w in wrong)
+    return round(wins / (len(right) * len(wrong)), 3)
+
+
 def _quote_ok(corpus: Path, citation: dict[str, Any]) -> bool:
     try:
         lines = (corpus / citation["source"]).read_text(encoding="utf-8").split("\n")
@@ -99,14 +130,29 @@ def _covers(citation: dict[str, Any], gold: Iterable[list[Any]]) -> bool:
     )
 
 
-def evaluate(asker: Asker, questions: list[dict[str, Any]], corpus: Path) -> Report:
-    """Ask every question and grade the answers as the reference grader does."""
+def evaluate(
+    asker: Asker, questions: list[dict[str, Any]], corpus: Path, explain: bool = False
+) -> Report:
+    """Ask every question and grade the answers as the reference grader does.
+
+    With `explain` (the asker must be a `Reader`), each answerable question is
+    also put in one of CLASSES: whether the accepted answer string was in the
+    passages read tells a retrieval miss from a composer miss.
+    """
     report = Report()
     n_ok = c1 = c3 = un_ok = false_abstain = quotes_ok = 0
     latencies: list[float] = []
+    counts = dict.fromkeys(CLASSES, 0)
+    judged: list[tuple[float, bool]] = []  # (confidence, right) of answered questions
     for q in questions:
         started = time.perf_counter()
-        answer = asker.ask(q["question"]).to_dict()
+        hits: list[Hit] = []
+        if explain:
+            reader = cast(Reader, asker)
+            hits = reader.passages(q["question"])
+            answer = reader.compose(q["question"], hits).to_dict()
+        else:
+            answer = asker.ask(q["question"]).to_dict()
         latencies.append((time.perf_counter() - started) * 1000)
         citations = answer["citations"]
         for c in citations:
@@ -132,6 +178,18 @@ def evaluate(asker: Asker, questions: list[dict[str, Any]], corpus: Path) -> Rep
             and all(normalise(k) in text for k in keys_all)
         )
         n_ok += hit
+        if answer["answered"]:
+            judged.append((answer["confidence"], bool(hit)))
+        if explain:
+            read = normalise(" ".join(h.chunk.text for h in hits))
+            in_passages = (not keys_any or any(normalise(k) in read for k in keys_any)) and all(
+                normalise(k) in read for k in keys_all
+            )
+            counts[
+                RIGHT
+                if hit
+                else (MISSED if not in_passages else WRONG if answer["answered"] else DECLINED)
+            ] += 1
         gold = q.get("gold", [])
         c1 += bool(citations) and _covers(citations[0], gold)
         c3 += any(_covers(c, gold) for c in citations[:3])
@@ -144,6 +202,9 @@ def evaluate(asker: Asker, questions: list[dict[str, Any]], corpus: Path) -> Rep
     report.abstain_accuracy = share(un_ok, report.unanswerable)
     report.false_abstain_rate = share(false_abstain, report.answerable)
     report.quote_fidelity = share(quotes_ok, report.quotes)
+    report.confidence_auroc = auroc(judged)
+    if explain:
+        report.classes = {name: share(n, report.answerable) for name, n in counts.items()}
     if latencies:
         ordered = sorted(latencies)
         report.latency_median_ms = round(statistics.median(ordered), 1)

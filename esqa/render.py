@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from esqa.types import Answer, Hit, line_range
+from esqa.types import Answer, AnswerSpan, Hit, line_range
 
 WIDTH = 100
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -22,20 +22,46 @@ def _display(text: str) -> str:
     return " ".join(_CONTROL.sub("", text).split())
 
 
-def _quote(text: str) -> str:
+def _quote(text: str, span: AnswerSpan | None = None, bold: bool = False) -> str:
+    marked = _marked(text, span) if bold else _display(text)
+    wrapped = textwrap.fill(marked, width=WIDTH, initial_indent="    “", subsequent_indent="     ")
+    return _ansi(wrapped) + "”"
+
+
+# Private-use characters mark the span through wrapping; each becomes an ANSI
+# code once the lines are made (a code's letters would count as width).
+_ON, _OFF = "\ue000", "\ue001"
+
+
+def _marked(text: str, span: AnswerSpan | None) -> str:
+    """The displayed text with the span between markers (white space collapsed in each part)."""
+    if span is None or text[span.start : span.end] != span.text:
+        return _display(text)
+    before, inside, after = text[: span.start], text[span.start : span.end], text[span.end :]
+    lead = " " if before[-1:].isspace() else ""
+    trail = " " if after[:1].isspace() else ""
     return (
-        textwrap.fill(
-            _display(text), width=WIDTH, initial_indent="    “", subsequent_indent="     "
-        )
-        + "”"
-    )
+        f"{_display(before)}{lead}{_ON}{_display(inside)}{_OFF}{trail}{_display(after)}"
+    ).strip()
 
 
-def answer_text(answer: Answer) -> str:
-    """The answer, its confidence, then the numbered citations with their quotes."""
+def _ansi(text: str) -> str:
+    return text.replace(_ON, "\x1b[1m").replace(_OFF, "\x1b[0m")
+
+
+def answer_text(answer: Answer, bold: bool = False) -> str:
+    """The answer, its confidence, then the numbered citations with their quotes.
+
+    With `bold` (a terminal), the answer's span is printed in bold in the first
+    quote, and in the answer when the answer opens with that quote.
+    """
     state = "" if answer.answered else "not answered; "
+    span = answer.span
+    first = answer.citations[0].quote if answer.citations else ""
+    in_text = span is not None and bold and answer.text.startswith(first)
+    head = _marked(answer.text, span) if in_text else _display(answer.text)
     out = [
-        textwrap.fill(_display(answer.text), width=WIDTH),
+        _ansi(textwrap.fill(head, width=WIDTH)),
         f"({state}confidence {answer.confidence:.2f})\n",
     ]
     for n, c in enumerate(answer.citations, start=1):
@@ -44,7 +70,7 @@ def answer_text(answer: Answer) -> str:
             f"[{n}] {_display(c.source)} ¶{c.paragraph}, {line_range(c.line_start, c.line_end, '-')}"
             + (f" — {about}" if about else "")
         )
-        out.append(_quote(c.quote))
+        out.append(_quote(c.quote, span if n == 1 else None, bold))
     return "\n".join(out)
 
 

@@ -16,7 +16,10 @@ from conftest import HashedEmbedder, write_corpus
 from synthetic_news import BRIDGE, HARBOUR
 
 from esqa import api
-from esqa.answer.compose import MAX_ANSWER_CHARS, Composer
+from esqa.answer.compose import Composer
+from esqa.answer.params import ComposerParams
+
+MAX_ANSWER_CHARS = ComposerParams().max_answer_chars
 from esqa.types import Answer
 
 LONG_SENTENCE = (
@@ -316,7 +319,7 @@ def test_answered_text_is_verbatim_from_a_cited_quote(
 
 # --- the schema -------------------------------------------------------------------
 
-SCHEMA = {"question", "answered", "answer", "confidence", "citations"}
+SCHEMA = {"question", "answered", "answer", "answer_span", "confidence", "citations"}
 CITATION_SCHEMA = {"source", "paragraph", "line_start", "line_end", "quote", "score"}
 
 
@@ -336,6 +339,10 @@ def test_to_dict_has_the_schema_keys_and_types(answers: dict[str, Answer]) -> No
             assert all(isinstance(c[k], int) for k in ("paragraph", "line_start", "line_end"))
             assert isinstance(c["quote"], str)
             assert isinstance(c["score"], float)
+        span = data["answer_span"]
+        if span is not None:  # the phrase that answers, inside the first quote
+            assert set(span) == {"text", "start", "end"}
+            assert data["citations"][0]["quote"][span["start"] : span["end"]] == span["text"]
 
 
 def test_sources_are_paths_relative_to_the_corpus(answers: dict[str, Answer]) -> None:

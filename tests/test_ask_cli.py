@@ -20,7 +20,7 @@ from esqa.index.build import build_index
 
 CORPUS = {"plan.txt": HARBOUR, "bridge.txt": BRIDGE}
 
-SCHEMA = {"question", "answered", "answer", "confidence", "citations"}
+SCHEMA = {"question", "answered", "answer", "answer_span", "confidence", "citations"}
 CITATION_KEYS = {"source", "paragraph", "line_start", "line_end", "quote", "score"}
 
 

@@ -177,8 +177,8 @@ def extract(
         # Every value kind is looked for when one is, so that "$5 million" is
         # never taken for the number 5.
         if kinds & VALUE_KINDS or names:
-            for m in _value_spans(sentence, kind):
-                add(m[0], m[1], kind)
+            for a, b in _value_spans(sentence, kind):
+                add(a, b, kind)
     for m in _NAME_RUN.finditer(sentence) if names else ():
         start, end = _trim_name(sentence, m.start(), m.end(), common, ordinary)
         if end <= start:

@@ -176,9 +176,7 @@ def score_sentences(
                 sum(qt.weights[t] for t in qt.weights if t in text.title) / total
             )
         title_cover = titles[chunk.article_title]
-        rows: list[
-            tuple[int, int, int, set[str], float, list[float], tuple[CandidateAnswer, ...], bool]
-        ] = []
+        rows: list[tuple[int, int, int, set[str], float, list[float], bool]] = []
         previous: set[str] = set()
         earlier: set[str] = set()
         for index, (start, end) in enumerate(spans):
