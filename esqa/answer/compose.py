@@ -201,7 +201,9 @@ class Composer:
             supported = rank_candidates(q, sentences, self.params)
             if supported:
                 best = supported[0].sentence
-        support = self._support(best, qt) if best is not None else 0.0
+        support = (
+            self._support(best, qt, hits, sentences, bool(supported)) if best is not None else 0.0
+        )
         rival = next((s for s in sentences if best is not None and s.key != best.key), None)
         margin = best.score - rival.score if best is not None and rival is not None else 1.0
         winner = supported[0] if supported else None
@@ -242,17 +244,52 @@ class Composer:
         citations = cite.citations(chosen, sentences, self.params.citations)
         return Answer(q.text, True, text, confidence, citations, q.answer_type, span)
 
-    def _support(self, best: Sentence, qt: QuestionTerms) -> float:
+    def _support(
+        self,
+        best: Sentence,
+        qt: QuestionTerms,
+        hits: Sequence[Hit],
+        sentences: Sequence[Sentence],
+        winner: bool,
+    ) -> float:
         """How much of the question the best evidence covers: the best sentence
-        with its paragraph's other sentences (anaphora reach that far)."""
+        with its paragraph's other sentences (anaphora reach that far).
+
+        A candidate answer's sentence may name the thing without restating the
+        question ("Fisher has owned the Seagulls team since 2005" after "Team
+        owner John Fisher announced ... selling the franchise"): its article's
+        other passages read count as its context too.
+        """
         total = sum(qt.weights.values())
         if not total:
             return 0.0
         chunk = best.hit.chunk
-        context = set(self._terms(chunk.text)) | set(self._terms(chunk.article_title or ""))
+        texts = [self._chunk_text(chunk)]
+        if winner:
+            texts += [
+                self._chunk_text(h.chunk)
+                for h in hits
+                if h.chunk.id != chunk.id
+                and (h.chunk.source, h.chunk.article_title) == (chunk.source, chunk.article_title)
+            ]
+        context: set[str] = set(texts[0].title)
+        for text in texts:
+            for tokens in text.tokens:
+                context.update(tokens)
         in_context = matched_terms(context, qt.weights, qt.synonyms)
-        # Paraphrased terms count in the sentence's own coverage (best.coverage).
-        return 0.5 * min(1.0, best.coverage) + 0.5 * sum(qt.weights[t] for t in in_context) / total
+        own = best.coverage
+        if winner:  # the article's sentence that covers the question best stands for it
+            own = max(
+                [own]
+                + [
+                    s.coverage
+                    for s in sentences
+                    if (s.hit.chunk.source, s.hit.chunk.article_title)
+                    == (chunk.source, chunk.article_title)
+                ]
+            )
+        # Paraphrased terms count in the sentences' own coverage.
+        return 0.5 * min(1.0, own) + 0.5 * sum(qt.weights[t] for t in in_context) / total
 
     def confidence(self, ev: Evidence) -> float:
         """A number in [0, 1] from the evidence: the coverage, the best score's

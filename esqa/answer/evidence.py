@@ -81,9 +81,11 @@ def _focus_adjacent(sentence: Sentence, candidate: CandidateAnswer, focus: str |
     if not focus:
         return False
     stem = focus[:-1] if len(focus) > 4 else focus
+    # The word right before or right after: "the Seagulls team", "the team Seagulls";
+    # not "Team owner John Fisher", where the noun belongs to another phrase.
     around = (
-        sentence.text[max(0, candidate.start - 25) : candidate.start].casefold().split()[-2:]
-        + sentence.text[candidate.end : candidate.end + 25].casefold().split()[:2]
+        sentence.text[max(0, candidate.start - 25) : candidate.start].casefold().split()[-1:]
+        + sentence.text[candidate.end : candidate.end + 25].casefold().split()[:1]
     )
     return any(w.strip(",.;:()'’s").startswith(stem) for w in around)
 

@@ -1,0 +1,135 @@
+"""Candidate answers and the classes questions ask for, read off hand-made sentences.
+
+Each expectation is what a reader sees in the sentence: "$5 million" is an
+amount, "Dr. Ana Silva" a person, "Ministry of Transport" an organisation.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from esqa.answer.candidates import CandidateAnswer, extract, given_by
+from esqa.answer.question import analyse, focus_noun
+
+STOP = {"the", "in", "on", "a", "an", "at", "of", "and", "we", "it", "this"}
+
+
+def common(word: str) -> bool:
+    return word.lower() in STOP
+
+
+def found(sentence: str) -> dict[str, str]:
+    """Candidate text -> kind."""
+    out = {}
+    for c in extract(sentence, common):
+        assert sentence[c.start : c.end] == c.text  # offsets always point at the text
+        out[c.text] = c.kind
+    return out
+
+
+@pytest.mark.parametrize(
+    ("sentence", "text", "kind"),
+    [
+        ("The fund raised $5 million in its first week.", "$5 million", "money"),
+        ("The budget rose to 40 million euros over a decade.", "40 million euros", "money"),
+        ("About 35% of residents live near the shore.", "35%", "percentage"),
+        ("Turnout fell to 48.5 percent this year.", "48.5 percent", "percentage"),
+        ("The bridge was opened in September 1987 after six years.", "September 1987", "date"),
+        ("The law took effect on June 30, 2017, after a long debate.", "June 30, 2017", "date"),
+        ("Around 18,000 vehicles cross the bridge every day.", "Around 18,000", "number"),
+        ("The survey covered twelve villages of the valley.", "twelve", "number"),
+        ("The plan was presented by Dr. Ana Silva to the council.", "Ana Silva", "person"),
+        ("The dress was designed by Vera Wang for the gala.", "Vera Wang", "person"),
+        ("Marta Gomez, a senior engineer, led the inspection.", "Marta Gomez", "person"),
+        ("The Ministry of Transport approved the tunnel.", "Ministry of Transport", "organisation"),
+        ("Officials from the Bank of Portwell attended.", "Bank of Portwell", "organisation"),
+        ("Engineers from NASA joined the review.", "NASA", "organisation"),
+        ("The delegates met in Reykjavik on Monday.", "Reykjavik", "place"),
+        ("Her novel “The Quiet Harbour” won the prize.", "The Quiet Harbour", "work"),
+    ],
+)
+def test_a_candidate_of_each_kind_is_found_and_typed(sentence: str, text: str, kind: str) -> None:
+    assert found(sentence).get(text) == kind
+
+
+def test_a_capitalised_first_word_is_not_a_name() -> None:
+    names = found("Researchers found that the tunnel leaked. We must act now, she said.")
+    assert "Researchers" not in names and "We" not in names
+
+
+def test_a_function_word_opening_a_name_is_left_out() -> None:
+    assert "Ministry of Transport" in found("The Ministry of Transport approved the tunnel.")
+    assert "The Ministry of Transport" not in found(
+        "The Ministry of Transport approved the tunnel."
+    )
+
+
+def test_a_title_is_not_part_of_a_name() -> None:
+    names = found("Secretary General Lina Park said the talks would go on.")
+    assert "Lina Park" in names
+
+
+def test_an_amount_is_not_also_a_number() -> None:
+    kinds = [c.kind for c in extract("It cost $5 million.", common)]
+    assert kinds == ["money"]
+
+
+def test_a_number_inside_a_label_is_not_a_quantity() -> None:
+    assert not any(c.kind == "number" for c in extract("Cases of COVID-19 were reported.", common))
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "answers"),
+    [
+        ("Who met Anna Berg in Oslo?", "Anna Berg met Piet Vos in Oslo.", ["Piet Vos"]),
+        ("Where did Japan's delegates meet?", "Japan's delegates met in Helsinki.", ["Helsinki"]),
+    ],
+)
+def test_a_candidate_the_question_gives_is_not_an_answer(
+    question: str, sentence: str, answers: list[str]
+) -> None:
+    assert [c.text for c in extract(sentence, common) if not given_by(c, question)] == answers
+
+
+def test_given_by_compares_whole_words() -> None:
+    bank = CandidateAnswer("Bank of Japan", 0, 13, "organisation")
+    assert not given_by(bank, "What did Japan's cabinet approve?")
+    assert given_by(CandidateAnswer("Japan", 0, 5, "place"), "What did Japan's cabinet approve?")
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("Which baseball team's owner announced he may sell the franchise?", "team"),
+        ("Which state has the most confirmed cases of measles?", "state"),
+        ("What planet did the probe reach first?", "planet"),
+        ("Which Western European country has the lowest attack rate?", "country"),
+        ("What variant was found in the samples?", "variant"),
+        ("What is the capital of Norway?", None),
+        ("What will the council decide?", None),
+        ("Who designed the dress?", None),
+    ],
+)
+def test_the_focus_noun_is_the_class_the_question_names(question: str, focus: str | None) -> None:
+    assert focus_noun(question) == focus
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who designed the dress?", "person"),
+        ("Where was the summit held?", "place"),
+        ("When did the bridge open?", "date"),
+        ("How much has her fund raised?", "number"),
+        ("What percentage of voters turned out?", "percentage"),
+        ("Which company built the tunnel?", "organisation"),
+        ("Which team won the cup?", "name"),
+    ],
+)
+def test_each_question_asks_for_candidates_of_its_kind(question: str, kind: str) -> None:
+    assert kind in analyse(question).expected_kinds
+
+
+def test_open_questions_ask_for_no_candidate() -> None:
+    for question in ("Why did the council close the bridge?", "What is a sea wall?"):
+        assert analyse(question).expected_kinds == frozenset()
