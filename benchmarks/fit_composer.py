@@ -35,7 +35,6 @@ from esqa.answer.compose import Composer
 from esqa.answer.params import ComposerParams
 from esqa.answer.sentences import FEATURES
 from esqa.evaluate import normalise, read_questions
-from esqa.types import Hit
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -67,7 +66,9 @@ def read_set(name: str, qa_file: Path, index: Path, corpus: Path) -> list[dict[s
     return out
 
 
-def ranking_data(items: list[dict[str, Any]], composer_of: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+def ranking_data(
+    items: list[dict[str, Any]], composer_of: Any
+) -> list[tuple[np.ndarray, np.ndarray]]:
     groups = []
     for item in items:
         composer: Composer = composer_of(item["qa"])

@@ -196,7 +196,9 @@ NAMES = st.sampled_from(["Ashdale", "Northfield", "Portwell", "Millbrook", "East
 NOUNS = st.sampled_from(["buses", "bridges", "schools", "parks", "clinics"])
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     town=NAMES,
     noun=NOUNS,
