@@ -18,9 +18,9 @@ from synthetic_news import BRIDGE, HARBOUR
 from esqa import api
 from esqa.answer.compose import Composer
 from esqa.answer.params import ComposerParams
+from esqa.types import Answer
 
 MAX_ANSWER_CHARS = ComposerParams().max_answer_chars
-from esqa.types import Answer
 
 LONG_SENTENCE = (
     "The county transport office reported that bus ridership grew in every district, "
