@@ -17,27 +17,27 @@ from dataclasses import dataclass, field
 
 # Fitted by benchmarks/fit_composer.py (see the README, "Results"); the order is FEATURES'.
 FITTED_WEIGHTS: tuple[tuple[str, float], ...] = (
-    ("coverage", 0.919),
-    ("context_coverage", 4.601),
-    ("dense", 1.750),
-    ("rank", 1.129),
-    ("lexical", 0.591),
-    ("typed", 1.799),
-    ("novel", -0.165),
-    ("log_length", 0.381),
-    ("teaser", -0.138),
-    ("first", 0.024),
-    ("title", -0.182),
-    ("proximity", 0.135),
-    ("paraphrase", 0.088),
-    ("bag_similarity", 1.686),
-    ("bigrams", 2.465),
-    ("previous_coverage", 0.594),
-    ("next_coverage", 0.663),
-    ("chunk_coverage", 3.784),
-    ("typed_value", 0.891),
-    ("typed_entity", -1.712),
-    ("typed_definition", 1.446),
+    ("coverage", 0.715),
+    ("context_coverage", 5.059),
+    ("dense", 1.62),
+    ("rank", 1.156),
+    ("lexical", 0.588),
+    ("typed", 1.809),
+    ("novel", -0.255),
+    ("log_length", 0.383),
+    ("teaser", -0.186),
+    ("first", 0.031),
+    ("title", -0.163),
+    ("proximity", 0.108),
+    ("paraphrase", -0.167),
+    ("bag_similarity", 1.723),
+    ("bigrams", 2.429),
+    ("previous_coverage", 0.482),
+    ("next_coverage", 0.649),
+    ("chunk_coverage", 3.465),
+    ("typed_value", 0.585),
+    ("typed_entity", -1.543),
+    ("typed_definition", 1.388),
 )
 
 
@@ -72,8 +72,9 @@ class ComposerParams:
     lean_back: float = 0.5
     # Sentences read for candidates, best first.
     candidate_sentences: int = 40
-    # Confidence: a logistic function of the evidence (see Composer._confidence).
-    confidence_bias: float = -3.0
-    confidence_support: float = 4.0
-    confidence_margin: float = 1.0
-    confidence_share: float = 1.0
+    # Confidence: a logistic regression of "the answer is right" on the evidence
+    # (Composer.confidence), fitted by benchmarks/fit_composer.py as the weights are.
+    confidence_bias: float = -1.871
+    confidence_support: float = 0.611
+    confidence_margin: float = 1.053
+    confidence_share: float = 0.15
