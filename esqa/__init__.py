@@ -29,6 +29,7 @@ _EXPORTS = {
     "VerifyReport": "esqa.index.reader",
     "Settings": "esqa.settings",
     "Answer": "esqa.types",
+    "AnswerSpan": "esqa.types",
     "Article": "esqa.types",
     "Chunk": "esqa.types",
     "Citation": "esqa.types",
@@ -51,7 +52,16 @@ if TYPE_CHECKING:
     from esqa.index.changes import CorpusChanges
     from esqa.index.reader import VerifyReport
     from esqa.settings import Settings
-    from esqa.types import Answer, Article, Chunk, Citation, Document, Hit, Paragraph
+    from esqa.types import (
+        Answer,
+        AnswerSpan,
+        Article,
+        Chunk,
+        Citation,
+        Document,
+        Hit,
+        Paragraph,
+    )
 
 
 def __getattr__(name: str) -> object:
@@ -71,6 +81,7 @@ __all__ = [
     "AddResult",
     "AddedFile",
     "Answer",
+    "AnswerSpan",
     "Article",
     "BuildReport",
     "Chunk",
