@@ -60,7 +60,9 @@ class WordVectors:
             words = vocab.read_text(encoding="utf-8").split("\n")
         except (OSError, KeyError, ValueError, struct.error):
             return None
-        return cls(matrix, {w: i for i, w in enumerate(words) if w})
+        vocabulary = dict(zip(words, range(len(words)), strict=True))  # C-speed: 30,522 words
+        vocabulary.pop("", None)
+        return cls(matrix, vocabulary)
 
     def rows(self, words: Iterable[str]) -> tuple[list[str], np.ndarray]:
         """The words that are one word piece, and their unit vectors (one row each)."""
