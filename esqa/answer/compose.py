@@ -197,12 +197,19 @@ class Composer:
         best = sentences[0] if sentences else None
         # "I came up with ...": the writer of an opinion piece is named in its bio.
         opinion = best is not None and author_bio(q, best, self._neighbours) is not None
+        # Only a name given by the class a question names ("which team") leans on
+        # its article to cover the question: a date or an amount must stand in
+        # a sentence that covers it ("16 million" in a sentence about rare
+        # earths is not how many tons Japan imports).
+        focus_only = q.answer_type not in EXPECTED_KINDS
         if q.expected_kinds and sentences and not opinion:
             supported = rank_candidates(q, sentences, self.params)
             if supported:
                 best = supported[0].sentence
         support = (
-            self._support(best, qt, hits, sentences, bool(supported)) if best is not None else 0.0
+            self._support(best, qt, hits, sentences, bool(supported) and focus_only)
+            if best is not None
+            else 0.0
         )
         rival = next((s for s in sentences if best is not None and s.key != best.key), None)
         margin = best.score - rival.score if best is not None and rival is not None else 1.0
