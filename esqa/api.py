@@ -20,6 +20,7 @@ from typing import Any
 from esqa import settings
 from esqa.answer.compose import Composer, expand_query
 from esqa.answer.paraphrase import WordVectors
+from esqa.articles import ArticleEntry, Catalog, SourceText
 from esqa.embed.base import Embedder, bundled_model_path
 from esqa.embed.choice import make_embedder, with_precision
 from esqa.errors import EsqaError, IndexBusyError
@@ -320,6 +321,7 @@ class QA:
             pass  # `info()` reads it by name, and says so if that fails
         else:
             weakref.finalize(self, os.close, self.__sources_fd)
+        self.__catalog: Catalog | None = None
 
     def search(self, query: str, k: int = SEARCH_HITS) -> list[Hit]:
         """The k passages that best match the query, best first.
@@ -375,6 +377,32 @@ class QA:
     def _article_chunks(self, chunk: Chunk) -> list[Chunk]:
         """Every chunk of the article that holds `chunk`, in file order."""
         return article_chunks(self.index.chunks, chunk)
+
+    def articles(self) -> list[ArticleEntry]:
+        """Every article the index holds (title, publisher, date, file, lines), in corpus order."""
+        return self._catalog.articles()
+
+    def article_at(self, source: str, line: int) -> ArticleEntry | None:
+        """The article of the indexed file `source` that holds `line`, as the index recorded it.
+
+        Raises SourceNotFoundError when the index holds no file of that name.
+        """
+        return self._catalog.article_at(source, line)
+
+    def article(self, source: str) -> SourceText:
+        """The lines of the indexed file `source`, read from the corpus.
+
+        Only a name the index recorded is opened (never a path given here).
+        Raises SourceNotFoundError for any other name, or when the file is
+        gone. Example: `qa.article(answer.citations[0].source).lines`.
+        """
+        return self._catalog.read(source)
+
+    @property
+    def _catalog(self) -> Catalog:
+        if self.__catalog is None:
+            self.__catalog = Catalog(self.index, self.corpus)
+        return self.__catalog
 
     def info(self) -> IndexInfo:
         """What `esqa info` shows, as of loading (the corpus is not compared again)."""

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from esqa import __version__, settings
-from esqa.render import answer_text, hit_text
+from esqa.render import answer_text, describe_changes, hit_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -237,29 +237,13 @@ def _load(corpus: Path | None, index_dir: Path, refresh: bool = False) -> Any:
             err=True,
         )
     if qa.changes is not None and qa.changes.stale:
-        note = _describe_changes(qa.changes, index_dir, qa.corpus)
+        note = describe_changes(qa.changes, index_dir, qa.corpus)
         if qa.refresh_skipped:
             note += f"; not updated now: {qa.refresh_skipped}, so this is from the index as it was"
         else:
             note += ", or pass --refresh"
         click.echo(f"esqa: warning: {note}", err=True)
     return qa
-
-
-def _describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
-    parts = []
-    for label, names in (
-        ("added", changes.added),
-        ("changed", changes.changed),
-        ("removed", changes.removed),
-    ):
-        if names:
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            parts.append(f"{label}: {shown}")
-    return (
-        f"the corpus changed since the index was built ({'; '.join(parts)}); "
-        f"to update the index run: esqa index build --corpus {corpus} --index {index_dir}"
-    )
 
 
 @cli.command()
@@ -468,7 +452,7 @@ def info(as_json: bool, corpus: Path | None, index_dir: Path) -> None:
 
     details = api.info(index_dir, corpus)
     stale = details.changes is not None and details.changes.stale
-    note = _describe_changes(details.changes, index_dir, details.corpus) if stale else ""
+    note = describe_changes(details.changes, index_dir, details.corpus) if stale else ""
     if as_json:
         if stale:  # the text output says it on stdout; JSON readers may not look
             click.echo(f"esqa: warning: {note}", err=True)
@@ -507,6 +491,54 @@ def info(as_json: bool, corpus: Path | None, index_dir: Path) -> None:
     rows += [("skipped", f"{s}: {r}") for s, r in details.skipped.items()]
     for name, value in rows:
         click.echo(f"{name:<11}{value}")
+
+
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback lets other machines read the articles.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port, printed at start).",
+)
+@corpus_option
+@index_option
+@_errors_to_exit
+def serve(host: str, port: int, corpus: Path | None, index_dir: Path) -> None:
+    """Serve a web page and JSON API over the index: ask, search, and open every citation.
+
+    Pages: / (ask), /search, /corpus, /article; JSON: /api/ask?q=..., /api/search?q=...,
+    /api/info, /api/openapi.json. Read-only. Ctrl-C stops it.
+
+    Example: esqa serve --port 8000, then open http://127.0.0.1:8000/
+    """
+    from esqa.errors import EsqaError
+
+    try:
+        from esqa.web.server import serve as serve_web
+    except ModuleNotFoundError as exc:
+        raise EsqaError(
+            f"esqa serve needs {(exc.name or 'starlette').split('.')[0]}, which is not installed",
+            hint="install the web extra: pip install 'esqa[web]'",
+        ) from None
+    qa = _load(corpus, index_dir)
+
+    def announce(where: Any) -> None:
+        if not where.loopback:
+            click.echo(
+                f"esqa: note: listening on {where.host}, not only this machine: anyone who can "
+                "reach it can read every indexed article; --host 127.0.0.1 keeps it local",
+                err=True,
+            )
+        click.echo(f"esqa: serving {qa.index.path} at {where.url} (Ctrl-C stops)", err=True)
+
+    serve_web(qa, host, port, announce)
 
 
 def main() -> None:

@@ -66,3 +66,7 @@ class IndexBusyError(EsqaError):
 
 class TargetRefusedError(EsqaError):
     """The index location holds something that is not an esqa index, or overlaps the corpus."""
+
+
+class SourceNotFoundError(EsqaError):
+    """No indexed article file has that name (or it is gone from the corpus)."""

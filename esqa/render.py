@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import textwrap
+from pathlib import Path
+from typing import Any
 
 from esqa.types import Answer, AnswerSpan, Hit, line_range
 
@@ -85,3 +87,20 @@ def hit_text(rank: int, hit: Hit) -> str:
     if about:
         head += f"\n    {about}"
     return f"{head}\n{_quote(c.text)}\n"
+
+
+def describe_changes(changes: Any, index_dir: Path, corpus: Path) -> str:
+    """What changed in the corpus since the build (a `CorpusChanges`), and the command that updates."""
+    parts = []
+    for label, names in (
+        ("added", changes.added),
+        ("changed", changes.changed),
+        ("removed", changes.removed),
+    ):
+        if names:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            parts.append(f"{label}: {shown}")
+    return (
+        f"the corpus changed since the index was built ({'; '.join(parts)}); "
+        f"to update the index run: esqa index build --corpus {corpus} --index {index_dir}"
+    )

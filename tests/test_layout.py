@@ -28,7 +28,7 @@ STAGES = [
     {"esqa.stores"},
     {"esqa.index"},
     {"esqa.answer"},
-    {"esqa.evaluate", "esqa.api", "esqa.render"},
+    {"esqa.evaluate", "esqa.api", "esqa.render", "esqa.articles"},
     {"esqa.cli", "esqa.web"},
 ]
 
