@@ -101,8 +101,9 @@ def assert_one_line_error(result):
         (["ask"], ["--jsonl", "--json", "--refresh", "--corpus", "--index"]),
         (["add"], ["--replace", "--json", "--corpus", "--index"]),
         (["info"], ["--json", "--corpus", "--index"]),
+        (["serve"], ["--host", "--port", "--corpus", "--index", "127.0.0.1"]),
     ],
-    ids=["esqa", "index", "index-build", "search", "ask", "add", "info"],
+    ids=["esqa", "index", "index-build", "search", "ask", "add", "info", "serve"],
 )
 def test_help_of_every_command_lists_its_options(runner, args, options):
     result = run(runner, *args, "--help")
@@ -114,7 +115,7 @@ def test_help_of_every_command_lists_its_options(runner, args, options):
 
 def test_top_level_help_lists_the_commands(runner):
     result = run(runner, "--help")
-    for command in ("index", "search", "ask", "add", "info"):
+    for command in ("index", "search", "ask", "add", "info", "serve"):
         assert re.search(rf"^\s+{command}\b", result.output, re.MULTILINE)
 
 
