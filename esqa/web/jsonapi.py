@@ -139,7 +139,7 @@ def routes(site: Site) -> list[Route]:
             description: as `esqa info --json` prints it
             content: {application/json: {schema: {type: object}}}
         """
-        return JSONResponse(site.qa.info().to_dict())
+        return JSONResponse((await site.run(site.qa.info)).to_dict())
 
     async def openapi(request: Request) -> Response:
         """The OpenAPI description of this API."""

@@ -112,7 +112,7 @@ def routes(site: Site) -> list[Route]:
         """Every article with title, publisher, date and file; filtered by text."""
         needle = params.text(request.query_params, "filter", 200, "filter") or ""
         page = params.integer(request.query_params, "page", 1, 1, 10**6) or 1
-        entries = await site.run(site.qa.articles)
+        entries = await site.run(site.qa.articles, exclusive=False)
         words = needle.casefold().split()
         shown = [e for e in entries if all(w in _haystack(e) for w in words)]
         pages = max(1, -(-len(shown) // CORPUS_PAGE_SIZE))
