@@ -230,7 +230,9 @@ def main() -> None:
             f"corpus page, first listing of {listing['chunks']:,} chunks "
             f"({listing['articles']:,} articles): {listing['first_listing_s']:.2f} s"
         )
-    print(f"target: /api/ask server median <= {TARGET_MS:.0f} ms; load {result['load_average_after']}")
+    print(
+        f"target: /api/ask server median <= {TARGET_MS:.0f} ms; load {result['load_average_after']}"
+    )
 
 
 if __name__ == "__main__":

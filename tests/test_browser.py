@@ -15,25 +15,12 @@ from typing import Any
 
 import pytest
 from conftest import SEEDS, write_corpus
-from helpers.web import browser_missing, chromium, esqa_serve
+from helpers.web import HOSTILE, HOSTILE_NAME, browser_missing, chromium, esqa_serve
 
 pytestmark = pytest.mark.browser
 
 QUESTION = "what is ESPA's fourth pillar"
 PILLAR_FILE = "003_116bf12851cd3169.txt"
-HOSTILE = {
-    "hostile.txt": (
-        "<script>window.__pwned = 1; alert('title')</script> Cabinet approves undersea cable plan\n"
-        "\n"
-        'The Ministry of Economy said <img src=x onerror="window.__pwned=2"> undersea cables '
-        "are critical goods, and <script>window.__pwned=3</script> officials agreed.\n"
-        "\n"
-        '<svg onload="window.__pwned=4"></svg> Officials said undersea cables would matter.\n'
-    ),
-    '"><img src=y onerror="window.__pwned=5">.txt': (
-        "Rates rise again\n\nThe central bank raised its main rate on undersea cable bonds.\n"
-    ),
-}
 WAIT = 60  # seconds; the first answer of a new process loads the model
 
 
@@ -183,7 +170,7 @@ def test_a_hostile_article_runs_no_script_on_any_page(browser, hostile_server):
     pages = [
         "corpus",
         f"article?source=hostile.txt&start=1&end=5&quote={quote}&q=%3Cscript%3E",
-        "article?source=" + urllib.parse.quote('"><img src=y onerror="window.__pwned=5">.txt'),
+        "article?source=" + urllib.parse.quote(HOSTILE_NAME),
         "search?q=undersea+cables&k=10",
         "?q=what+do+officials+say+about+undersea+cables",
     ]
@@ -196,9 +183,7 @@ def test_a_hostile_article_runs_no_script_on_any_page(browser, hostile_server):
     assert "<script>window.__pwned = 1;" in browser.find_element(By.ID, "L1").text
     assert "<script>window.__pwned=3</script>" in browser.find_element(By.ID, "quote").text
     browser.get(base + "corpus")
-    assert '"><img src=y onerror="window.__pwned=5">.txt' in browser.find_element(
-        By.TAG_NAME, "tbody"
-    ).text
+    assert HOSTILE_NAME in browser.find_element(By.TAG_NAME, "tbody").text
 
 
 def test_the_policy_blocks_inline_handlers_even_if_markup_got_in(browser, hostile_server):
@@ -206,7 +191,7 @@ def test_the_policy_blocks_inline_handlers_even_if_markup_got_in(browser, hostil
     # As if an article's markup had slipped past the escaping.
     browser.execute_script(
         "document.body.insertAdjacentHTML('beforeend',"
-        " '<img src=\"/static/nothing.png\" onerror=\"window.__pwned=6\">')"
+        ' \'<img src="/static/nothing.png" onerror="window.__pwned=6">\')'
     )
     browser.execute_script("return new Promise(r => setTimeout(r, 500))")
     assert browser.execute_script("return window.__pwned") is None

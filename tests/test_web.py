@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner
 from conftest import SEEDS, HashedEmbedder, seed_lines, write_corpus
+from helpers.web import HOSTILE, HOSTILE_NAME
 
 from esqa import api
 from esqa.api import QA
@@ -29,21 +30,6 @@ from esqa.web.app import create_app  # noqa: E402
 QUESTION = "what is ESPA's fourth pillar"
 PILLAR_FILE = "003_116bf12851cd3169.txt"
 
-HOSTILE = {
-    "hostile.txt": (
-        "<script>window.__pwned = 1; alert('title')</script> Cabinet approves undersea cable plan\n"
-        "\n"
-        'The Ministry of Economy said <img src=x onerror="window.__pwned=2"> undersea cables '
-        "are critical goods, and <script>alert(document.cookie)</script> officials agreed.\n"
-        "\n"
-        "Officials said the \"quoted\" & 'single' change on undersea cables would take effect "
-        "next year.\n"
-    ),
-    # A file name is article text too: it is shown and put in links.
-    'x"><img src=y onerror=alert(3)>.txt': (
-        "Rates rise again\n\nThe central bank raised its main rate on undersea cable bonds.\n"
-    ),
-}
 SECRET = "top-secret-outside-the-corpus"
 
 
@@ -434,13 +420,13 @@ def test_hostile_article_text_is_escaped_on_every_page(hostile):
         scripts = page.find("script")
         assert [s["attrs"].get("src") for s in scripts] == ["/static/esqa.js"], name
         assert all(s["text"] == "" for s in scripts), name
-        assert page.find("img") == [], name
+        assert page.find("img") == [] and page.find("svg") == [], name
         handlers = [(e["tag"], a) for e in page.elements for a in e["attrs"] if a.startswith("on")]
         assert handlers == [], name
     # ... and shown as the text it is.
     assert "<script>window.__pwned = 1;" in Page(pages["hostile.txt"]).one("div", id="L1")["text"]
     assert "&lt;script&gt;" in pages["corpus"] or "&lt;img" in pages["corpus"]
-    assert "<img src=y onerror=alert(3)>.txt" in Page(pages["corpus"]).one("tbody")["text"]
+    assert HOSTILE_NAME in Page(pages["corpus"]).one("tbody")["text"]
 
 
 def test_hostile_text_reaches_the_json_api_verbatim(hostile):
@@ -514,18 +500,6 @@ def test_the_server_only_reads(client, method, path):
         ("/?q=rare&k=0", "from 1 to 50"),
         ("/search?q=", "empty"),
         ("/search?q=rare&k=abc", "whole number"),
-    ],
-)
-def test_bad_questions_get_a_400_page_that_says_what_to_do(client, path, why):
-    response = client.get(path)
-    assert response.status_code == 400
-    assert why in Page(response.text).one("p", class_="error")["text"]
-    assert Page(response.text).find("input", id="q")  # the box is there to try again
-
-
-@pytest.mark.parametrize(
-    "path, why",
-    [
         ("/api/ask", "give the question"),
         ("/api/ask?q=", "empty"),
         ("/api/ask?q=" + "word%20" * 5000, "at most 2,000"),
@@ -536,11 +510,16 @@ def test_bad_questions_get_a_400_page_that_says_what_to_do(client, path, why):
         ("/api/search?q=rare&k=101", "from 1 to 100"),
     ],
 )
-def test_bad_api_requests_get_a_400_json_error(client, path, why):
+def test_bad_questions_get_a_400_that_says_what_to_send(client, path, why):
     response = client.get(path)
     assert response.status_code == 400
-    body = response.json()
-    assert body["status"] == 400 and why in body["error"]
+    if path.startswith("/api/"):  # a JSON error object
+        body = response.json()
+        assert body["status"] == 400 and why in body["error"]
+    else:  # the page again, with the message and the box to try again
+        page = Page(response.text)
+        assert why in page.one("p", class_="error")["text"]
+        assert page.find("input", id="q")
 
 
 def test_an_unknown_page_is_a_404_page_and_an_unknown_api_path_a_404_object(client):

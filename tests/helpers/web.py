@@ -42,6 +42,22 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+# Articles that try to run script in a page, by their text and by their file name.
+HOSTILE = {
+    "hostile.txt": (
+        "<script>window.__pwned = 1; alert('title')</script> Cabinet approves undersea cable plan\n"
+        "\n"
+        'The Ministry of Economy said <img src=x onerror="window.__pwned=2"> undersea cables '
+        "are critical goods, and <script>window.__pwned=3</script> officials agreed.\n"
+        "\n"
+        '<svg onload="window.__pwned=4"></svg> Officials said the "quoted" & \'single\' change '
+        "on undersea cables would take effect next year.\n"
+    ),
+    '"><img src=y onerror="window.__pwned=5">.txt': (
+        "Rates rise again\n\nThe central bank raised its main rate on undersea cable bonds.\n"
+    ),
+}
+HOSTILE_NAME = '"><img src=y onerror="window.__pwned=5">.txt'
 _SERVING = re.compile(r"esqa: serving .* at (http://\S+) ")
 
 
