@@ -17,9 +17,10 @@ from helpers.web import esqa_serve
 pytest.importorskip("uvicorn", reason="the web extra is not installed: pip install 'esqa[web]'")
 
 
-def get(url: str) -> tuple[int, dict[str, str], bytes]:
+def get(url: str, host: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
@@ -34,6 +35,17 @@ def test_serve_listens_on_loopback_by_default_and_answers(fake_seed_index):
         status, _, body = get(server.url + "?q=what+is+ESPA%27s+fourth+pillar")
         assert status == 200 and b'class="answer"' in body
         assert "note" not in server.stderr()
+
+
+def test_on_loopback_it_answers_to_loopback_names_only(fake_seed_index):
+    """A page whose domain is made to resolve to 127.0.0.1 (DNS rebinding) reads nothing."""
+    with esqa_serve("--index", fake_seed_index, "--corpus", SEEDS, fake=True) as server:
+        port = server.url.rsplit(":", 1)[1].strip("/")
+        for name in ("localhost", "127.0.0.1", "LOCALHOST"):
+            assert get(server.url + "api/info", host=f"{name}:{port}")[0] == 200
+        status, _, body = get(server.url + "api/info", host=f"attacker.example:{port}")
+        assert status == 400 and b"this server answers to" in body
+        assert b"counts" not in body
 
 
 def test_serve_says_so_when_it_listens_beyond_this_machine(fake_seed_index):

@@ -481,6 +481,14 @@ def test_every_response_forbids_inline_script_and_other_origins(client, path):
     assert re.fullmatch(r"app;dur=\d+\.\d\d", response.headers["server-timing"])
 
 
+def test_an_app_told_its_names_refuses_requests_for_any_other(qa):
+    app = create_app(qa, hosts={"127.0.0.1", "localhost"})
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/api/info").status_code == 200
+    refused = TestClient(app, base_url="http://rebound.example:8000").get("/api/info")
+    assert refused.status_code == 400 and "answers to 127.0.0.1, localhost only" in refused.text
+    assert "content-security-policy" in refused.headers
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 @pytest.mark.parametrize("path", ["/", "/api/ask", "/article", "/static/esqa.css"])
 def test_the_server_only_reads(client, method, path):

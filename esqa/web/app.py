@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,6 +51,7 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
 ]
 
 
@@ -104,8 +106,14 @@ class Site:
         return HTMLResponse(html, status_code=status)
 
 
-def create_app(qa: QA) -> Starlette:
-    """The web application over a loaded index (`esqa.load()`)."""
+def create_app(qa: QA, hosts: Collection[str] | None = None) -> Starlette:
+    """The web application over a loaded index (`esqa.load()`).
+
+    `hosts`: the names the server answers to (the `Host` header, without the
+    port); None answers to any. A server on loopback names its own, so that
+    a web page whose domain is made to resolve to 127.0.0.1 (DNS rebinding)
+    cannot read it from the user's browser.
+    """
     from esqa.web import jsonapi, pages
 
     site = Site(qa)
@@ -119,7 +127,7 @@ def create_app(qa: QA) -> Starlette:
         # Inside Starlette's own error middleware, so that an unexpected
         # exception is answered here and never reaches it (it would re-raise
         # the exception for the server to log with its traceback).
-        middleware=[Middleware(_Guard)],
+        middleware=[Middleware(_Guard, hosts=hosts)],
         exception_handlers={
             HTTPException: _http_error(site),
             EsqaError: _esqa_error(site),
@@ -184,8 +192,9 @@ class _Guard:
     response and one line in the log.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hosts: Collection[str] | None = None) -> None:
         self.app = app
+        self.hosts = None if hosts is None else {h.lower() for h in hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -206,6 +215,14 @@ class _Guard:
                 ]
             await send(message)
 
+        host = _host_of(Headers(scope=scope).get("host", ""))
+        if self.hosts is not None and host not in self.hosts:
+            refusal = (
+                f"this server answers to {', '.join(sorted(self.hosts))} only, not {host[:100]!r}; "
+                "open it by one of those names"
+            )
+            await PlainTextResponse(refusal, status_code=400)(scope, receive, send_with_headers)
+            return
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
@@ -226,3 +243,11 @@ class _Guard:
                 else HTMLResponse(f"<!doctype html><title>esqa: error</title><p>{message}</p>", 500)
             )
             await response(scope, receive, send_with_headers)
+
+
+def _host_of(header: str) -> str:
+    """The name in a `Host` header, without its port ("[::1]:8000" -> "[::1]")."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header.partition("]")[0] + "]"
+    return header.partition(":")[0]

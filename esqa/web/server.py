@@ -75,10 +75,17 @@ def serve(
     sock, where = bind(host, port)
     if announce is not None:
         announce(where)
+    # On loopback, only the names of loopback: see `create_app`'s `hosts`.
+    names = {
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        where.host if ":" not in where.host else f"[{where.host}]",
+    }
     # log_config=None: uvicorn's lines go through the root logger, which the
     # CLI filters to esqa's own lines and errors; no access log.
     config = uvicorn.Config(
-        create_app(qa),
+        create_app(qa, hosts=names if where.loopback else None),
         log_config=None,
         access_log=False,
         lifespan="off",
