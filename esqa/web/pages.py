@@ -40,7 +40,7 @@ def routes(site: Site) -> list[Route]:
             question = params.question(request.query_params)
             k = params.integer(request.query_params, "k", settings.ANSWER_PASSAGES, 1, 50)
         except HTTPException as exc:
-            raw = request.query_params.get("q", "")[: params.MAX_QUESTION_CHARS]
+            raw = params.shown(request.query_params.get("q", ""))
             return _ask_page(site, request, raw, None, [], str(exc.detail), exc.status_code)
         if question is None:
             return _ask_page(site, request, "", None, [], "", 200)
@@ -94,7 +94,7 @@ def routes(site: Site) -> list[Route]:
     async def search(request: Request) -> Response:
         """Ranked passages for a query, each opening the article view."""
         error, hits, status = "", None, 200
-        raw = request.query_params.get("q", "")[: params.MAX_QUESTION_CHARS]
+        raw = params.shown(request.query_params.get("q", ""))
         try:
             query = params.question(request.query_params, what="query")
             k = params.integer(request.query_params, "k", settings.SEARCH_HITS, 1, 100)

@@ -27,6 +27,11 @@ def bad_request(message: str) -> HTTPException:
     return HTTPException(status_code=400, detail=message)
 
 
+def shown(value: str) -> str:
+    """A refused question as the box shows it again to be corrected: cut, without NULs."""
+    return value[:MAX_QUESTION_CHARS].replace("\x00", "")
+
+
 def text(params: QueryParams, name: str, limit: int, what: str) -> str | None:
     """The parameter's value (None when absent), refused when longer than `limit`."""
     value = params.get(name)
