@@ -80,9 +80,10 @@ class Site:
     async def run(self, func: Callable[..., T], *args: Any, exclusive: bool = True) -> T:
         """Call the library off the event loop, one call at a time unless not `exclusive`.
 
-        Listing the corpus reads the whole chunk table the first time (about
-        5 s at 100,000 chunks under load): it only reads cached, immutable
-        data, so it runs beside questions rather than holding them up.
+        Listing the corpus reads the whole chunk table the first time (5 to
+        7 s at 100,000 chunks under load, `benchmarks/serve.py`): it only
+        reads cached, immutable data, so it runs beside questions rather
+        than holding them up.
         """
 
         def call() -> T:
