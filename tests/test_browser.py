@@ -75,7 +75,7 @@ def background(driver: Any, element: Any) -> str:
     return driver.execute_script("return getComputedStyle(arguments[0]).backgroundColor", element)
 
 
-def check_line_18_is_cited_and_in_view(driver: Any) -> None:
+def check_line_18_is_cited_and_in_view(driver: Any, span: dict[str, Any] | None) -> None:
     from selenium.webdriver.common.by import By
 
     wait_until(driver, lambda d: d.find_elements(By.ID, "L18"))
@@ -88,6 +88,17 @@ def check_line_18_is_cited_and_in_view(driver: Any) -> None:
     quote = driver.find_element(By.ID, "quote")  # the quote, marked inside line 18
     assert quote.tag_name == "mark" and "secret patent system" in quote.text
     assert in_view(driver, quote, whole=True)
+    spans = [m.text for m in quote.find_elements(By.CSS_SELECTOR, "mark.span")]
+    assert spans == ([span["text"]] if span else [])  # the answer's span, inside the quote
+
+
+def _api_span(base: str) -> dict[str, Any] | None:
+    """The answer's span as the JSON API gives it (None when the composer gives none)."""
+    url = f"{base}api/ask?{urllib.parse.urlencode({'q': QUESTION})}"
+    span: dict[str, Any] | None = json.loads(urllib.request.urlopen(url, timeout=WAIT).read())[
+        "answer_span"
+    ]
+    return span
 
 
 @pytest.mark.real
@@ -108,8 +119,7 @@ def test_an_answer_appears_in_place_and_citation_1_opens_line_18(browser, seeds_
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query)["q"] == [
         QUESTION
     ]
-    api = f"{seeds_server.url}api/ask?{urllib.parse.urlencode({'q': QUESTION})}"
-    span = json.loads(urllib.request.urlopen(api, timeout=WAIT).read()).get("answer_span")
+    span = _api_span(seeds_server.url)
     marks = [m.text for m in answer.find_elements(By.CSS_SELECTOR, "mark.span")]
     if span:  # the composer names the answer's span: it is highlighted
         assert "secret patent system" in span["text"] and marks == [span["text"]]
@@ -117,7 +127,7 @@ def test_an_answer_appears_in_place_and_citation_1_opens_line_18(browser, seeds_
         assert marks == []
 
     browser.find_element(By.CSS_SELECTOR, "#c1 a.cite").click()
-    check_line_18_is_cited_and_in_view(browser)
+    check_line_18_is_cited_and_in_view(browser, span)
 
     browser.find_element(By.PARTIAL_LINK_TEXT, "Back to the answer").click()
     wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#answer p.answer"))
@@ -136,7 +146,7 @@ def test_without_javascript_asking_and_the_article_view_still_work(browser, seed
         wait_until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#answer p.answer"))
         assert "secret patent system" in driver.find_element(By.ID, "answer").text
         driver.find_element(By.CSS_SELECTOR, "#c1 a.cite").click()
-        check_line_18_is_cited_and_in_view(driver)
+        check_line_18_is_cited_and_in_view(driver, _api_span(seeds_server.url))
     finally:
         driver.quit()
 

@@ -21,6 +21,7 @@ from esqa import api
 from esqa.api import QA
 from esqa.cli import cli
 from esqa.errors import IndexInvalidError
+from esqa.types import AnswerSpan
 
 pytest.importorskip("starlette", reason="the web extra is not installed: pip install 'esqa[web]'")
 from starlette.testclient import TestClient  # noqa: E402
@@ -164,62 +165,56 @@ def test_a_not_answered_question_says_so_plainly(client, qa):
     assert page.one("h3")["text"] == "Closest passages"
 
 
-def test_the_answer_is_highlighted_exactly_where_the_composer_gives_a_span(client, qa):
-    span = getattr(qa.ask(QUESTION), "span", None)
+@pytest.mark.parametrize(
+    "question", [QUESTION, "who is a director at the Institute of Geoeconomics?"]
+)
+def test_the_answer_span_is_highlighted_in_the_answer_and_the_first_quote(client, qa, question):
+    answer = qa.ask(question)
+    assert answer.span is not None  # the composer names the answering phrase
+    page = Page(client.get("/", params={"q": question}).text)
+    in_answer = [m["text"] for m in page.find("mark", class_="span")]
+    assert in_answer == [answer.span.text, answer.span.text]  # the answer, then quote [1]
+    shown = page.one("p", class_="answer")["text"]
+    assert answer.span.text in shown and words(shown) == words(answer.text)
+    quote = page.one("li", id="c1")
+    assert words(answer.citations[0].quote) in words(quote["text"])
+
+
+def test_the_article_view_marks_the_span_inside_the_quote(client, qa):
+    answer = qa.ask(QUESTION)
     page = Page(client.get("/", params={"q": QUESTION}).text)
-    marks = [m["text"] for m in page.one("p", class_="answer") and page.find("mark", class_="span")]
-    if span is None:  # the composer gives no span yet: the answer is shown plainly
-        assert marks == []
-    else:
-        assert marks and all(m == span.text for m in marks)
+    href = page.find("a", class_="cite")[0]["attrs"]["href"]
+    assert f"span={answer.span.start}-{answer.span.end}" in href
+    view = Page(client.get(href).text)
+    (quote,) = view.find("mark", class_="quote")  # the span is marked inside the quote
+    assert quote["text"] == answer.citations[0].quote and quote["attrs"]["id"] == "quote"
+    assert [m["text"] for m in view.find("mark", class_="span")] == [answer.span.text]
 
 
-@dataclasses.dataclass(frozen=True)
-class _SpannedAnswer:
-    """An answer as the composer gives it once answers carry a span (issue 13)."""
-
-    inner: Any
-    span: Any
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-class _SpanQA(QA):
-    """The loaded index, answering with the answer's text as its span in the first quote."""
+class _WrongSpanQA(QA):
+    """Answers whose span does not name the text at its offsets of the quote."""
 
     def ask(self, question: str, k: int = 24) -> Any:
         answer = super().ask(question, k)
-        quote = answer.citations[0].quote
-        start = quote.find(answer.text)
-        assert start >= 0, "the test needs an answer that is a phrase of its first quote"
-        end = start + len(answer.text)
-        return _SpannedAnswer(answer, SimpleNamespace(text=quote[start:end], start=start, end=end))
+        return dataclasses.replace(answer, span=AnswerSpan("not in the quote", 0, 16))
 
 
-@pytest.fixture(scope="module")
-def span_client(qa) -> TestClient:
-    spanned = _SpanQA(qa.index, qa.embedder, corpus=qa.corpus, changes=qa.changes)
-    return TestClient(create_app(spanned))
+def test_a_span_that_is_not_its_quotes_text_is_not_marked(qa):
+    wrong = _WrongSpanQA(qa.index, qa.embedder, corpus=qa.corpus, changes=qa.changes)
+    page = Page(TestClient(create_app(wrong)).get("/", params={"q": QUESTION}).text)
+    assert page.find("mark") == []
+    assert "span=" not in page.find("a", class_="cite")[0]["attrs"]["href"]
 
 
-def test_the_answer_span_is_highlighted_in_the_answer_and_the_first_quote(span_client, qa):
-    answer = qa.ask(QUESTION)
-    page = Page(span_client.get("/", params={"q": QUESTION}).text)
-    marks = [m for m in page.find("mark") if "span" in m["attrs"]["class"].split()]
-    assert [m["text"] for m in marks] == [answer.text, answer.text]  # the answer, quote [1]
-    first = page.one("li", id="c1")
-    assert words(answer.citations[0].quote) in words(first["text"])
+def test_an_answer_without_a_span_is_shown_plainly(qa):
+    class NoSpanQA(QA):
+        def ask(self, question: str, k: int = 24) -> Any:
+            return dataclasses.replace(super().ask(question, k), span=None)
 
-
-def test_the_article_view_marks_the_span_inside_the_quote(span_client, qa):
-    answer = qa.ask(QUESTION)
-    page = Page(span_client.get("/", params={"q": QUESTION}).text)
-    href = page.find("a", class_="cite")[0]["attrs"]["href"]
-    view = Page(span_client.get(href).text)
-    assert [m["text"] for m in view.find("mark", class_="span")] == [answer.text]
-    quote = "".join(m["text"] for m in view.find("mark"))
-    assert quote == answer.citations[0].quote
+    plain = NoSpanQA(qa.index, qa.embedder, corpus=qa.corpus, changes=qa.changes)
+    page = Page(TestClient(create_app(plain)).get("/", params={"q": QUESTION}).text)
+    assert page.find("mark") == []
+    assert words(page.one("p", class_="answer")["text"]) == words(qa.ask(QUESTION).text)
 
 
 # -- the article view ----------------------------------------------------------------------

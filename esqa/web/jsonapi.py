@@ -36,11 +36,23 @@ _CITATION = {
 }
 _ANSWER = {
     "type": "object",
-    "required": ["question", "answered", "answer", "confidence", "citations"],
+    "required": ["question", "answered", "answer", "answer_span", "confidence", "citations"],
     "properties": {
         "question": {"type": "string"},
         "answered": {"type": "boolean", "description": "false: the articles do not answer"},
         "answer": {"type": "string", "description": "verbatim sentences from the articles"},
+        "answer_span": {
+            "type": "object",
+            "nullable": True,
+            "description": "the phrase that answers, inside the first citation's quote: "
+            "quote[start:end] == text; null for list, reason and definition answers",
+            "required": ["text", "start", "end"],
+            "properties": {
+                "text": {"type": "string"},
+                "start": {"type": "integer"},
+                "end": {"type": "integer"},
+            },
+        },
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}},
     },

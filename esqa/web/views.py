@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from esqa.articles import ArticleEntry, SourceText
@@ -29,6 +28,9 @@ class Piece:
     text: str
     mark: str | None = None
     anchor: bool = False  # where the article view's `#quote` link lands
+    # A quote holding the answer's span: its runs, the span marked (the
+    # article view nests the span's mark inside the quote's).
+    inner: tuple[Piece, ...] = ()
 
 
 def pieces(text: str, marks: Sequence[tuple[int, int, str]]) -> list[Piece]:
@@ -50,20 +52,16 @@ def pieces(text: str, marks: Sequence[tuple[int, int, str]]) -> list[Piece]:
 
 
 def span_offsets(answer: Answer) -> tuple[int, int] | None:
-    """The answer span's (start, end) inside the first citation's quote, when the answer has one.
+    """The answer span's (start, end) inside the first citation's quote, when it has one.
 
-    The composer may give an `Answer` a `span` (an object or mapping with
-    `start` and `end`); offsets that do not fall inside the quote are ignored.
+    A span that is not the text at its offsets of the quote is not marked.
     """
-    span: Any = getattr(answer, "span", None)
+    span = answer.span
     if span is None or not answer.citations:
         return None
-    get = span.get if isinstance(span, dict) else lambda name: getattr(span, name, None)
-    start, end = get("start"), get("end")
-    quote = answer.citations[0].quote
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(quote)):
+    if answer.citations[0].quote[span.start : span.end] != span.text or span.start >= span.end:
         return None
-    return start, end
+    return span.start, span.end
 
 
 def answer_pieces(answer: Answer) -> list[Piece]:
@@ -211,7 +209,7 @@ def article_view(
         LineView(
             number=n,
             cited=bool(cited and cited[0] <= n <= cited[1]),
-            pieces=pieces(text.lines[n - 1], marks.get(n, [])),
+            pieces=_nest(pieces(text.lines[n - 1], marks.get(n, []))),
         )
         for n in range(first, last + 1)
     ]
@@ -228,6 +226,21 @@ def article_view(
     )
 
 
+def _nest(flat: list[Piece]) -> list[Piece]:
+    """Runs of quote and span pieces as one quote piece with the span inside it."""
+    out: list[Piece] = []
+    for piece in flat:
+        if piece.mark in ("quote", "span"):
+            if out and out[-1].mark == "quote":
+                last = out[-1]
+                out[-1] = Piece(last.text + piece.text, "quote", inner=(*last.inner, piece))
+            else:
+                out.append(Piece(piece.text, "quote", inner=(piece,)))
+        else:
+            out.append(piece)
+    return out
+
+
 def _set_anchor(lines: list[LineView], at: int) -> None:
     """Put the anchor on the first marked piece of the cited lines, else on the first one."""
     for line in lines[at:]:
@@ -235,10 +248,10 @@ def _set_anchor(lines: list[LineView], at: int) -> None:
             break
         for i, piece in enumerate(line.pieces):
             if piece.mark:
-                line.pieces[i] = Piece(piece.text, piece.mark, anchor=True)
+                line.pieces[i] = Piece(piece.text, piece.mark, anchor=True, inner=piece.inner)
                 return
     first = lines[at].pieces
-    first[0] = Piece(first[0].text, first[0].mark, anchor=True)
+    first[0] = Piece(first[0].text, first[0].mark, anchor=True, inner=first[0].inner)
 
 
 def _by_line(
