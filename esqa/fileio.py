@@ -60,3 +60,21 @@ def write_file_atomically(path: Path, data: bytes) -> None:
         Path(handle.name).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def make_folders(path: Path) -> None:
+    """`path.mkdir(parents=True, exist_ok=True)`, without recursion.
+
+    Python 3.11's `Path.mkdir` and `os.makedirs` recurse once per missing
+    folder: a file nested a thousand folders deep would raise RecursionError.
+    """
+    missing = []
+    while not path.is_dir() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            if not folder.is_dir():
+                raise

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from esqa.errors import CorpusWriteError
-from esqa.fileio import write_file_atomically
+from esqa.fileio import make_folders, write_file_atomically
 from esqa.index.build import BuildReport
 from esqa.index.write_errors import write_error
+from esqa.ingest.files import walk_folder
 from esqa.ingest.textfile import NotTextError, decode_bytes
 
 ADDED = "added"
@@ -179,7 +180,7 @@ def _candidates(paths: Sequence[Path], root: Path) -> Iterator[tuple[Path, str |
 
 def _folder_files(folder: Path, root: Path) -> Iterator[tuple[Path, str | None]]:
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+    for dirpath, dirnames, filenames in walk_folder(folder):  # os.walk recurses
         here = Path(dirpath)
         # Hidden folders are not indexed, and the corpus itself may sit inside
         # the folder: copying it into itself would never end.
@@ -234,7 +235,7 @@ def _copy_one(
             )
         action = REPLACED
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(destination.parent)  # Path.mkdir recurses per missing folder
         # Checked again just before writing: a folder swapped for a link meanwhile.
         if not destination.parent.resolve().is_relative_to(root):
             return _skip(origin, name, "its place in the corpus lies outside the corpus")
