@@ -27,6 +27,15 @@ DEFAULT_INDEX = Path("indexes/default")
 # quarter more time per question; the development set is the same at both.
 ANSWER_PASSAGES = 24
 SEARCH_HITS = 5  # passages `esqa search` and `qa.search()` return
+# A corpus file larger than this, or of more lines, is skipped with a warning
+# (and listed as skipped): an article is kilobytes, and ingesting and
+# embedding 64 MiB of text takes minutes to hours (benchmarks/pathological.py).
+# Every line costs about 600 bytes of memory while the file is parsed, so the
+# lines are capped too: a million lines is 64 MiB of text wrapped at 67
+# characters, and 64 MiB of one-character lines would need 20 GB. Read at
+# every use, so a test may lower them.
+MAX_FILE_BYTES = 64 * 2**20
+MAX_FILE_LINES = 1_000_000
 # `auto`: ONNX when onnxruntime is installed and the export is cached or can be
 # made (which needs torch once), else sentence-transformers. `module:Class`
 # names any class with the `esqa.embed.base.Embedder` methods, made with no

@@ -154,9 +154,17 @@ def ends_sentence(text: str) -> bool:
     return bool(_TERMINAL.search(text.rstrip(_INVISIBLE)))
 
 
+# No dateline is longer ("Japan Times, Updated: September 16, 2025 09:41 JST" is
+# 51). Matching `_GLUED_DATE` costs about 1.5 us per character, and a line of
+# twelve words can be megabytes long (a page scraped without spaces).
+DATELINE_MAX_CHARS = 200
+
+
 def parse_dateline(line: str) -> Dateline | None:
     """Recognise a date line; returns the publisher glued in front, if any."""
     text = line.strip(_INVISIBLE)
+    if len(text) > DATELINE_MAX_CHARS:
+        return None
     if _RELATIVE_TIME.match(text):
         return Dateline(None, None)
     m = _GLUED_DATE.match(text)

@@ -20,9 +20,14 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 _WORD = re.compile(r"\S+")
-# pysbd is thorough but slow on very long inputs; text beyond this is split
-# at newlines and then at this size before it is handed over.
+# pysbd is thorough but slow on long inputs: for each abbreviation it finds it
+# rewrites the whole text, so its time per character grows with the length (5
+# us/char at 2,000 characters, 6 at 5,000, 16 at 20,000, 23 at 40,000). A text
+# longer than this (a page scraped without line breaks) is handed over in
+# pieces of at most `_PIECE_CHARS`, cut at sentence ends, which keeps the
+# splitting linear in the length.
 _SEGMENT_MAX_CHARS = 20_000
+_PIECE_CHARS = 4_000
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def _segment(text: str) -> list[Span]:
     text = text.replace("\n", " ")
     for piece in _pieces(text):
         pos = piece.start
-        for sentence in _segmenter().segment(text[piece.start : piece.end]):
+        for sentence in _pysbd_sentences(text[piece.start : piece.end]):
             stripped = sentence.strip()
             if not stripped:
                 continue
@@ -119,20 +124,45 @@ def _segment(text: str) -> list[Span]:
     return spans
 
 
+def _pysbd_sentences(text: str) -> list[str]:
+    """pysbd's sentences of text, without the character spans `segment` adds.
+
+    `Segmenter.segment` finds each sentence's span with a regular expression
+    compiled for it and run from the start of the text, which is quadratic in
+    the length (and floods `re`'s cache); the spans are found here instead,
+    from where the previous sentence ended (`_segment`).
+    """
+    if not text:
+        return []
+    return list(_segmenter().processor(text).process())
+
+
 def _pieces(text: str) -> list[Span]:
+    """Text as pysbd is given it: whole up to `_SEGMENT_MAX_CHARS`, else in pieces
+    of at most `_PIECE_CHARS`, cut after a sentence end where there is one."""
     if len(text) <= _SEGMENT_MAX_CHARS:
         return [Span(0, len(text))]
     pieces: list[Span] = []
-    for line in re.finditer(r"[^\n]+", text):
-        start = line.start()
-        while start < line.end():
-            end = min(line.end(), start + _SEGMENT_MAX_CHARS)
-            if end < line.end():  # move the cut back to a space, if there is one
-                space = text.rfind(" ", start + 1, end)
-                end = space if space > start else end
-            pieces.append(Span(start, end))
-            start = end
+    start = 0
+    while len(text) - start > _PIECE_CHARS:
+        end = _cut(text, start, start + _PIECE_CHARS)
+        pieces.append(Span(start, end))
+        start = end
+    pieces.append(Span(start, len(text)))
     return pieces
+
+
+def _cut(text: str, start: int, limit: int) -> int:
+    """Where to end a piece that starts at `start` and may not reach past `limit`:
+    after the last plain sentence end in its second half, else at its last space."""
+    cut = None
+    for m in _PLAIN_END.finditer(text, start + _PIECE_CHARS // 2, limit):
+        if not _ABBREVIATION.search(text, max(start, m.start() - 16), m.start()):
+            cut = m.end("close")
+    if cut is None:
+        space = text.rfind(" ", start + 1, limit)
+        cut = space if space > start else limit
+    return cut
 
 
 def _split_long(text: str, span: Span, budget: int, count: TokenCounter) -> list[Span]:
@@ -141,7 +171,7 @@ def _split_long(text: str, span: Span, budget: int, count: TokenCounter) -> list
     words: list[tuple[int, int]] = []
     for m in _WORD.finditer(text, span.start, span.end):
         words.extend(_cut_word(text, m.start(), m.end(), budget, count))
-    sizes = count([text[a:b] for a, b in words])
+    sizes = _count_blocks(count, text, words)
     parts: list[Span] = []
     start, used, prev_end = words[0][0], 0, words[0][1]
     for (a, b), size in zip(words, sizes, strict=True):
@@ -168,6 +198,20 @@ def _cut_word(
     return out
 
 
+# Texts given to the token counter at once: a tokenizer keeps every text's
+# encoding (ids, offsets, word pieces) until the call returns, about 2 KB a
+# sentence, so the 400,000 sentences of a 50 MB line would hold gigabytes.
+_COUNT_BLOCK = 2048
+
+
+def _count_blocks(count: TokenCounter, text: str, spans: Sequence[tuple[int, int]]) -> list[int]:
+    """count() of each span of text, in blocks of `_COUNT_BLOCK`."""
+    sizes: list[int] = []
+    for at in range(0, len(spans), _COUNT_BLOCK):
+        sizes.extend(count([text[a:b] for a, b in spans[at : at + _COUNT_BLOCK]]))
+    return sizes
+
+
 def windows(
     text: str, count: TokenCounter, params: ChunkingParams = ChunkingParams()
 ) -> list[Window]:
@@ -176,7 +220,7 @@ def windows(
     sentences = split_sentences(text)
     if not sentences:
         return []
-    sizes = count([text[s.start : s.end] for s in sentences])
+    sizes = _count_blocks(count, text, [(s.start, s.end) for s in sentences])
     units: list[tuple[Span, int]] = []
     for sentence, size in zip(sentences, sizes, strict=True):
         if size <= budget:

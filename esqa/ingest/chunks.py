@@ -7,6 +7,8 @@ relies on it) and a build from scratch and an incremental one number alike.
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections import defaultdict
 from collections.abc import Container, Sequence
 from dataclasses import replace
@@ -14,6 +16,8 @@ from dataclasses import replace
 from esqa.ingest.chunking import ChunkingParams, TokenCounter, windows
 from esqa.ingest.dedup import DedupItem, find_duplicates
 from esqa.types import Chunk, Document
+
+_BREAK = re.compile("\n")
 
 
 def find_dropped(documents: Sequence[Document]) -> dict[str, list[int]]:
@@ -43,6 +47,9 @@ def document_chunks(
             continue
         article = doc.article_of(paragraph)
         text = paragraph.text
+        # Where the paragraph's lines break: counting them again for every chunk
+        # would make a long paragraph's chunking quadratic.
+        breaks = [m.start() for m in _BREAK.finditer(text)]
         for window in windows(text, count, params):
             span = window.span
             chunks.append(
@@ -50,8 +57,8 @@ def document_chunks(
                     id=len(chunks),
                     source=paragraph.source,
                     paragraph=paragraph.number,
-                    line_start=paragraph.line_start + text.count("\n", 0, span.start),
-                    line_end=paragraph.line_start + text.count("\n", 0, span.end),
+                    line_start=paragraph.line_start + bisect.bisect_left(breaks, span.start),
+                    line_end=paragraph.line_start + bisect.bisect_left(breaks, span.end),
                     text=text[span.start : span.end],
                     article_title=article.title,
                     publisher=article.publisher,

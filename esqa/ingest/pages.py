@@ -25,8 +25,8 @@ from esqa.ingest.boilerplate import (
     parse_dateline,
     word_count,
 )
-from esqa.ingest.files import walk_corpus
-from esqa.ingest.textfile import NotTextError, decode_bytes, split_lines
+from esqa.ingest.files import list_corpus
+from esqa.ingest.textfile import NotTextError, check_size, decode_bytes, split_lines
 from esqa.types import Article, Document, Paragraph
 
 # A caption is a short text line directly above or below an image credit.
@@ -65,14 +65,16 @@ def _printable(source: str) -> str:
     return source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def read_document(path: Path, source: str) -> Document:
-    """Read and parse one file. Raises NotTextError (empty, binary) or OSError."""
+def read_document(path: Path, source: str, max_bytes: int | None = None) -> Document:
+    """Read and parse one file. Raises NotTextError (empty, binary, larger than
+    `max_bytes`, default `esqa.settings.MAX_FILE_BYTES`) or OSError."""
     with path.open("rb") as f:
         # Stat the open file before reading it: an edit made after this moment
         # changes the mtime, so a stale record can never pair new stat with old text.
         info = os.fstat(f.fileno())
+        check_size(info.st_size, source, max_bytes)  # before reading it into memory
         data = f.read()
-    decoded = decode_bytes(data, source)
+    decoded = decode_bytes(data, source, max_bytes)
     doc = parse_text(source, decoded.text, sha256=hashlib.sha256(data).hexdigest())
     warnings = (decoded.warning,) if decoded.warning else ()
     return Document(
@@ -93,20 +95,28 @@ class CorpusScan:
     skipped: dict[str, str]  # source -> why it was not indexed
 
 
-def load_corpus(root: Path) -> CorpusScan:
+def load_corpus(root: Path, max_file_bytes: int | None = None) -> CorpusScan:
     """Read every article file under root.
 
-    A file that cannot be read, is empty or binary, or holds no article text is
-    skipped with a warning, never an exception.
+    A file that cannot be read, is empty or binary, is larger than
+    `max_file_bytes` (default `esqa.settings.MAX_FILE_BYTES`) or holds no
+    article text is skipped with a warning, never an exception; so is a folder
+    that cannot be listed (recorded as "folder/"). Raises CorpusError when
+    root is missing or cannot be listed.
     """
     scan = CorpusScan([], [], {})
-    for source, entry, left_out in walk_corpus(root):
+    listing = list_corpus(root)
+    for folder, reason in listing.unreadable.items():
+        scan.warnings.append(f"skipped {_printable(folder)}: {reason}")
+        if folder == _printable(folder):  # a name that is not UTF-8 cannot be recorded
+            scan.skipped[folder] = reason
+    for source, entry, left_out in listing.entries:
         if left_out is not None:
             # Not recorded as skipped: the index must never read such a file.
             scan.warnings.append(f"skipped {_printable(source)}: {left_out}")
             continue
         try:
-            doc = read_document(Path(entry.path), source)
+            doc = read_document(Path(entry.path), source, max_file_bytes)
         except NotTextError as exc:
             reason = str(exc).removeprefix(f"{source}: ")
         except OSError as exc:
@@ -242,13 +252,12 @@ def _group(lines: list[str], kinds: list[LineKind]) -> list[_Block]:
             )
         )
         if prev is not None and joins:
-            # Keep the lines in between as they are: the text must match the file.
-            prev.text = "\n".join([prev.text, *lines[prev.last + 1 : i], line])
-            prev.last = i
+            prev.last = i  # its text is made once, below: joining line by line is quadratic
             continue
         blocks.append(_Block(kind, i, i, line))
     for block in blocks:
-        block.text = block.text.strip()
+        # Every line from the first to the last, blank ones too: the text must match the file.
+        block.text = "\n".join(lines[block.first : block.last + 1]).strip()
     return blocks
 
 
