@@ -4,7 +4,6 @@ and renders its result; errors become one line on stderr and a non-zero exit."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import sys
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from esqa import __version__, settings
-from esqa.render import answer_text, describe_changes, hit_text
+from esqa.render import answer_text, describe_changes, hit_text, json_text, terminal_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,13 +49,19 @@ def _errors_to_exit(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except EsqaError as exc:
-            click.echo(f"esqa: error: {exc}", err=True)
+            _say(f"esqa: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("esqa: interrupted", err=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _say(message: str, err: bool = False) -> None:
+    """Print one line for people: names, reasons and messages can hold text from
+    files (escape sequences, bidirectional controls), so it is made terminal-safe."""
+    click.echo(terminal_text(message), err=err)
 
 
 class _ProgressBar:
@@ -177,9 +182,9 @@ def index_verify(index_dir: Path, as_json: bool) -> None:
 
     report = api.verify(index_dir)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json_text(report.to_dict(), indent=2))
         return
-    click.echo(
+    _say(
         f"{report.index}: all {report.files} files ({report.bytes / 1e6:,.1f} MB, "
         f"{report.chunks:,} chunks) match their checksums ({report.seconds:.1f} s)"
     )
@@ -195,12 +200,12 @@ def _with_progress(work: Callable[[Any], Any]) -> Any:
 
 def _echo_build(report: Any) -> None:
     for warning in report.warnings:
-        click.echo(f"esqa: warning: {warning}", err=True)
+        _say(f"esqa: warning: {warning}", err=True)
     if report.incremental:
         work = f"reused {report.reused:,} chunks, embedded {report.embedded:,}"
     else:
         work = f"embedded all {report.embedded:,}"
-    click.echo(
+    _say(
         f"indexed {report.files:,} files: {report.articles:,} articles, "
         f"{report.paragraphs:,} paragraphs ({report.duplicates:,} near-duplicates indexed once), "
         f"{report.chunks:,} chunks ({work}) in {report.seconds:.1f} s -> {report.index}"
@@ -221,7 +226,7 @@ def _load(corpus: Path | None, index_dir: Path, refresh: bool = False) -> Any:
             # cannot start (a read-only disk) is then one error line alone.
             nonlocal note
             if note:
-                click.echo(note, err=True)
+                _say(note, err=True)
                 note = ""
             return bar(total, name)
 
@@ -242,7 +247,7 @@ def _load(corpus: Path | None, index_dir: Path, refresh: bool = False) -> Any:
             note += f"; not updated now: {qa.refresh_skipped}, so this is from the index as it was"
         else:
             note += ", or pass --refresh"
-        click.echo(f"esqa: warning: {note}", err=True)
+        _say(f"esqa: warning: {note}", err=True)
     return qa
 
 
@@ -268,7 +273,7 @@ def search(
     qa = _load(corpus, index_dir, refresh)
     hits = qa.search(query, k)
     if as_json:
-        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        click.echo(json_text([h.to_dict() for h in hits], indent=2))
         return
     if not hits:
         click.echo("no passage matches")
@@ -281,8 +286,9 @@ def search(
 @click.option(
     "--jsonl",
     "jsonl",
-    type=click.File("r", encoding="utf-8"),
-    help="Answer one question per line of this file ('-' for stdin); print JSON lines.",
+    type=click.File("rb"),
+    help="Answer one question per line of this file ('-' for stdin; UTF-8, or UTF-16 with "
+    "a byte-order mark); print JSON lines.",
 )
 @click.option(
     "-k",
@@ -312,43 +318,21 @@ def ask(
     """
     if (question is None) == (jsonl is None):
         raise click.UsageError("give a QUESTION or --jsonl FILE, not both and not neither")
-    qa = _load(corpus, index_dir, refresh)
     if jsonl is not None:
-        from esqa.errors import QueryError
+        from esqa.question_file import answer_lines, question_lines
 
-        for line in jsonl:
-            if not line.strip():
-                continue
-            text = _question_of(line)
-            try:
-                answer = qa.ask(text, k).to_dict()
-            except QueryError as exc:
-                answer = {
-                    "question": text,
-                    "answered": False,
-                    "answer": str(exc),
-                    "answer_span": None,
-                    "confidence": 0.0,
-                    "citations": [],
-                }
-            click.echo(json.dumps(answer, ensure_ascii=False))
+        # A file is decoded whole here: one that cannot be is an error before any work.
+        lines = question_lines(jsonl, getattr(jsonl, "name", "<stdin>"))
+        qa = _load(corpus, index_dir, refresh)
+        for record in answer_lines(qa, lines, k):
+            click.echo(json_text(record))
         return
+    qa = _load(corpus, index_dir, refresh)
     answer = qa.ask(question, k)
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_text(answer.to_dict(), indent=2))
         return
     click.echo(answer_text(answer, bold=sys.stdout.isatty()))
-
-
-def _question_of(line: str) -> str:
-    """A JSON line's "question" (QA files) or the line itself (plain text)."""
-    stripped = line.strip()
-    if stripped.startswith("{"):
-        try:
-            return str(json.loads(stripped)["question"])
-        except (ValueError, KeyError, TypeError):
-            pass
-    return stripped
 
 
 @cli.command("eval")
@@ -379,11 +363,11 @@ def eval_command(
     qa = _load(corpus, index_dir)
     report = evaluate(qa, questions, qa.corpus, explain=explain)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_text(report.to_dict(), indent=2))
         return
     if verbose:
         for miss in report.misses:
-            click.echo(f"MISS {miss['id']} {miss['why']}")
+            _say(f"MISS {miss['id']} {miss['why']}")
     for name in (
         "answerable", "unanswerable", "answer_accuracy", "citation_at_1", "citation_at_3",
         "abstain_accuracy", "false_abstain_rate", "quote_fidelity", "confidence_auroc",
@@ -424,16 +408,16 @@ def add(
         lambda bar: api.add(paths, corpus, index_dir, replace=replace, progress=bar)
     )
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_text(result.to_dict(), indent=2))
     else:
         for f in result.files:
             name = f.source or str(f.origin)
             why = f": {f.reason}" if f.reason else ""
-            click.echo(f"{f.action:<9} {name}{why}")
+            _say(f"{f.action:<9} {name}{why}")
         if result.build is not None:
             _echo_build(result.build)
         else:
-            click.echo(f"nothing to add; the index {index_dir} is up to date")
+            _say(f"nothing to add; the index {index_dir} is up to date")
     if result.refused:
         raise EsqaError(
             f"{len(result.refused)} of {len(result.files)} files were refused (reasons above); "
@@ -455,8 +439,8 @@ def info(as_json: bool, corpus: Path | None, index_dir: Path) -> None:
     note = describe_changes(details.changes, index_dir, details.corpus) if stale else ""
     if as_json:
         if stale:  # the text output says it on stdout; JSON readers may not look
-            click.echo(f"esqa: warning: {note}", err=True)
-        click.echo(json.dumps(details.to_dict(), ensure_ascii=False, indent=2))
+            _say(f"esqa: warning: {note}", err=True)
+        click.echo(json_text(details.to_dict(), indent=2))
         return
     counts = details.counts
     if details.changes is None:
@@ -490,7 +474,7 @@ def info(as_json: bool, corpus: Path | None, index_dir: Path) -> None:
     ]
     rows += [("skipped", f"{s}: {r}") for s, r in details.skipped.items()]
     for name, value in rows:
-        click.echo(f"{name:<11}{value}")
+        _say(f"{name:<11}{value}")
 
 
 @cli.command()

@@ -7,7 +7,6 @@ question around `QA.ask`.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from esqa.errors import EsqaError
+from esqa.question_file import question_lines
 from esqa.types import Answer, Hit
 
 MAX_ANSWER_CHARS = 600
@@ -83,22 +83,22 @@ class Report:
 
 
 def read_questions(path: Path) -> list[dict[str, Any]]:
+    """The records of a QA file (JSON lines, decoded as `esqa.question_file` says).
+
+    Raises EsqaError naming the file and line of the first line that is not
+    a JSON object with a "question" string: a QA set is graded whole or not at all.
+    """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open("rb") as f:
+            lines = list(question_lines(f, str(path)))
     except OSError as exc:
         raise EsqaError(f"cannot read {path}: {exc.strerror or exc}") from None
     questions = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            record["question"]  # noqa: B018 - every record needs one
-        except (ValueError, KeyError, TypeError):
-            raise EsqaError(
-                f'{path}:{number} is not a JSON object with a "question" field'
-            ) from None
-        questions.append(record)
+    for line in lines:
+        if line.record is None or line.error is not None:
+            why = line.error or 'not a JSON object with a "question" field'
+            raise EsqaError(f"{path}:{line.number}: {why}; fix that line")
+        questions.append(line.record)
     return questions
 
 

@@ -1,12 +1,17 @@
-"""Answers and hits as plain text for a terminal (their HTML is `esqa.types`').
+"""Answers, hits and messages as plain text for a terminal (their HTML is `esqa.types`').
 
-Articles are untrusted: on a terminal, control characters (an escape sequence
-could recolour or clear the screen) are dropped. That only changes what is
-shown: the quotes in `Answer.to_dict()` stay verbatim.
+Articles, file names and question files are untrusted, and a terminal obeys
+what it is sent: an escape sequence can retitle the window, clear or recolour
+the screen, and a bidirectional control (U+202E RIGHT-TO-LEFT OVERRIDE) makes
+"evil\u202etxt.exe" display as "evilexe.txt". So everything the command line
+prints for people goes through `terminal_text` first. That only changes what
+is shown: the quotes in `Answer.to_dict()` and every `--json` output stay
+verbatim.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -15,13 +20,46 @@ from typing import Any
 from esqa.types import Answer, AnswerSpan, Hit, line_range
 
 WIDTH = 100
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 and C1 controls and DEL, but for the white space among them; the
+# bidirectional embeddings, overrides, isolates and marks (the Trojan Source
+# set, CVE-2021-42574, with the Arabic letter mark); and lone surrogates,
+# which are not text and cannot be encoded to print.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Line and field breaks: each becomes a space, so a name or a message stays on its line.
+_BREAKS = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f\x85\u2028\u2029]")
+
+
+def terminal_text(text: str) -> str:
+    """Text that is safe to print on a terminal, on one line.
+
+    Controls and bidirectional controls are removed, line breaks and tabs
+    become spaces and a lone surrogate becomes U+FFFD. Everything else, any
+    script and any emoji, is kept as it is. Example:
+    `terminal_text("\x1b]0;PWNED\x07evil\u202etxt.exe")` is `"]0;PWNEDeviltxt.exe"`.
+    """
+    text = _UNSAFE.sub("", text)
+    text = _BREAKS.sub(" ", text)
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """`obj` as JSON for `--json` and `--jsonl` output, always encodable as UTF-8.
+
+    Text stays verbatim, but for lone surrogates (a question file may spell
+    one as the escape "\\ud800"): no UTF-8 writer can encode them, so they
+    become U+FFFD rather than crash the output halfway through a batch.
+    """
+    return _SURROGATE.sub("\ufffd", json.dumps(obj, ensure_ascii=False, indent=indent))
 
 
 def _display(text: str) -> str:
     """One line of printable text: runs of white space (a hard wrap, the blank
     line inside a PDF paragraph) become one space."""
-    return " ".join(_CONTROL.sub("", text).split())
+    # The span markers below are dropped from the text first, so an article cannot bold itself.
+    return " ".join(terminal_text(text).replace(_ON, "").replace(_OFF, "").split())
 
 
 def _quote(text: str, span: AnswerSpan | None = None, bold: bool = False) -> str:
