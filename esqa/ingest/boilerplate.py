@@ -10,6 +10,7 @@ The context rules that need neighbouring lines live in `esqa.ingest.pages`.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -145,8 +146,18 @@ _LABELS = frozenset(
 )
 
 
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+# Labels are a few words ("be the first to comment"): a longer line is none, and
+# normalising a paragraph of megabytes only to compare it with them would cost.
+_LABEL_MAX_CHARS = 200
+
+
+def word_count(text: str, at_most: int | None = None) -> int:
+    """The number of words; with `at_most`, at most `at_most + 1`, so that
+    `word_count(t, n) <= n` exactly when t has n words or fewer. The rules only
+    compare counts with a few dozen, and a scraped line can be megabytes long."""
+    if at_most is None:
+        return len(_WORD.findall(text))
+    return sum(1 for _ in itertools.islice(_WORD.finditer(text), at_most + 1))
 
 
 def ends_sentence(text: str) -> bool:
@@ -171,7 +182,7 @@ def parse_dateline(line: str) -> Dateline | None:
     if m is None:
         return None
     prefix = m.group("prefix").strip(" ,|·•-").rstrip(":").strip()
-    if word_count(prefix) > 5 or ends_sentence(prefix):
+    if word_count(prefix, 5) > 5 or ends_sentence(prefix):
         return None  # a sentence that happens to end with a date, not a dateline
     published = _iso_date(m)
     if published is None:
@@ -204,8 +215,8 @@ def classify_line(line: str) -> LineKind:
     text = line.strip(_INVISIBLE)
     if not text:
         return LineKind.BLANK
-    words = word_count(text)
-    label = _normalise_label(text)
+    words = word_count(text, 40)  # compared with 40 at most, below
+    label = _normalise_label(text) if len(text) <= _LABEL_MAX_CHARS else ""
     if label in _LABELS or _DECORATIVE_IMAGE.match(text) or not _WORD.search(text):
         return LineKind.BOILERPLATE
     if _RELATED.match(text):

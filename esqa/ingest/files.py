@@ -13,6 +13,7 @@ folders deeper than Python's recursion limit (about a thousand levels).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +46,17 @@ def list_corpus(root: Path) -> CorpusListing:
     error) is reported, never passed over in silence: its files would look
     removed. Raises CorpusError when root itself cannot be listed.
     """
-    if not root.is_dir():
-        raise CorpusError(f"corpus directory {root} does not exist; pass --corpus DIR")
+    try:
+        mode = os.stat(root).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise CorpusError(f"corpus directory {root} does not exist; pass --corpus DIR") from None
+    except OSError as exc:  # Path.is_dir() would call a folder we may not enter missing
+        raise CorpusError(
+            f"cannot read the corpus directory {root} ({exc.strerror or exc}); "
+            "check its permissions, or pass --corpus DIR"
+        ) from None
+    if not stat.S_ISDIR(mode):
+        raise CorpusError(f"the corpus {root} is not a directory; pass --corpus DIR")
     found: list[tuple[str, os.DirEntry[str]]] = []
     unreadable: dict[str, str] = {}
     # (folder path, source prefix); the root is the only one with prefix "".

@@ -150,13 +150,13 @@ def _classify(lines: list[str]) -> list[LineKind]:
         beside_credit = (i > 0 and kinds[i - 1] is LineKind.CREDIT) or (
             i + 1 < len(kinds) and kinds[i + 1] is LineKind.CREDIT
         )
-        if beside_credit and word_count(lines[i]) <= CAPTION_MAX_WORDS:
+        if beside_credit and word_count(lines[i], CAPTION_MAX_WORDS) <= CAPTION_MAX_WORDS:
             captions.add(i)
     furniture = {LineKind.BOILERPLATE, LineKind.RELATED}
     for i, kind in enumerate(kinds):
         if kind is not LineKind.TEXT:
             continue
-        words = word_count(lines[i])
+        words = word_count(lines[i], 12)  # compared with 12 and 6 below
         after = _neighbour(kinds, i, +1)
         before = _neighbour(kinds, i, -1)
         # A lead-in ("Explore what X can do for you:") whose list was page
@@ -266,7 +266,7 @@ def _is_heading(block: _Block) -> bool:
     return (
         block.kind is LineKind.TEXT
         and block.first == block.last
-        and word_count(text) <= HEADING_MAX_WORDS
+        and word_count(text, HEADING_MAX_WORDS) <= HEADING_MAX_WORDS
         and not ends_sentence(text)
         and not text[:1].islower()
     )
@@ -329,7 +329,10 @@ def _assemble(source: str, blocks: list[_Block]) -> tuple[list[Article], list[Pa
             elif current.title is None:
                 current.title = block.text
                 current.paragraphs.append((block, "heading"))
-            elif current.publisher is None and word_count(block.text) <= PUBLISHER_MAX_WORDS:
+            elif (
+                current.publisher is None
+                and word_count(block.text, PUBLISHER_MAX_WORDS) <= PUBLISHER_MAX_WORDS
+            ):
                 current.publisher = block.text
             else:
                 current.paragraphs.append((block, "heading"))  # a deck under the title
