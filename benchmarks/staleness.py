@@ -33,7 +33,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import machine, write_result
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "staleness.json"
@@ -193,21 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(int(n), args.runs, args.repeats, args.before) for n in args.files.split(",")]
     result = {
         "command": " ".join(["benchmarks/staleness.py", *(argv or sys.argv[1:])]),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average": load_before,
-            "load_average_after": os.getloadavg(),
-        },
+        "machine": machine(load_before),
         "before": None if args.before is None else str(args.before),
         "runs": args.runs,
         "repeats": args.repeats,
         "sizes": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2))
+    write_result(args.out, result)
     return 0
 
 
