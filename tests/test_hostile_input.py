@@ -39,7 +39,7 @@ from esqa import api, settings
 from esqa.cli import cli
 from esqa.ingest.chunking import ChunkingParams, split_sentences
 from esqa.ingest.chunks import document_chunks
-from esqa.ingest.files import iter_corpus_files
+from esqa.ingest.files import walk_corpus
 from esqa.ingest.pages import load_corpus, parse_text
 from esqa.render import terminal_text
 
@@ -326,7 +326,10 @@ def test_folders_nested_deeper_than_the_recursion_limit_are_indexed(world):
     corpus = write_corpus(world / "corpus", {"bridge.txt": BRIDGE})
     deep = make_deep(corpus, "deep.txt", DEEP_ARTICLE)
     index = world / "index"
-    assert [source for _, source in iter_corpus_files(corpus)] == ["bridge.txt", deep]
+    assert [(source, why) for source, _, why in walk_corpus(corpus)] == [
+        ("bridge.txt", None),
+        (deep, None),
+    ]
     with nothing_changes_outside(world, corpus, index):
         result = esqa("index", "build", "--corpus", corpus, "--index", index)
         assert result.exit_code == 0, result.output

@@ -28,7 +28,7 @@ STAGES = [
     {"esqa.stores"},
     {"esqa.index"},
     {"esqa.answer"},
-    {"esqa.evaluate", "esqa.api", "esqa.render", "esqa.articles"},
+    {"esqa.evaluate", "esqa.api", "esqa.render", "esqa.articles", "esqa.question_file"},
     {"esqa.cli", "esqa.web"},
 ]
 
