@@ -201,6 +201,7 @@ def error_record(line: QuestionLine) -> dict[str, Any]:
         "question": line.question,
         "answered": False,
         "answer": why,
+        "answer_span": None,
         "confidence": 0.0,
         "citations": [],
         "line": line.number,
