@@ -159,7 +159,7 @@ def _corpus_lock(root: Path) -> Iterator[None]:
 
 def _remove_temporaries(root: Path) -> None:
     """Remove the temporary files of copies that were killed (esqa's own pattern only)."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in walk_folder(root):  # os.walk recurses
         # Copies are never written into hidden folders (hidden names are refused).
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
