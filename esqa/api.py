@@ -176,19 +176,22 @@ def build(
     progress: ProgressFactory | None = None,
     full: bool = False,
     precision: str | None = None,
+    store: str | None = None,
 ) -> BuildReport:
     """Update (or create) the index of `corpus` at `index`; returns what was done.
 
     Incremental unless `full`: unchanged text is not embedded again. `corpus`
     defaults to the one the index was built from. `precision` ("int8" or
     "fp32", default: the `precision` setting) is that of a new index's
-    vectors; an existing index keeps its own unless `full`.
-    Example: `esqa.build(full=True, precision="fp32")`.
+    vectors; an existing index keeps its own unless `full`. `store` is where
+    the vectors and terms go: "embedded" (files in the index, the default for
+    a new index) or "milvus://HOST:PORT/COLLECTION"; an existing index keeps
+    its own unless given. Example: `esqa.build(full=True, precision="fp32")`.
     """
     index = _index_path(index)
     corpus = corpus_of(index, corpus)
     embedder = embedder or embedder_for(index, fresh=full, precision=precision)
-    return build_index(corpus, index, embedder, progress=progress, full=full)
+    return build_index(corpus, index, embedder, progress=progress, full=full, store=store)
 
 
 def add(

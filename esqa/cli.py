@@ -149,8 +149,18 @@ def index_group() -> None:
     f"gives sentence-transformers' vectors.  [default: $ESQA_PRECISION, else "
     f"{settings.DEFAULT_PRECISION}]",
 )
+@click.option(
+    "--store",
+    default=None,
+    metavar="SPEC",
+    help="Where vectors and terms are searched: 'embedded' (files in the index) or "
+    "milvus://HOST:PORT/COLLECTION (a Milvus server; credentials from $ESQA_MILVUS_TOKEN).  "
+    "[default: the index's own, else embedded]",
+)
 @_errors_to_exit
-def index_build(corpus: Path | None, index_dir: Path, full: bool, precision: str | None) -> None:
+def index_build(
+    corpus: Path | None, index_dir: Path, full: bool, precision: str | None, store: str | None
+) -> None:
     """Build or update the index of every article in the corpus.
 
     Incremental by default: text the index already holds is not embedded
@@ -162,7 +172,9 @@ def index_build(corpus: Path | None, index_dir: Path, full: bool, precision: str
 
     _echo_build(
         _with_progress(
-            lambda bar: api.build(corpus, index_dir, progress=bar, full=full, precision=precision)
+            lambda bar: api.build(
+                corpus, index_dir, progress=bar, full=full, precision=precision, store=store
+            )
         )
     )
 

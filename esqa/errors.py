@@ -36,6 +36,10 @@ class IndexInvalidError(EsqaError):
     exit_code = 2
 
 
+class StoreUnavailableError(EsqaError):
+    """A search server cannot be reached, or does not hold what the index recorded."""
+
+
 class QueryError(EsqaError):
     """The question or query cannot be searched (empty, only punctuation, ...)."""
 

@@ -11,6 +11,7 @@ own variables. This module imports nothing heavy: `esqa --help` reads it.
 | `ESQA_EMBEDDER` | `embedder` | `auto` (ONNX, else sentence-transformers) |
 | `ESQA_PRECISION` | `precision` | `int8`: the ONNX precision of a new index's vectors |
 | `ESQA_CACHE` | `cache` | `$XDG_CACHE_HOME/esqa`, else `~/.cache/esqa` |
+| `ESQA_MILVUS_TOKEN` | `milvus_token` | none: the credentials of a Milvus server (`user:password` or an API key) |
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class Settings:
     embedder: str = "auto"  # one of EMBEDDERS, or module:Class
     precision: str = DEFAULT_PRECISION  # one of PRECISIONS
     cache: Path | None = None  # None: the XDG cache
+    # Never written into an index: a manifest records the server, not who may use it.
+    milvus_token: str | None = None
 
     @property
     def cache_root(self) -> Path:
@@ -83,4 +86,5 @@ def current(environ: Mapping[str, str] | None = None) -> Settings:
         embedder=value("ESQA_EMBEDDER") or "auto",
         precision=(value("ESQA_PRECISION") or DEFAULT_PRECISION).lower(),
         cache=Path(cache) if cache else None,
+        milvus_token=value("ESQA_MILVUS_TOKEN"),
     )

@@ -171,3 +171,12 @@ def onnx_embedder(onnx_cache: Path):
     from esqa.embed.onnx_runtime import OnnxEmbedder
 
     return OnnxEmbedder(cache=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory):
+    """`milvus://127.0.0.1:PORT` of a milvus-lite server process for this session."""
+    from helpers.milvus_server import milvus_lite_server
+
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus") / "data") as spec:
+        yield spec

@@ -4,12 +4,18 @@
 listed once below (with what it is allowed to do differently, such as a
 graph's float16 vectors) and runs every test of its kind, as txtai runs one
 ANN suite over all of its backends. A new engine joins by adding an entry.
+
+Engines on a server (Milvus) run against a milvus-lite server process that
+the session starts (`milvus_server` in conftest.py); they are marked
+`milvus` and skip, with the reason, where it cannot start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,20 +26,39 @@ from test_stores import by_id, make_chunks
 from esqa.stores.base import DenseStore, LexicalStore
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
+from esqa.stores.milvus import MilvusStore
+from esqa.stores.milvus_expr import parse_spec
 from esqa.types import Chunk
 
 
 @dataclass(frozen=True)
 class DenseEngine:
-    new: Callable[[int], Any]  # an empty store for vectors of this dimension
+    new: Callable[..., Any]  # an empty store for vectors of this dimension
     cls: type[DenseStore]  # whose `open` reads what `save` wrote
     tolerance: float = 1e-6  # how far a stored vector (or a self-similarity) may drift
+    server: bool = False  # `new` is also given the test server's `milvus://HOST:PORT`
 
 
 @dataclass(frozen=True)
 class LexicalEngine:
-    new: Callable[[], Any]
+    new: Callable[..., Any]
     cls: type[LexicalStore]
+    server: bool = False
+
+
+def new_milvus(dimension: int, server: str) -> MilvusStore:
+    return MilvusStore.create(parse_spec(f"{server}/contract"), dimension, model="test")
+
+
+LEXICAL_DIMENSION = 8  # a Milvus row has a vector; a lexical store's are zeros
+
+
+class MilvusLexical:
+    """Opens a Milvus store as a lexical one, which is opened without a dimension."""
+
+    @classmethod
+    def open(cls, directory: Path, dimension: int, chunks: Any) -> MilvusStore:
+        return MilvusStore.open(directory, LEXICAL_DIMENSION, chunks)
 
 
 DENSE_ENGINES = {
@@ -42,18 +67,43 @@ DENSE_ENGINES = {
     "faiss-hnsw": DenseEngine(
         lambda d: FaissDenseStore(d, hnsw_threshold=0), FaissDenseStore, 2e-3
     ),
+    "milvus": DenseEngine(new_milvus, MilvusStore, server=True),
 }
-LEXICAL_ENGINES = {"bm25s": LexicalEngine(Bm25LexicalStore, Bm25LexicalStore)}
+LEXICAL_ENGINES = {
+    "bm25s": LexicalEngine(Bm25LexicalStore, Bm25LexicalStore),
+    "milvus": LexicalEngine(
+        partial(new_milvus, LEXICAL_DIMENSION),
+        MilvusLexical,  # type: ignore[arg-type]
+        server=True,
+    ),
+}
 
 
-@pytest.fixture(params=sorted(DENSE_ENGINES))
+def _params(engines: dict[str, Any]) -> list[Any]:
+    return [
+        pytest.param(name, marks=[pytest.mark.milvus] if engines[name].server else [])
+        for name in sorted(engines)
+    ]
+
+
+@pytest.fixture(params=_params(DENSE_ENGINES))
 def dense(request) -> DenseEngine:
-    return DENSE_ENGINES[request.param]
+    engine = DENSE_ENGINES[request.param]
+    if engine.server:
+        return replace(
+            engine, new=partial(engine.new, server=request.getfixturevalue("milvus_server"))
+        )
+    return engine
 
 
-@pytest.fixture(params=sorted(LEXICAL_ENGINES))
+@pytest.fixture(params=_params(LEXICAL_ENGINES))
 def lexical(request) -> LexicalEngine:
-    return LEXICAL_ENGINES[request.param]
+    engine = LEXICAL_ENGINES[request.param]
+    if engine.server:
+        return replace(
+            engine, new=partial(engine.new, server=request.getfixturevalue("milvus_server"))
+        )
+    return engine
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ from esqa.index.manifest import (
     Manifest,
     ModelRecord,
     SourceRecords,
+    read_manifest,
     write_manifest,
 )
 from esqa.index.publish import check_location, publish, writer_lock
@@ -58,7 +59,7 @@ from esqa.ingest.chunks import append_numbered, document_chunks, find_dropped
 from esqa.ingest.fingerprint import ingestion_fingerprint
 from esqa.ingest.pages import load_corpus
 from esqa.stores.base import DenseStore
-from esqa.stores.factory import create_stores
+from esqa.stores.factory import EMBEDDED, check_spec, create_stores, spec_of
 from esqa.types import Chunk, Document
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
@@ -213,6 +214,7 @@ def build_index(
     params: ChunkingParams | None = None,
     progress: ProgressFactory | None = None,
     full: bool = False,
+    store: str | None = None,
 ) -> BuildReport:
     """Build the index of every article under `corpus` and publish it at `index`.
 
@@ -221,13 +223,19 @@ def build_index(
     already holds keeps its vector, and a file whose content and near-duplicate
     paragraphs are unchanged keeps its chunks. The result is the same as a
     build from scratch. The previous index stays readable until the new one
-    replaces it atomically.
+    replaces it atomically. `store` is a store spec (`esqa.stores.factory`):
+    by default the one the previous index was built with, else `embedded`.
     """
     started = time.monotonic()
     params = params or ChunkingParams(max_tokens=embedder.max_tokens)
     check_location(index, corpus)  # before any work; `publish` checks again under the lock
+    spec = check_spec(store) if store is not None else _recorded_store(index)
     with writer_lock(index):
         previous, unusable = (None, None) if full else _previous_index(index, embedder, params)
+        # Before the slow part, so that a server that cannot be reached fails the build at once.
+        stores = create_stores(
+            embedder.dimension, spec, previous.dense if previous else None, embedder.model_id
+        )
         # Every file is parsed, not only the changed ones: near-duplicate
         # decisions need every paragraph, and parsing is cheap next to
         # chunking and embedding (about 1 s per 2,000 short articles).
@@ -242,7 +250,6 @@ def build_index(
             documents, dropped, previous, embedder.count_tokens, params, progress
         )
         vectors, reused = _vectors(chunks, previous, embedder, progress)
-        stores = create_stores(embedder.dimension)
         stores.dense.add(chunks, vectors)
         stores.lexical.add(chunks)
         acronyms = mine_acronyms(chunks)
@@ -301,6 +308,7 @@ def build_index(
             write_manifest(directory, manifest, names)
 
         published = publish(index, write)
+        stores.published()
     counts = manifest.counts
     return BuildReport(
         index=index,
@@ -316,6 +324,15 @@ def build_index(
         embedded=len(chunks) - reused,
         chunked_files=chunked_files,
     )
+
+
+def _recorded_store(index: Path) -> str:
+    """The store spec the index at `index` was built with; `embedded` when there is none."""
+    try:
+        _, manifest = read_manifest(index)
+    except EsqaError:
+        return EMBEDDED
+    return spec_of(manifest.dense)
 
 
 def _source_records(

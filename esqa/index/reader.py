@@ -30,6 +30,7 @@ from esqa.index.manifest import (
 from esqa.ingest.acronyms import Acronym
 from esqa.stores.base import DenseStore, LexicalStore
 from esqa.stores.factory import open_stores
+from esqa.stores.hybrid import HybridStore
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Index:
     dense: DenseStore
     lexical: LexicalStore
     acronyms: dict[str, Acronym]
+    hybrid: HybridStore | None = None  # an engine that fuses both searches itself
 
     @cached_property
     def sources(self) -> SourceRecords:
@@ -99,6 +101,7 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
         dense=stores.dense,
         lexical=stores.lexical,
         acronyms=acronyms,
+        hybrid=stores.hybrid,
     )
 
 

@@ -30,7 +30,10 @@ def clean_query(query: str) -> str:
 def hybrid_search(index: Index, query: str, query_vector: np.ndarray, k: int) -> list[Hit]:
     """The k best chunks for a query, by reciprocal rank fusion of both searches."""
     depth = max(CANDIDATES, k)
-    fused = fuse(index.dense.search(query_vector, depth), index.lexical.search(query, depth), k)
+    if index.hybrid is not None:  # the engine fuses on its side: one round trip
+        fused = index.hybrid.hybrid_search(query, query_vector, k, depth)
+    else:
+        fused = fuse(index.dense.search(query_vector, depth), index.lexical.search(query, depth), k)
     unknown = [f.id for f in fused if f.id not in index.chunks]
     if unknown:
         # Only damage makes a store return an id the chunk table does not hold.

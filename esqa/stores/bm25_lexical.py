@@ -76,6 +76,11 @@ def _index(retriever: Any, tokens: list[list[str]]) -> None:
         retriever.index(tokens, create_empty_token=False, show_progress=False)
 
 
+def bm25_idf(documents: int, frequency: int) -> float:
+    """BM25's inverse document frequency of a term that `frequency` of `documents` hold."""
+    return float(np.log(1.0 + (documents - frequency + 0.5) / (frequency + 0.5)))
+
+
 def best_documents(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest positive scores, best first; equal scores in position order.
 
@@ -180,8 +185,7 @@ class Bm25LexicalStore:
         n = len(self._ids)
         out: dict[str, float] = {}
         for term in terms:
-            df = postings.document_frequency(term) if n else 0
-            out[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+            out[term] = bm25_idf(n, postings.document_frequency(term) if n else 0)
         return out
 
     def save(self, directory: Path) -> list[str]:

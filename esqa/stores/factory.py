@@ -4,6 +4,11 @@ A build asks for new stores (`create_stores`), a load for the stores an index
 recorded (`open_stores`, from the manifest's `dense` and `lexical`
 descriptions, whose `engine` names the class). Everything else holds them as
 the protocols of `esqa.stores.base`, so a new engine is one entry here.
+
+A store spec chooses the engine of a build: `embedded` (FAISS and bm25s,
+files in the index directory) or `milvus://HOST:PORT/COLLECTION` (one
+Milvus collection that is both stores and fuses them itself, a
+`HybridStore`; see `esqa.stores.milvus`).
 """
 
 from __future__ import annotations
@@ -13,33 +18,82 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from esqa.errors import EsqaError
 from esqa.stores.base import DenseStore, LexicalStore
+from esqa.stores.hybrid import HybridStore
+from esqa.stores.milvus_expr import is_milvus_spec, parse_spec
 from esqa.types import Chunk
 
 # The embedded default: FAISS for dense search, bm25s for lexical, both
 # saving their files into the index directory.
 EMBEDDED = "embedded"
+MILVUS = "milvus"
 
 
 @dataclass(frozen=True)
 class Stores:
-    """The dense and the lexical store of one index."""
+    """The dense and the lexical store of one index, and the engine that fuses
+    them itself when there is one (None: `esqa.stores.hybrid.fuse` does)."""
 
     dense: DenseStore
     lexical: LexicalStore
+    hybrid: HybridStore | None = None
 
     def save(self, directory: Path) -> list[str]:
         """Write both stores into directory; returns the file names written."""
+        if self.lexical is self.dense:  # one engine holds both
+            return self.dense.save(directory)
         return [*self.dense.save(directory), *self.lexical.save(directory)]
 
+    def published(self) -> None:
+        """Tell a server engine that the index naming its state is published."""
+        if self.hybrid is not None:
+            self.hybrid.published()
 
-def create_stores(dimension: int, engine: str = EMBEDDED) -> Stores:
-    """Empty stores of `engine` for vectors of `dimension`.
 
-    Raises ValueError for an engine this esqa does not know.
+def check_spec(spec: str) -> str:
+    """`spec` if it names a store this esqa knows; EsqaError says what would."""
+    try:
+        if spec != EMBEDDED:
+            parse_spec(spec)
+    except ValueError as exc:
+        raise EsqaError(
+            str(exc), hint=f"pass --store {EMBEDDED} or --store milvus://HOST:PORT/COLLECTION"
+        ) from None
+    return spec
+
+
+def spec_of(description: Mapping[str, Any]) -> str:
+    """The store spec that built the stores a manifest describes (its `dense` entry)."""
+    if description.get("engine") == MILVUS:
+        return str(description["store"])
+    return EMBEDDED
+
+
+def create_stores(
+    dimension: int,
+    engine: str = EMBEDDED,
+    previous: DenseStore | None = None,
+    model: str = "",
+) -> Stores:
+    """Empty stores of `engine` (a store spec) for vectors of `dimension`.
+
+    `previous` is the dense store of the index being replaced: a server
+    engine continues it in place when it is on the same collection (see
+    `esqa.stores.milvus.MilvusStore.derive`). `model` tags a server's
+    collection, so that another model's index never takes it over.
+    Raises ValueError for a spec this esqa does not know.
     """
-    if engine != EMBEDDED:
-        raise ValueError(f"unknown search engine {engine!r}; use {EMBEDDED!r}")
+    if is_milvus_spec(engine):
+        from esqa.stores.milvus import MilvusStore
+
+        spec = parse_spec(engine)
+        if isinstance(previous, MilvusStore):
+            store = MilvusStore.derive(previous, spec, model)
+        else:
+            store = MilvusStore.create(spec, dimension, model)
+        return Stores(store, store, store)
+    check_spec(engine)  # embedded, or a spec it refuses
     from esqa.stores.bm25_lexical import Bm25LexicalStore
     from esqa.stores.faiss_dense import FaissDenseStore
 
@@ -59,6 +113,11 @@ def open_stores(
     Raises ValueError when a description names an unknown engine or the files
     do not match the chunks.
     """
+    if dense.get("engine") == MILVUS and lexical.get("engine") == MILVUS:
+        from esqa.stores.milvus import MilvusStore
+
+        store = MilvusStore.open(directory, dimension, chunks)
+        return Stores(store, store, store)
     return Stores(
         _dense_class(dense.get("engine")).open(directory, dimension, chunks),
         _lexical_class(lexical.get("engine")).open(directory, dimension, chunks),

@@ -5,12 +5,18 @@ the two rankings. It needs no calibration between cosine similarities and
 BM25 scores, whose scales have nothing in common, and a chunk that either
 search ranks high is kept: embeddings miss acronyms and numbers ("ESPA",
 "85 plans") that BM25 finds, BM25 misses paraphrases that embeddings find.
+
+The embedded stores are searched one after the other and fused here. A
+server engine that fuses on its side (Milvus) is a `HybridStore`: one round
+trip answers the query, with the same constant and depth.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
+
+import numpy as np
 
 from esqa.stores.base import ScoredId
 
@@ -38,3 +44,16 @@ def fuse(dense: Sequence[ScoredId], lexical: Sequence[ScoredId], k: int) -> list
     # On a tie, the exact-term match goes first: it is the one embeddings miss.
     best = sorted(fused, key=lambda i: (-fused[i], lexical_rank.get(i, depth), i))[:k]
     return [FusedId(i, fused[i], dense_scores.get(i), lexical_scores.get(i)) for i in best]
+
+
+class HybridStore(Protocol):
+    """An engine that searches and fuses both rankings itself (see `esqa.stores.factory`)."""
+
+    def hybrid_search(self, query: str, vector: np.ndarray, k: int, depth: int) -> list[FusedId]:
+        """The k best chunks by reciprocal rank fusion (RRF_K) of `depth` candidates of the
+        dense search for `vector` and of the lexical search for `query`, best first."""
+        ...
+
+    def published(self) -> None:
+        """Called once the index that names this store's state is published."""
+        ...
