@@ -228,7 +228,7 @@ def test_the_cli_builds_asks_adds_and_verifies_on_milvus(spec, tmp_path, runner)
     assert verified.exit_code == 0, verified.output
 
 
-def test_a_server_that_cannot_be_reached_is_one_line_naming_it(tmp_path, runner, spec):
+def test_an_unreachable_server_or_a_changed_collection_is_one_line_naming_it(tmp_path, runner, spec):
     down = f"milvus://127.0.0.1:{free_port()}/news"
     result = runner.invoke(cli, ["index", "build", "--index", str(tmp_path / "a"), "--store", down])
     line = one_error_line(result)
@@ -236,21 +236,31 @@ def test_a_server_that_cannot_be_reached_is_one_line_naming_it(tmp_path, runner,
 
     index = tmp_path / "b"
     build_index(SEEDS, index, HashedEmbedder(), store=spec)
-    state = index.resolve() / "milvus.json"
-    client(spec).drop_collection(json.loads(state.read_text())["collection"])
+    collection = json.loads((index.resolve() / "milvus.json").read_text())["collection"]
+    client(spec).alter_collection_properties(collection, {"esqa.model": "other/model"})
+    line = one_error_line(runner.invoke(cli, ["search", "ESPA", "--index", str(index)]))
+    assert "holds other/model vectors" in line and "127.0.0.1" in line
+    assert "esqa index build" in line
+    client(spec).drop_collection(collection)
     line = one_error_line(runner.invoke(cli, ["search", "ESPA", "--index", str(index)]))
     assert "is gone" in line and "esqa index build --full" in line
 
 
-def test_another_models_collection_or_a_bad_spec_is_refused(spec, tmp_path, runner):
+def test_another_index_or_models_collection_or_a_bad_spec_is_refused(spec, tmp_path, runner):
     build_index(SEEDS, tmp_path / "a", HashedEmbedder(), store=spec)
 
     class Other(HashedEmbedder):
         model_id, dimension = "test/other", 32
 
-    with pytest.raises(esqa.EsqaError, match="holds test/hashed-bag-of-words vectors"):
-        build_index(SEEDS, tmp_path / "b", Other(), store=spec)
-    assert client(spec).describe_alias(spec.rpartition("/")[2])  # untouched
+    alias = spec.rpartition("/")[2]
+    serving = client(spec).describe_alias(alias)["collection_name"]
+    with pytest.raises(
+        esqa.EsqaError, match=r"serves the index .*a \(test/hashed-bag-of-words, 64"
+    ):
+        build_index(SEEDS, tmp_path / "b", Other(), store=spec)  # another index, another model
+    assert client(spec).describe_alias(alias)["collection_name"] == serving  # untouched
+    build_index(SEEDS, tmp_path / "a", Other(), full=True)  # its own index may change model
+    assert client(spec).describe_alias(alias)["collection_name"] != serving
     for bad in ("milvus://localhost/news", "milvus://h:19530/9lives", "qdrant://h:1/x"):
         line = one_error_line(runner.invoke(cli, ["index", "build", "--store", bad]))
         assert repr(bad) in line and "--store" in line

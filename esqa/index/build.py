@@ -234,7 +234,11 @@ def build_index(
         previous, unusable = (None, None) if full else _previous_index(index, embedder, params)
         # Before the slow part, so that a server that cannot be reached fails the build at once.
         stores = create_stores(
-            embedder.dimension, spec, previous.dense if previous else None, embedder.model_id
+            embedder.dimension,
+            spec,
+            previous.dense if previous else None,
+            model=embedder.model_id,
+            owner=str(index.absolute()),
         )
         # Every file is parsed, not only the changed ones: near-duplicate
         # decisions need every paragraph, and parsing is cheap next to

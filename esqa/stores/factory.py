@@ -75,13 +75,15 @@ def create_stores(
     engine: str = EMBEDDED,
     previous: DenseStore | None = None,
     model: str = "",
+    owner: str = "",
 ) -> Stores:
     """Empty stores of `engine` (a store spec) for vectors of `dimension`.
 
     `previous` is the dense store of the index being replaced: a server
     engine continues it in place when it is on the same collection (see
-    `esqa.stores.milvus.MilvusStore.derive`). `model` tags a server's
-    collection, so that another model's index never takes it over.
+    `esqa.stores.milvus.MilvusStore.derive`). `model` and `owner` (the
+    index's path) tag a server's collection, so that another model's or
+    another index's build never takes it over.
     Raises ValueError for a spec this esqa does not know.
     """
     if is_milvus_spec(engine):
@@ -89,9 +91,9 @@ def create_stores(
 
         spec = parse_spec(engine)
         if isinstance(previous, MilvusStore):
-            store = MilvusStore.derive(previous, spec, model)
+            store = MilvusStore.derive(previous, spec, dimension, model, owner)
         else:
-            store = MilvusStore.create(spec, dimension, model)
+            store = MilvusStore.create(spec, dimension, model, owner)
         return Stores(store, store, store)
     check_spec(engine)  # embedded, or a spec it refuses
     from esqa.stores.bm25_lexical import Bm25LexicalStore

@@ -129,8 +129,10 @@ class MilvusStore:
         model: str = "",
         tokenizer: QueryTokenizer | None = None,
         client: Any = None,
+        owner: str = "",
     ) -> None:
         self.spec, self.dimension, self.model = spec, dimension, model
+        self.owner = owner  # the index this store's collections belong to (its path)
         self.collection = collection
         self.generation = generation
         self.changed: set[str] = set()  # sources this generation retired
@@ -153,32 +155,39 @@ class MilvusStore:
     # ---- making and opening -----------------------------------------------------------
 
     @classmethod
-    def create(cls, spec: MilvusSpec, dimension: int, model: str = "") -> MilvusStore:
-        """An empty store in a new collection (made on first write), for vectors of `dimension`."""
-        store = cls(spec, dimension, _new_name(spec), 1, model, client=_client(spec))
+    def create(
+        cls, spec: MilvusSpec, dimension: int, model: str = "", owner: str = ""
+    ) -> MilvusStore:
+        """An empty store in a new collection (made on first write), for vectors of `dimension`
+        of `model`, for the index `owner`: the alias of another index or model is refused."""
+        store = cls(spec, dimension, _new_name(spec), 1, model, client=_client(spec), owner=owner)
         store._check_alias()
         return store
 
     @classmethod
-    def derive(cls, previous: MilvusStore, spec: MilvusSpec, model: str) -> MilvusStore:
+    def derive(
+        cls, previous: MilvusStore, spec: MilvusSpec, dimension: int, model: str, owner: str
+    ) -> MilvusStore:
         """The next generation of `previous`, in place when it is on the same collection.
 
         Its first `add` is given every chunk of the build: the rows of sources
         whose chunks are unchanged stay, the others are replaced (see the module
         docstring). A store of another server, collection or model starts afresh.
         """
-        if previous.spec != spec or previous.model != model:
-            return cls.create(spec, previous.dimension, model)
+        same = (previous.spec, previous.dimension, previous.model, previous.owner)
+        if same != (spec, dimension, model, owner):
+            return cls.create(spec, dimension, model, owner)
         store = cls(
-            spec, previous.dimension, previous.collection, previous.generation, model,
-            previous.tokenizer, previous.client,
+            spec, dimension, previous.collection, previous.generation, model,
+            previous.tokenizer, previous.client, owner,
         )  # fmt: skip
         store.changed, store.previous_changed = previous.changed, previous.previous_changed
         store._exists, store._writing = True, False
-        store._count, store._chunks, store._live = len(previous), previous._chunks, previous._live
-        store._old, store._directory = previous._old, previous._directory
+        store._count, store._chunks, store._directory = len(previous), {}, previous._directory
+        store._live = {s: list(held) for s, held in previous._by_source().items()}
+        store._old = set(store._live)
         store._df = previous._document_frequencies().copy()
-        store._sync = dict(previous._by_source())
+        store._sync = {s: list(held) for s, held in store._live.items()}
         return store
 
     @classmethod
@@ -198,7 +207,7 @@ class MilvusStore:
             raise ValueError(f"{where} holds {state['count']} chunks, not these {len(ids)}")
         store = cls(
             spec, dimension, state["collection"], int(state["generation"]), state["model"],
-            QueryTokenizer.from_dict(state["tokenizer"]), _client(spec),
+            QueryTokenizer.from_dict(state["tokenizer"]), _client(spec), state["owner"],
         )  # fmt: skip
         store.changed, store.previous_changed = set(state["changed"]), set(state["previous"])
         store._writing, store._count, store._chunks = False, len(ids), chunks
@@ -223,7 +232,10 @@ class MilvusStore:
         return dict(self._call(f"describe {name}", "describe_collection", name))
 
     def _check_alias(self) -> None:
-        """Refuse a spec whose name another model's index, or something not esqa's, holds."""
+        """Refuse a spec whose name another index (of any model), or something not esqa's, holds.
+
+        The same index may take it to another model (a rebuild at another precision).
+        """
         name = self.spec.collection
         described = self._describe(name)
         if described is None:
@@ -235,11 +247,12 @@ class MilvusStore:
                 "create",
                 hint="name another collection in --store",
             )
-        if properties["esqa.model"] != self.model or _dimension(described) != self.dimension:
+        if properties.get("esqa.owner") != self.owner:
+            # Another index's, perhaps of another model: switching the alias would take it over.
             raise StoreUnavailableError(
-                f"collection {name} on the Milvus server at {self.spec.uri} holds "
-                f"{properties['esqa.model']} vectors ({_dimension(described)} dimensions), "
-                f"not {self.model} ({self.dimension})",
+                f"collection {name} on the Milvus server at {self.spec.uri} serves the index "
+                f"{properties.get('esqa.owner') or '(unnamed)'} ({properties['esqa.model']}, "
+                f"{_dimension(described)} dimensions)",
                 hint="name another collection in --store, or drop that one first",
             )
 
@@ -281,7 +294,11 @@ class MilvusStore:
                 output_field_names=["sparse"],
             )
         )
-        properties = {"esqa.model": self.model, "esqa.alias": self.spec.collection}
+        properties = {
+            "esqa.model": self.model,
+            "esqa.alias": self.spec.collection,
+            "esqa.owner": self.owner,
+        }
         for analyzer in ({"tokenizer": "whitespace"}, {"tokenizer": "standard"}):
             # Real Milvus has a whitespace tokenizer; milvus-lite only a
             # standard one (\w+, lower case), which splits esqa's terms
@@ -579,6 +596,7 @@ class MilvusStore:
             "changed": sorted(self.changed),
             "previous": sorted(self.previous_changed),
             "model": self.model,
+            "owner": self.owner,
             "dimension": self.dimension,
             "count": len(ids),
             "ids_sha256": _ids_digest(ids),
@@ -612,7 +630,11 @@ class MilvusStore:
 
     def _ours(self, name: str) -> bool:
         described = self._describe(name) or {}
-        return (described.get("properties") or {}).get("esqa.alias") == self.spec.collection
+        properties = described.get("properties") or {}
+        return (properties.get("esqa.alias"), properties.get("esqa.owner")) == (
+            self.spec.collection,
+            self.owner,
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
