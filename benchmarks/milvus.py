@@ -70,7 +70,7 @@ def latency(run: Callable[[int], Any], count: int) -> dict[str, float]:
 
 
 @contextmanager
-def milvus_lite(data: Path) -> Iterator[str]:
+def milvus_lite_server(data: Path) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     work = Path(tempfile.mkdtemp(prefix="esqa-milvus-bench-"))
     try:
-        with milvus_lite(work / "data") as server:
+        with milvus_lite_server(work / "data") as server:
             for n in (int(s) for s in args.sizes.split(",")):
                 texts = list(synthetic_texts(n, args.seed))
                 chunks = make_chunks(texts)

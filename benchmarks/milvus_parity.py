@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from milvus import milvus_lite
+from milvus import milvus_lite_server
 
 import esqa
 from esqa.api import embedder_for
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="esqa-milvus-parity-"))
     results: dict[str, Any] = {}
     try:
-        with milvus_lite(work / "data") as server:
+        with milvus_lite_server(work / "data") as server:
             for name in args.sets.split(","):
                 results[name] = compare(name, *SETS[name], server, work)
                 print(json.dumps({name: results[name]}, indent=1), flush=True)

@@ -122,6 +122,12 @@ def test_incremental_builds_change_sources_in_place_and_match_a_full_build(spec,
     assert report.incremental and report.embedded >= 1
     assert second["collection"] == first["collection"]  # in place
     assert second["generation"] == first["generation"] + 1
+    # An unchanged file's rows stay as they were written, and its vectors were not read back.
+    kept = client(spec).query(
+        second["collection"], filter='source == "000_f449784ec6a8c697.txt"', output_fields=["born"]
+    )
+    assert kept and {r["born"] for r in kept} == {first["generation"]}
+    assert report.reused == report.chunks - report.embedded
     # A reader of the previous generation sees what it saw: not the new rows.
     assert [h.chunk.id for h in before.search("Quad critical minerals", k=TOP)] == seen
 
@@ -228,7 +234,9 @@ def test_the_cli_builds_asks_adds_and_verifies_on_milvus(spec, tmp_path, runner)
     assert verified.exit_code == 0, verified.output
 
 
-def test_an_unreachable_server_or_a_changed_collection_is_one_line_naming_it(tmp_path, runner, spec):
+def test_an_unreachable_server_or_a_changed_collection_is_one_line_naming_it(
+    tmp_path, runner, spec
+):
     down = f"milvus://127.0.0.1:{free_port()}/news"
     result = runner.invoke(cli, ["index", "build", "--index", str(tmp_path / "a"), "--store", down])
     line = one_error_line(result)

@@ -186,15 +186,19 @@ def _vectors(
     previous: _Previous | None,
     embedder: Embedder,
     progress: ProgressFactory | None,
+    kept: Sequence[int] = (),
 ) -> tuple[np.ndarray, int]:
     """Every chunk's vector, and how many came from the previous index.
 
     A vector depends only on the text and the model, so any chunk whose text
     the previous index holds reuses its vector, wherever the chunk now is.
+    The chunks at `kept` stay in the stores as they are and need none (a
+    server changed in place): their rows stay zero, and they count as reused.
     """
     vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
     known = previous.ids_by_text if previous else {}
-    reuse = [i for i, c in enumerate(chunks) if c.text in known]
+    skip = set(kept)
+    reuse = [i for i, c in enumerate(chunks) if c.text in known and i not in skip]
     if previous is not None and reuse:
         vectors[reuse] = previous.dense.vectors([known[chunks[i].text] for i in reuse])
     todo = [i for i, c in enumerate(chunks) if c.text not in known]
@@ -204,7 +208,7 @@ def _vectors(
             [chunks[i].text for i in todo],
             progress=progress(len(todo), "embedding") if progress else None,
         )
-    return vectors, len(reuse)
+    return vectors, len(reuse) + len(skip)
 
 
 def build_index(
@@ -253,7 +257,7 @@ def build_index(
         chunks, chunked_files = _corpus_chunks(
             documents, dropped, previous, embedder.count_tokens, params, progress
         )
-        vectors, reused = _vectors(chunks, previous, embedder, progress)
+        vectors, reused = _vectors(chunks, previous, embedder, progress, stores.kept(chunks))
         stores.dense.add(chunks, vectors)
         stores.lexical.add(chunks)
         acronyms = mine_acronyms(chunks)

@@ -13,7 +13,7 @@ Milvus collection that is both stores and fuses them itself, a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,10 @@ class Stores:
         if self.lexical is self.dense:  # one engine holds both
             return self.dense.save(directory)
         return [*self.dense.save(directory), *self.lexical.save(directory)]
+
+    def kept(self, chunks: Sequence[Chunk]) -> Sequence[int]:
+        """The positions of a build's chunks whose vectors the stores do not need."""
+        return self.hybrid.kept(chunks) if self.hybrid is not None else ()
 
     def published(self) -> None:
         """Tell a server engine that the index naming its state is published."""

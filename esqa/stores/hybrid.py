@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from esqa.stores.base import ScoredId
+from esqa.types import Chunk
 
 RRF_K = 60  # the constant of the original paper; damps the weight of the top ranks
 CANDIDATES = 50  # how deep each search looks before fusion
@@ -52,6 +53,11 @@ class HybridStore(Protocol):
     def hybrid_search(self, query: str, vector: np.ndarray, k: int, depth: int) -> list[FusedId]:
         """The k best chunks by reciprocal rank fusion (RRF_K) of `depth` candidates of the
         dense search for `vector` and of the lexical search for `query`, best first."""
+        ...
+
+    def kept(self, chunks: Sequence[Chunk]) -> Sequence[int]:
+        """The positions of a build's chunks that the engine keeps from the index it
+        replaces, and so needs no vectors for (a server changed in place)."""
         ...
 
     def published(self) -> None:

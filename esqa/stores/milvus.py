@@ -38,76 +38,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from esqa import settings
-from esqa.errors import CorpusError, StoreUnavailableError
+from esqa.errors import CorpusError
 from esqa.stores.base import ScoredId, chunk_ids
 from esqa.stores.bm25_lexical import bm25_idf, bm25s_tokenizer, tokenize
 from esqa.stores.bm25_reader import QueryTokenizer
 from esqa.stores.hybrid import RRF_K, FusedId
 from esqa.stores.milvus_expr import MilvusSpec, one_of, parse_spec, quoted, visible_at
+from esqa.stores.milvus_server import K1, B, Server, Tags, new_name, pymilvus
 from esqa.types import Chunk
 
 ENGINE = "milvus"
 STATE_FILE = "milvus.json"
 DF_FILE = "milvus-df.json"
-FAMILY = "__esqa_"  # each build's collection is COLLECTION__esqa_<token>
-K1, B = 1.5, 0.75  # the embedded store's BM25 parameters
-HNSW_THRESHOLD = 50_000  # rows; a new collection this large gets an HNSW graph, as FAISS does
-HNSW = {"M": 32, "efConstruction": 80}
-EF_SEARCH = 128
 # A build that would change more than this share of the rows, or this many
 # sources, writes a new collection: the retired sources are named in every
 # query's filter until the next build.
 REWRITE_SHARE = 0.5
 MAX_CHANGED_SOURCES = 200
+EF_SEARCH = 128  # HNSW candidates while searching, as the embedded store's
 INSERT_BATCH = 500
 FETCH_BATCH = 1_000
-CONNECT_SECONDS = 10.0
 OUTPUT = ["chunk"]
-_SERVER_HINT = "start the server (or fix --store), then run the command again"
-_REBUILD_HINT = "rebuild the index: esqa index build --full"
-
-
-def _pymilvus() -> Any:
-    try:
-        import pymilvus  # deferred: 1.6 s of imports that only a Milvus index pays
-    except ImportError:
-        raise StoreUnavailableError(
-            "a Milvus store needs pymilvus, which is not installed",
-            hint="pip install 'esqa[milvus]' (or pymilvus)",
-        ) from None
-
-    # pymilvus logs every failed call with its traceback; esqa reports them itself.
-    for name in ("pymilvus", "pymilvus.decorators", "pymilvus.milvus_client"):
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
-    return pymilvus
-
-
-def _client(spec: MilvusSpec) -> Any:
-    pymilvus = _pymilvus()
-    token = settings.current().milvus_token or ""
-    try:
-        return pymilvus.MilvusClient(uri=spec.uri, token=token, timeout=CONNECT_SECONDS)
-    except pymilvus.MilvusException as exc:
-        raise StoreUnavailableError(
-            f"cannot reach the Milvus server at {spec.uri} ({exc.message})", hint=_SERVER_HINT
-        ) from None
-
-
-def _failed(spec: MilvusSpec, what: str, exc: Exception) -> StoreUnavailableError:
-    message = getattr(exc, "message", None) or str(exc)
-    return StoreUnavailableError(
-        f"the Milvus server at {spec.uri} failed to {what} ({message})", hint=_SERVER_HINT
-    )
 
 
 def _ids_digest(ids: np.ndarray) -> str:
@@ -128,7 +86,7 @@ class MilvusStore:
         generation: int,
         model: str = "",
         tokenizer: QueryTokenizer | None = None,
-        client: Any = None,
+        server: Server | None = None,
         owner: str = "",
     ) -> None:
         self.spec, self.dimension, self.model = spec, dimension, model
@@ -138,7 +96,7 @@ class MilvusStore:
         self.changed: set[str] = set()  # sources this generation retired
         self.previous_changed: set[str] = set()  # ... and the one before
         self.tokenizer = tokenizer or bm25s_tokenizer()
-        self._client = client
+        self.server = server or Server(spec)
         self._exists = False  # whether the collection is known to be on the server
         self._writing = True  # a new generation, not yet saved: rows may change
         self._count = 0
@@ -160,8 +118,8 @@ class MilvusStore:
     ) -> MilvusStore:
         """An empty store in a new collection (made on first write), for vectors of `dimension`
         of `model`, for the index `owner`: the alias of another index or model is refused."""
-        store = cls(spec, dimension, _new_name(spec), 1, model, client=_client(spec), owner=owner)
-        store._check_alias()
+        store = cls(spec, dimension, new_name(spec), 1, model, owner=owner)
+        store.server.check_alias(store.tags, dimension)
         return store
 
     @classmethod
@@ -179,7 +137,7 @@ class MilvusStore:
             return cls.create(spec, dimension, model, owner)
         store = cls(
             spec, dimension, previous.collection, previous.generation, model,
-            previous.tokenizer, previous.client, owner,
+            previous.tokenizer, previous.server, owner,
         )  # fmt: skip
         store.changed, store.previous_changed = previous.changed, previous.previous_changed
         store._exists, store._writing = True, False
@@ -207,138 +165,27 @@ class MilvusStore:
             raise ValueError(f"{where} holds {state['count']} chunks, not these {len(ids)}")
         store = cls(
             spec, dimension, state["collection"], int(state["generation"]), state["model"],
-            QueryTokenizer.from_dict(state["tokenizer"]), _client(spec), state["owner"],
+            QueryTokenizer.from_dict(state["tokenizer"]), Server(spec), state["owner"],
         )  # fmt: skip
         store.changed, store.previous_changed = set(state["changed"]), set(state["previous"])
         store._writing, store._count, store._chunks = False, len(ids), chunks
         store._live, store._df, store._directory = None, None, directory
-        store._check_collection()
+        store.server.check_collection(store.collection, store.model, dimension)
+        store._exists = True
         return store
 
     @property
-    def client(self) -> Any:
-        return self._client
+    def tags(self) -> Tags:
+        return Tags(self.model, self.spec.collection, self.owner)
 
     def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        """`client.method(...)`, its failure one line naming the server."""
-        try:
-            return getattr(self._client, method)(*args, **kwargs)
-        except _pymilvus().MilvusException as exc:
-            raise _failed(self.spec, what, exc) from None
-
-    def _describe(self, name: str) -> dict[str, Any] | None:
-        if not self._call(f"look up {name}", "has_collection", name):
-            return None
-        return dict(self._call(f"describe {name}", "describe_collection", name))
-
-    def _check_alias(self) -> None:
-        """Refuse a spec whose name another index (of any model), or something not esqa's, holds.
-
-        The same index may take it to another model (a rebuild at another precision).
-        """
-        name = self.spec.collection
-        described = self._describe(name)
-        if described is None:
-            return
-        properties = described.get("properties") or {}
-        if described.get("collection_name") == name or "esqa.model" not in properties:
-            raise StoreUnavailableError(
-                f"{name} on the Milvus server at {self.spec.uri} is a collection esqa did not "
-                "create",
-                hint="name another collection in --store",
-            )
-        if properties.get("esqa.owner") != self.owner:
-            # Another index's, perhaps of another model: switching the alias would take it over.
-            raise StoreUnavailableError(
-                f"collection {name} on the Milvus server at {self.spec.uri} serves the index "
-                f"{properties.get('esqa.owner') or '(unnamed)'} ({properties['esqa.model']}, "
-                f"{_dimension(described)} dimensions)",
-                hint="name another collection in --store, or drop that one first",
-            )
-
-    def _check_collection(self) -> None:
-        described = self._describe(self.collection)
-        where = f"collection {self.collection} on the Milvus server at {self.spec.uri}"
-        if described is None:
-            raise StoreUnavailableError(f"{where} is gone", hint=_REBUILD_HINT)
-        model = (described.get("properties") or {}).get("esqa.model")
-        if model != self.model:
-            raise ValueError(f"{where} holds {model} vectors, not {self.model}")
-        if _dimension(described) != self.dimension:
-            raise ValueError(f"{where} holds {_dimension(described)}-d vectors")
-        if self._call("load", "get_load_state", self.collection).get("state") != _loaded():
-            self._call("load the collection", "load_collection", self.collection)
-        self._exists = True
+        return self.server.call(what, method, *args, **kwargs)
 
     def _ensure_collection(self) -> None:
-        if self._exists:
-            return
-        pymilvus = _pymilvus()
-        data_type = pymilvus.DataType
-        schema = self._call("create a schema", "create_schema", auto_id=True)
-        schema.add_field("key", data_type.INT64, is_primary=True)
-        schema.add_field("born", data_type.INT64)
-        schema.add_field("chunk", data_type.INT64)
-        schema.add_field("source", data_type.VARCHAR, max_length=65_535)
-        for name in ("paragraph", "line_start", "line_end"):
-            schema.add_field(name, data_type.INT64)
-        schema.add_field("title", data_type.VARCHAR, max_length=65_535)
-        schema.add_field("published", data_type.VARCHAR, max_length=256)
-        schema.add_field("dense", data_type.FLOAT_VECTOR, dim=self.dimension)
-        schema.add_field("sparse", data_type.SPARSE_FLOAT_VECTOR)
-        schema.add_function(
-            pymilvus.Function(
-                name="bm25",
-                function_type=pymilvus.FunctionType.BM25,
-                input_field_names=["terms"],
-                output_field_names=["sparse"],
-            )
-        )
-        properties = {
-            "esqa.model": self.model,
-            "esqa.alias": self.spec.collection,
-            "esqa.owner": self.owner,
-        }
-        for analyzer in ({"tokenizer": "whitespace"}, {"tokenizer": "standard"}):
-            # Real Milvus has a whitespace tokenizer; milvus-lite only a
-            # standard one (\w+, lower case), which splits esqa's terms
-            # (\w runs, lower case, stemmed) the same way.
-            fields = [f for f in schema.fields if f.name != "terms"]
-            schema.fields[:] = fields
-            schema.add_field(
-                "terms",
-                data_type.VARCHAR,
-                max_length=65_535,
-                enable_analyzer=True,
-                analyzer_params=analyzer,
-            )
-            try:
-                self._client.create_collection(
-                    self.collection,
-                    schema=schema,
-                    index_params=self._index_params(),
-                    properties=properties,
-                )
-                break
-            except pymilvus.MilvusException as exc:
-                if analyzer["tokenizer"] == "standard" or "tokenizer" not in exc.message:
-                    raise _failed(self.spec, f"create collection {self.collection}", exc) from None
-        self._call("load the collection", "load_collection", self.collection)
-        self._exists = True
-
-    def _index_params(self) -> Any:
-        params = self._call("prepare an index", "prepare_index_params")
-        if max(self._count, self._expected) > HNSW_THRESHOLD:
-            params.add_index("dense", index_type="HNSW", metric_type="IP", params=HNSW)
-        else:
-            params.add_index("dense", index_type="FLAT", metric_type="IP")
-        params.add_index(
-            "sparse",
-            index_type="SPARSE_INVERTED_INDEX",
-            metric_type="BM25",
-            params={"bm25_k1": K1, "bm25_b": B},
-        )
-        return params
+        if not self._exists:
+            rows = max(self._count, self._expected)
+            self.server.create_collection(self.collection, self.dimension, self.tags, rows)
+            self._exists = True
 
     # ---- what is held -----------------------------------------------------------------
 
@@ -408,31 +255,43 @@ class MilvusStore:
         self._begin()
         self._insert(chunks, vectors)
 
-    def _replace_all(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """The build's chunks: keep unchanged sources' rows, replace the others."""
-        previous, self._sync = self._sync or {}, None
+    def _plan(self, chunks: Sequence[Chunk]) -> _Plan:
+        """What giving the build's `chunks` to a store made by `derive` changes."""
+        previous = self._sync or {}
         by_source: dict[str, list[int]] = defaultdict(list)
         for i, chunk in enumerate(chunks):
             by_source[chunk.source].append(i)
         changed = {
             s for s, rows in by_source.items() if previous.get(s) != [chunks[i] for i in rows]
         }
-        gone = set(previous) - set(by_source)
         todo = [i for s in sorted(changed) for i in by_source[s]]
-        retired = (changed | gone) & set(previous)
-        if len(todo) > REWRITE_SHARE * len(chunks) or len(retired) > MAX_CHANGED_SOURCES:
+        retired = (changed | (set(previous) - set(by_source))) & set(previous)
+        rewrite = len(todo) > REWRITE_SHARE * len(chunks) or len(retired) > MAX_CHANGED_SOURCES
+        kept = [] if rewrite else [i for s in set(by_source) - changed for i in by_source[s]]
+        return _Plan(sorted(retired), todo, sorted(kept), rewrite)
+
+    def kept(self, chunks: Sequence[Chunk]) -> list[int]:
+        """The positions of the build's chunks whose rows this store keeps as they are:
+        `add` needs no vectors for them (see `derive`)."""
+        return self._plan(chunks).kept if self._sync is not None else []
+
+    def _replace_all(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """The build's chunks: keep unchanged sources' rows, replace the others."""
+        plan = self._plan(chunks)
+        self._sync = None
+        if plan.rewrite:
             self._rewrite(chunks, vectors)
             return
         self._begin()
-        for source in sorted(retired):
+        for source in plan.retired:
             self.remove_source(source)
-        if todo:
-            self._insert([chunks[i] for i in todo], vectors[todo])
+        if plan.todo:
+            self._insert([chunks[i] for i in plan.todo], vectors[plan.todo])
 
     def _rewrite(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write every chunk into a new collection, which `published` makes the alias's."""
         self._replaced = self.collection
-        self.collection, self._exists, self._writing = _new_name(self.spec), False, True
+        self.collection, self._exists, self._writing = new_name(self.spec), False, True
         self.generation += 1
         self.changed, self.previous_changed = set(), set()
         self._count, self._live, self._old, self._new, self._df = 0, {}, set(), set(), Counter()
@@ -514,11 +373,11 @@ class MilvusStore:
         """
         if not self._count or k <= 0:
             return []
-        pymilvus = _pymilvus()
+        module = pymilvus()
         query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         expression = self._filter()
         requests = [
-            pymilvus.AnnSearchRequest(
+            module.AnnSearchRequest(
                 data=[query_vector.tolist()], anns_field="dense", limit=depth, expr=expression,
                 param={"metric_type": "IP", "params": {"ef": max(EF_SEARCH, depth)}},
             )
@@ -526,14 +385,14 @@ class MilvusStore:
         terms = self.tokenizer.tokens(query)
         if terms:
             requests.append(
-                pymilvus.AnnSearchRequest(
+                module.AnnSearchRequest(
                     data=[" ".join(terms)], anns_field="sparse", limit=depth, expr=expression,
                     param={"metric_type": "BM25"},
                 )
             )  # fmt: skip
         found = self._call(
             f"search {self.collection}", "hybrid_search", self.collection, requests,
-            pymilvus.RRFRanker(RRF_K), limit=k, output_fields=[*OUTPUT, "dense"],
+            module.RRFRanker(RRF_K), limit=k, output_fields=[*OUTPUT, "dense"],
         )  # fmt: skip
         hits = list(found[0]) if found else []
         return [
@@ -610,31 +469,9 @@ class MilvusStore:
     def published(self) -> None:
         """After the index that names this generation is published: point the alias at
         its collection and delete what no kept generation reads."""
-        alias = self.spec.collection
-        before = self._alias_target(alias)
-        if before is None:
-            self._call(f"create alias {alias}", "create_alias", self.collection, alias)
-        elif before != self.collection:
-            self._call(f"switch alias {alias}", "alter_alias", self.collection, alias)
+        before = self.server.point_alias(self.spec.collection, self.collection)
         self._retire_done()
-        keep = {self.collection, before, self._replaced}
-        for name in self._call("list collections", "list_collections"):
-            if name.startswith(alias + FAMILY) and name not in keep and self._ours(name):
-                self._call(f"drop {name}", "drop_collection", name)
-
-    def _alias_target(self, alias: str) -> str | None:
-        try:
-            return str(self._client.describe_alias(alias)["collection_name"])
-        except _pymilvus().MilvusException:
-            return None
-
-    def _ours(self, name: str) -> bool:
-        described = self._describe(name) or {}
-        properties = described.get("properties") or {}
-        return (properties.get("esqa.alias"), properties.get("esqa.owner")) == (
-            self.spec.collection,
-            self.owner,
-        )
+        self.server.drop_others(self.tags, keep={self.collection, before, self._replaced})
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -649,19 +486,11 @@ class MilvusStore:
         }
 
 
-def _new_name(spec: MilvusSpec) -> str:
-    return f"{spec.collection}{FAMILY}{uuid.uuid4().hex[:12]}"
-
-
-def _dimension(described: Mapping[str, Any]) -> int | None:
-    for field in described.get("fields", ()):
-        if field.get("name") == "dense":
-            return int((field.get("params") or {}).get("dim", 0))
-    return None
-
-
-def _loaded() -> Any:
-    return _pymilvus().client.types.LoadState.Loaded
+class _Plan(NamedTuple):
+    retired: list[str]  # sources whose rows a kept generation still reads, retired now
+    todo: list[int]  # positions of the chunks to insert
+    kept: list[int]  # positions of the chunks whose rows stay
+    rewrite: bool  # too much changes: a new collection instead
 
 
 def _row(chunk: Chunk, vector: np.ndarray, terms: Iterable[str], born: int) -> dict[str, Any]:
