@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="esqa-milvus-parity-"))
     results: dict[str, Any] = {}
     try:
-        with milvus_lite_server(work / "data") as server:
+        with milvus_lite_server(work / "data") as (server, _):
             for name in args.sets.split(","):
                 results[name] = compare(name, *SETS[name], server, work)
                 print(json.dumps({name: results[name]}, indent=1), flush=True)
