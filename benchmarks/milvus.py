@@ -107,11 +107,15 @@ def milvus_lite_server(data: Path) -> Iterator[tuple[str, int]]:
     )
     from pymilvus import MilvusClient
 
+    from esqa.stores.milvus_server import GRPC_OPTIONS
+
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2).close()
+                MilvusClient(
+                    uri=f"http://127.0.0.1:{port}", timeout=2, grpc_options=GRPC_OPTIONS
+                ).close()
                 break
             except Exception:
                 if server.poll() is not None or time.monotonic() > deadline:

@@ -26,6 +26,7 @@ from esqa.index.build import build_index
 from esqa.index.reader import load_index
 from esqa.index.search import hybrid_search
 from esqa.stores.milvus_expr import quoted
+from esqa.stores.milvus_server import GRPC_OPTIONS
 
 pytestmark = pytest.mark.milvus
 
@@ -43,7 +44,9 @@ def spec(milvus_server: str) -> str:
 def client(spec: str):
     from pymilvus import MilvusClient
 
-    return MilvusClient(uri="http://" + spec.removeprefix("milvus://").rpartition("/")[0])
+    return MilvusClient(
+        uri="http://" + spec.removeprefix("milvus://").rpartition("/")[0], grpc_options=GRPC_OPTIONS
+    )
 
 
 def queries(index: Path, n: int = 30) -> list[str]:

@@ -25,6 +25,12 @@ HNSW_THRESHOLD = 50_000  # rows; a new collection this large gets an HNSW graph,
 HNSW = {"M": 32, "efConstruction": 80}
 K1, B = 1.5, 0.75  # the embedded lexical store's BM25 parameters
 CONNECT_SECONDS = 10.0
+# pymilvus pings every 10 s even on an idle channel; a server that enforces
+# gRPC's default ping policy (milvus-lite does, under load) answers such pings
+# with GOAWAY "too_many_pings" and the next call fails. esqa's calls are short,
+# and an idle channel that died reconnects on its next call, so pings are
+# sent only while a call is running, and at most once a minute.
+GRPC_OPTIONS = {"grpc.keepalive_permit_without_calls": False, "grpc.keepalive_time_ms": 60_000}
 SERVER_HINT = "start the server (or fix --store), then run the command again"
 REBUILD_HINT = "rebuild the index: esqa index build --full"
 
@@ -69,7 +75,9 @@ class Server:
         module = pymilvus()
         token = settings.current().milvus_token or ""
         try:
-            self.client = module.MilvusClient(uri=spec.uri, token=token, timeout=CONNECT_SECONDS)
+            self.client = module.MilvusClient(
+                uri=spec.uri, token=token, timeout=CONNECT_SECONDS, grpc_options=GRPC_OPTIONS
+            )
         except module.MilvusException as exc:
             raise StoreUnavailableError(
                 f"cannot reach the Milvus server at {spec.uri} ({exc.message})", hint=SERVER_HINT

@@ -44,8 +44,11 @@ def free_port() -> int:
 def _answers(port: int) -> bool:
     from pymilvus import MilvusClient
 
+    from esqa.stores.milvus_server import GRPC_OPTIONS
+
     try:
-        MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2).close()
+        # pymilvus shares one channel per address: the probe's must have esqa's options.
+        MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2, grpc_options=GRPC_OPTIONS).close()
     except Exception:
         return False
     return True
