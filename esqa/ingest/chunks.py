@@ -13,28 +13,41 @@ from collections import defaultdict
 from collections.abc import Container, Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from esqa.ingest.chunking import ChunkingParams, TokenCounter, windows
-from esqa.ingest.dedup import DedupItem, find_duplicates
+from esqa.ingest.dedup import Paragraphs, decide, paragraph_table
 from esqa.types import Chunk, Document
 
 _BREAK = re.compile("\n")
 
 
+def document_paragraphs(documents: Sequence[Document]) -> Paragraphs:
+    """Every paragraph of the documents (in their order) as the near-duplicate decision takes them."""
+    rows = [
+        (i, p.number, doc.article_of(p).teaser, p.text)
+        for i, doc in enumerate(documents)
+        for p in doc.paragraphs
+    ]
+    return paragraph_table([doc.source for doc in documents], rows)
+
+
+def dropped_numbers(table: Paragraphs) -> dict[str, list[int]]:
+    """Paragraph numbers of each file that the table's decision does not index."""
+    dropped: dict[str, list[int]] = defaultdict(list)
+    for row in np.flatnonzero(~table.kept).tolist():
+        dropped[table.sources[table.source[row]]].append(int(table.number[row]))
+    return dropped
+
+
 def find_dropped(documents: Sequence[Document]) -> dict[str, list[int]]:
     """Paragraph numbers of each file that are not indexed, a fuller copy being elsewhere.
 
-    Recomputed over the whole corpus at every build: the decision is global and
-    depends on file order, so a new file can turn a kept paragraph into a copy.
+    Decided over the whole corpus (see `esqa.ingest.dedup`); an index re-decides
+    only what a change reaches (`esqa.ingest.dedup_incremental`).
     """
-    items = [
-        DedupItem((p.source, p.number), p.text, doc.article_of(p).teaser)
-        for doc in documents
-        for p in doc.paragraphs
-    ]
-    dropped: dict[str, list[int]] = defaultdict(list)
-    for source, number in sorted(find_duplicates(items)):
-        dropped[source].append(number)
-    return dropped
+    table = document_paragraphs(documents)
+    return dropped_numbers(replace(table, kept=decide(table)))
 
 
 def document_chunks(
