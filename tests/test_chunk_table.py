@@ -238,7 +238,7 @@ def test_a_damaged_postings_header_is_the_one_line_damaged_index_error(built, mo
     # numpy parses the header as a Python literal: a flipped bit there raised
     # tokenize.TokenError through every command.
     monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
-    path = built.resolve() / "lexical" / "data.csc.index.npy"
+    path = built.resolve() / "lexical" / "postings.tf.npy"
     data = bytearray(path.read_bytes())
     header = data.index(b"{")
     data[header : header + 1] = b"("
@@ -249,7 +249,7 @@ def test_a_damaged_postings_header_is_the_one_line_damaged_index_error(built, mo
         env={"ESQA_EMBEDDER": "conftest:HashedEmbedder"},
     )
     line = one_error_line(result)
-    assert result.exit_code == 2 and "data.csc.index.npy" in line and "esqa index build" in line
+    assert result.exit_code == 2 and "postings.tf.npy" in line and "esqa index build" in line
 
 
 def test_a_search_that_returns_a_chunk_the_index_does_not_hold_is_the_damaged_index_error(

@@ -87,7 +87,7 @@ def assert_same_as_full_build(corpus: Path, index: Path, tmp_path: Path) -> None
     assert not report.incremental and report.reused == 0
     assert content(index) == content(full)
     assert top_k(index) == top_k(full)
-    for name in ("dense.faiss", "lexical/ids.npy"):
+    for name in ("dense.faiss", "lexical/postings.docs.npy"):
         assert (index.resolve() / name).read_bytes() == (full.resolve() / name).read_bytes(), name
 
 

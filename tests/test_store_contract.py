@@ -70,7 +70,7 @@ DENSE_ENGINES = {
     "milvus": DenseEngine(new_milvus, MilvusStore, server=True),
 }
 LEXICAL_ENGINES = {
-    "bm25s": LexicalEngine(Bm25LexicalStore, Bm25LexicalStore),
+    "bm25": LexicalEngine(Bm25LexicalStore, Bm25LexicalStore),
     "milvus": LexicalEngine(
         partial(new_milvus, LEXICAL_DIMENSION),
         MilvusLexical,  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
-"""What is particular to the FAISS and bm25s stores (the contract all stores keep is
-test_store_contract.py's): bm25s parity, damaged postings, mapped files."""
+"""What is particular to the FAISS and BM25 stores (the contract all stores keep is
+test_store_contract.py's): bm25s parity, alone and over segments with deletions,
+damaged postings, mapped files."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from conftest import SEEDS, HashedEmbedder
 
 from esqa.errors import IndexInvalidError
-from esqa.stores.bm25_lexical import Bm25LexicalStore
+from esqa.stores.bm25_lexical import (
+    Bm25LexicalStore,
+    bm25s_tokenizer,
+    count_postings,
+    describe_lexical,
+    tokenize,
+)
+from esqa.stores.bm25_segments import LexicalSegment, SegmentedLexicalStore
 from esqa.types import Chunk
 
 TEXTS = {
@@ -73,9 +81,16 @@ def test_a_lexical_store_of_chunks_without_terms_saves_loads_and_finds_nothing(t
     assert all((tmp_path / n).is_file() for n in names)
 
 
-def test_lexical_search_ranks_by_bm25_score_then_chunk_order(tmp_path):
+def bm25s_index(texts: list[str]):
+    """The reference: bm25s itself, indexing the tokens esqa's build gives it."""
     import bm25s
 
+    retriever = bm25s.BM25()
+    retriever.index(tokenize(texts, bm25s_tokenizer()), show_progress=False)
+    return retriever
+
+
+def test_lexical_search_ranks_by_bm25_score_then_chunk_order():
     # The store selects its top k itself (bm25s's `retrieve` is slow for one
     # query); the scores must be bm25s's, equal scores in the order chunks were added.
     words = ["rare", "earth", "china", "japan", "export", "mining", "law", "bank"]
@@ -84,8 +99,7 @@ def test_lexical_search_ranks_by_bm25_score_then_chunk_order(tmp_path):
         for i in range(60)
     ]
     store = lexical_store(chunks)
-    store.save(tmp_path)  # bm25s's own index of the same chunks, as bm25s reads it
-    retriever = bm25s.BM25.load(str(tmp_path / "lexical"), show_progress=False)
+    retriever = bm25s_index([c.text for c in chunks])
     for query in ["rare earth", "china", "japan export law", "bank mining rare", "earth"]:
         for k in (1, 5, 20, 60):
             tokens = [t for t in store.terms(query) if t in retriever.vocab_dict]
@@ -113,18 +127,17 @@ def test_best_documents_breaks_ties_by_position_and_skips_zero_scores():
 
 def test_a_loaded_lexical_store_maps_its_postings_instead_of_reading_them(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
-    _, postings = loaded._searchable()
-    assert all(isinstance(a, np.memmap) for a in (postings.data, postings.indices, postings.indptr))
+    postings = Bm25LexicalStore.load(tmp_path, by_id(chunks)).postings
+    assert all(isinstance(a, np.memmap) for a in (postings.docs, postings.counts, postings.indptr))
 
 
 def _postings_file(tmp_path, name: str):
-    return next((tmp_path / "lexical").glob(f"{name}.csc.index.npy"))
+    return tmp_path / "lexical" / f"{name}.npy"
 
 
 def test_a_lexical_store_whose_column_pointers_were_damaged_is_refused_at_load(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    path = _postings_file(tmp_path, "indptr")
+    path = _postings_file(tmp_path, "postings.indptr")
     indptr = np.load(path)
     indptr[len(indptr) // 2] = indptr[-1] + 1  # past the end: a term would read beyond
     np.save(path, indptr)
@@ -134,18 +147,18 @@ def test_a_lexical_store_whose_column_pointers_were_damaged_is_refused_at_load(c
 
 def test_postings_that_name_a_document_beyond_the_index_are_an_index_error(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
-    path = _postings_file(tmp_path, "indices")
-    indices = np.load(path)
-    indices[:] = len(chunks) + 5
-    np.save(path, indices)
+    path = _postings_file(tmp_path, "postings.docs")
+    docs = np.load(path)
+    docs[:] = len(chunks) + 5
+    np.save(path, docs)
     loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
     with pytest.raises(IndexInvalidError, match="esqa index build"):
         loaded.search("ESPA", 5)
 
 
 # A loaded store answers queries without bm25s (`esqa.stores.bm25_reader`
-# reads the files bm25s saved): its terms must be those bm25s.tokenize gives,
-# and its scores those bm25s computes, on the same saved index.
+# weighs the saved counts with numpy): its terms must be those bm25s.tokenize
+# gives, and its scores those bm25s computes for an index of the same chunks.
 
 VARIED_TEXTS = [
     "Japan's Economic Security Promotion Act (ESPA) has FOUR pillars.",
@@ -201,39 +214,65 @@ def test_a_loaded_store_tokenises_a_query_as_bm25s_does(chunks, tmp_path):
     assert sum(map(len, expected)) > 5 * len(texts)  # the texts have terms to compare
 
 
-def test_a_loaded_store_scores_and_ranks_as_bm25s_does(tmp_path):
-    import bm25s
-
-    texts = seed_texts() + VARIED_TEXTS + random_texts(200, seed=2)
-    # Ids unlike positions, so that a hit's id is checked to be its document's.
-    chunks = [Chunk(1000 + 3 * i, f"s{i % 5}.txt", 1, 1, 1, t) for i, t in enumerate(texts)]
-    built = lexical_store(chunks)
-    built.save(tmp_path)
-    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
-    reference = bm25s.BM25.load(str(tmp_path / "lexical"), mmap=True, show_progress=False)
-    _, postings = loaded._searchable()
-
-    rng = random.Random(3)
+def parity_queries(texts: list[str], seed: int) -> list[str]:
+    rng = random.Random(seed)
     words = " ".join(texts).split()
-    queries = [
+    return [
         *VARIED_TEXTS,
-        *random_texts(100, seed=4),
+        *random_texts(100, seed=seed + 1),
         *(" ".join(rng.choices(words, k=rng.randint(1, 8))) for _ in range(300)),
         "pillar pillars PILLAR",  # one term three times counts three times
     ]
+
+
+def assert_ranks_as_bm25s(store, texts: list[str], ids: list[int], queries: list[str]) -> None:
+    """`store` holds the documents `texts` (chunk ids `ids`); bm25s indexes them afresh."""
+    reference = bm25s_index(texts)
     found = 0
     for query in queries:
         tokens = [t for t in bm25s_tokens(query) if t in reference.vocab_dict]
         scores = reference.get_scores(tokens) if tokens else np.zeros(len(texts), np.float32)
-        np.testing.assert_array_equal(postings.scores(loaded.terms(query)), scores)
         ranked = sorted(
             (d for d in range(len(texts)) if scores[d] > 0), key=lambda d: (-scores[d], d)
         )
         for k in (1, 10, len(texts)):
-            assert [(h.id, h.score) for h in loaded.search(query, k)] == [
-                (chunks[d].id, float(scores[d])) for d in ranked[:k]
-            ]
+            assert [(h.id, h.score) for h in store.search(query, k)] == [
+                (ids[d], float(scores[d])) for d in ranked[:k]
+            ], query
         found += bool(ranked)
     assert found > 0.8 * len(queries)  # most queries match something
+    n = len(texts)
+    held = [set(t) for t in tokenize(texts, bm25s_tokenizer())]
     terms = sorted(reference.vocab_dict)[:200] + ["zyzzyva"]
-    assert loaded.idf(terms) == built.idf(terms)
+    for term, idf in store.idf(terms).items():
+        df = sum(term in t for t in held)
+        assert idf == pytest.approx(np.log(1 + (n - df + 0.5) / (df + 0.5)), rel=1e-12)
+
+
+def test_a_loaded_store_scores_and_ranks_as_bm25s_does(tmp_path):
+    texts = seed_texts() + VARIED_TEXTS + random_texts(200, seed=2)
+    # Ids unlike positions, so that a hit's id is checked to be its document's.
+    chunks = [Chunk(1000 + 3 * i, f"s{i % 5}.txt", 1, 1, 1, t) for i, t in enumerate(texts)]
+    lexical_store(chunks).save(tmp_path)
+    loaded = Bm25LexicalStore.load(tmp_path, by_id(chunks))
+    assert_ranks_as_bm25s(loaded, texts, [c.id for c in chunks], parity_queries(texts, 3))
+
+
+@pytest.mark.parametrize("tail", [0, 10_000], ids=["each-segment", "small-ones-merged"])
+def test_segments_with_deletions_score_as_one_bm25s_index_of_the_live_chunks(tail):
+    # Corpus-wide statistics: document frequencies and average length over the
+    # live documents of every segment, not each segment's own.
+    texts = seed_texts() + VARIED_TEXTS + random_texts(200, seed=5)
+    tokens = tokenize(texts, bm25s_tokenizer())
+    dead = set(random.Random(6).sample(range(len(texts)), 40))
+    cuts = [0, 90, 95, 260, len(texts)]
+    segments = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        mask = np.array([i in dead for i in range(start, end)])
+        segments.append(LexicalSegment(count_postings(tokens[start:end]), start, mask))
+    store = SegmentedLexicalStore(
+        segments, bm25s_tokenizer(), 1.5, 0.75, describe_lexical(), tail_documents=tail
+    )
+    live = [i for i in range(len(texts)) if i not in dead]
+    assert len(store) == len(live)
+    assert_ranks_as_bm25s(store, [texts[i] for i in live], live, parity_queries(texts, 7))

@@ -41,6 +41,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -170,7 +171,7 @@ def paragraph_table(
     )
 
 
-def matches(shared: np.ndarray, size: int | np.ndarray, others: np.ndarray, threshold: float):
+def matches(shared: Any, size: Any, others: Any, threshold: float) -> Any:
     """Whether paragraphs sharing `shared` shingles match, given both sets' sizes.
 
     The one comparison both the full and the incremental decision make, so

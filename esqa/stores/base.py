@@ -9,7 +9,7 @@ everything else is typed by these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -36,6 +36,31 @@ def chunk_ids(chunks: Mapping[int, Chunk]) -> np.ndarray:
     if isinstance(ids, np.ndarray):
         return ids
     return np.fromiter(chunks, dtype=np.int64, count=len(chunks))
+
+
+def merge_ranked(
+    hits: Sequence[ScoredId], k: int, order: Callable[[int], Any] | None = None
+) -> list[ScoredId]:
+    """The k best of hits gathered from several parts of an index, best first.
+
+    Equal scores come in corpus order (`order` gives a chunk's key); without
+    `order`, in id order. Ids of segments added later are not in corpus
+    order, so one index of the same chunks, whose ids are, breaks ties alike.
+    The key is asked only inside a run of equal scores.
+    """
+    ranked = sorted(hits, key=lambda h: (-h.score, h.id))
+    if order is None:
+        return ranked[:k]
+    out: list[ScoredId] = []
+    start = 0
+    while start < len(ranked) and len(out) < k:
+        end = start + 1
+        while end < len(ranked) and ranked[end].score == ranked[start].score:
+            end += 1
+        run = ranked[start:end]
+        out += run if len(run) == 1 else sorted(run, key=lambda h: order(h.id))
+        start = end
+    return out[:k]
 
 
 class DenseStore(Protocol):

@@ -1,22 +1,25 @@
-"""Lexical search with bm25s (BM25 over stemmed English tokens).
+"""Lexical search: BM25 over stemmed English tokens, one store per index segment.
 
 Lexical search finds what embeddings miss: acronyms, names and numbers
-("ESPA", "85 plans"). bm25s stores its postings as .npy arrays and JSON, no
-pickle, and loads them memory-mapped: a million documents load in 0.36 s
-and a query reads only its terms' postings. A query costs 0.3 ms at 100,000
-documents and 3 ms at a million (`benchmarks/scale.py`). It cannot add or
-remove documents in place, so a changed store is re-indexed from its chunks'
-text before the next search or save: 25 s per 100,000 chunks, 200 s per
-million, most of it bm25s's tokenizer in Python.
+("ESPA", "85 plans"). Documents are tokenised by bm25s (its token pattern,
+English stop words and PyStemmer's Snowball stemmer); the store keeps raw
+term counts and document lengths (`esqa.stores.bm25_reader.TermPostings`:
+`.npy` arrays, memory-mapped, and JSON, no pickle) and a query weighs them
+with the statistics of every live document of the index
+(`esqa.stores.bm25_segments` searches several segments as one). A store
+cannot add or remove documents in place: a changed store is counted again
+from its chunks' text before the next search or save; an index adds documents
+by writing a new segment instead, and removes them by deleting ids.
 
-bm25s builds and saves; a loaded store is searched through
-`esqa.stores.bm25_reader`, which reads bm25s's files with numpy, so that a
-question does not import bm25s (and with it scipy.sparse: 0.15 s).
+Tokenising is the slow part of building (bm25s's tokenizer is Python: about
+25 s per 100,000 chunks); merging segments never tokenises again, it
+renumbers their postings (`merge_postings`).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +27,21 @@ from typing import Any
 import numpy as np
 
 from esqa.stores.base import ScoredId, chunk_ids
-from esqa.stores.bm25_reader import PARAMS_FILE, Postings, QueryTokenizer, stemmer
+from esqa.stores.bm25_reader import (
+    PARAMS_FILE,
+    Bm25Scorer,
+    QueryTokenizer,
+    ScoredPart,
+    TermPostings,
+    best_documents,
+    stemmer,
+)
 from esqa.types import Chunk
 
 DIRECTORY = "lexical"
-IDS_FILE = "ids.npy"
 STEMMER = "english"  # PyStemmer's Snowball English
+ENGINE = "bm25"
+K1, B = 1.5, 0.75  # bm25s's defaults
 
 
 def bm25s_tokenizer() -> QueryTokenizer:
@@ -51,6 +63,8 @@ def tokenize(texts: Sequence[str], settings: QueryTokenizer) -> list[list[str]]:
     """Tokens of each text by bm25s.tokenize, with the settings saved for queries."""
     import bm25s
 
+    if not texts:
+        return []
     tokens = bm25s.tokenize(
         list(texts),
         lower=settings.lower,
@@ -63,58 +77,97 @@ def tokenize(texts: Sequence[str], settings: QueryTokenizer) -> list[list[str]]:
     return [list(t) for t in tokens]
 
 
-def _index(retriever: Any, tokens: list[list[str]]) -> None:
-    if any(tokens):
-        retriever.index(tokens, show_progress=False)
-        return
-    # No chunk holds a term (only stop words or one-letter words): bm25s
-    # numbers its empty token after the largest term id and fails on an empty
-    # vocabulary. Without that token it builds an empty index, which saves,
-    # loads and matches no query, so such a corpus is searched by its vectors
-    # alone. Scoring divides by the average length, 0 here, over no terms.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        retriever.index(tokens, create_empty_token=False, show_progress=False)
+def count_postings(tokens: Sequence[Sequence[str]]) -> TermPostings:
+    """Raw postings of documents given as token lists (document i is position i).
 
-
-def bm25_idf(documents: int, frequency: int) -> float:
-    """BM25's inverse document frequency of a term that `frequency` of `documents` hold."""
-    return float(np.log(1.0 + (documents - frequency + 0.5) / (frequency + 0.5)))
-
-
-def best_documents(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k highest positive scores, best first; equal scores in position order.
-
-    The k-th best score is found among the negated scores: numpy's
-    introselect took 36 ms to find the top 50 of a million scores of which
-    most are 0 (documents without a query term), and 2 ms to find the bottom
-    50 of their negation. The rest are two passes that compare floats.
+    The vocabulary is sorted, so the same documents always give the same files,
+    whether counted at once or merged from segments.
     """
-    k = min(k, len(scores))
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    kth = -np.partition(-scores, k - 1)[k - 1]
-    if kth <= 0:  # fewer than k documents hold a query term
-        chosen = np.flatnonzero(scores > 0)
-    else:
-        above = np.flatnonzero(scores > kth)
-        # Documents tied at the k-th score may be more than the places left.
-        chosen = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
-    return chosen[np.lexsort((chosen, -scores[chosen]))]
+    counted = [Counter(doc) for doc in tokens]
+    terms = sorted({term for doc in counted for term in doc})
+    vocab = {term: i for i, term in enumerate(terms)}
+    columns, docs, counts = [], [], []
+    for d, doc in enumerate(counted):
+        for term, n in doc.items():
+            columns.append(vocab[term])
+            docs.append(d)
+            counts.append(n)
+    lengths = np.array([len(doc) for doc in tokens], dtype=np.int32)
+    return _csc(vocab, np.array(columns, np.int64), np.array(docs, np.int32), counts, lengths)
+
+
+def _csc(
+    vocab: dict[str, int],
+    columns: np.ndarray,
+    docs: np.ndarray,
+    counts: Sequence[int] | np.ndarray,
+    lengths: np.ndarray,
+) -> TermPostings:
+    """Postings sorted by (term, document) from unordered (term, document, count) triples."""
+    order = np.lexsort((docs, columns))
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(columns, minlength=len(vocab)), out=indptr[1:])
+    counts = np.asarray(counts, dtype=np.int64)
+    if len(counts) and counts.max() > np.iinfo(np.uint16).max:
+        raise ValueError("a term occurs more than 65,535 times in one chunk")
+    return TermPostings(
+        vocab, docs[order].astype(np.int32), counts[order].astype(np.uint16), indptr, lengths
+    )
+
+
+def merge_postings(parts: Sequence[tuple[TermPostings, np.ndarray]]) -> TermPostings:
+    """One segment's postings from several, each with the new number of every document
+    (-1: left out, a deleted one). Nothing is tokenised again.
+    """
+    vocab_terms = sorted({term for postings, _ in parts for term in postings.vocab})
+    vocab = {term: i for i, term in enumerate(vocab_terms)}
+    size = 1 + max((int(new.max()) for _, new in parts if len(new)), default=-1)
+    lengths = np.zeros(size, dtype=np.int32)
+    all_columns, all_docs, all_counts = [], [], []
+    for postings, new in parts:
+        kept = new >= 0
+        lengths[new[kept]] = np.asarray(postings.lengths)[kept]
+        remap = np.array(
+            [vocab[t] for t in sorted(postings.vocab, key=postings.vocab.__getitem__)],
+            dtype=np.int64,
+        )
+        columns = np.repeat(remap, np.diff(np.asarray(postings.indptr)))
+        docs = new[np.asarray(postings.docs)]
+        alive = docs >= 0
+        all_columns.append(columns[alive])
+        all_docs.append(docs[alive].astype(np.int32))
+        all_counts.append(np.asarray(postings.counts)[alive])
+    if not all_columns:
+        return TermPostings.empty()
+    return _csc(
+        vocab,
+        np.concatenate(all_columns),
+        np.concatenate(all_docs),
+        np.concatenate(all_counts),
+        lengths,
+    )
 
 
 class Bm25LexicalStore:
-    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+    """The lexical store of one segment (or of a whole index held as one segment).
+
+    Example: `store = Bm25LexicalStore(); store.add(chunks); store.search("ESPA", 5)`.
+    Searching it alone uses its own documents' statistics; an index of several
+    segments searches them together (`esqa.stores.bm25_segments`).
+    """
+
+    def __init__(self, k1: float = K1, b: float = B) -> None:
         self.k1, self.b = k1, b
         self._by_id: dict[int, Chunk] = {}
         # Chunks loaded but not yet in `_by_id`: only a change needs them by
         # id, and a million take 0.1 s to index.
         self._loaded: Mapping[int, Chunk] = {}
-        # What a search reads. Both are None until the store is built (fresh,
-        # or changed since loading), or loaded from files.
-        self._postings: Postings | None = None
+        # What a search reads; None until counted (fresh, or changed since
+        # loading) or loaded from files.
+        self._postings: TermPostings | None = None
         self._tokenizer: QueryTokenizer | None = None
-        self._retriever: Any = None  # the bm25s index built here, which `save` writes
-        self._ids = np.zeros(0, dtype=np.int64)  # bm25s document position -> chunk id
+        self._scorer: Bm25Scorer | None = None
+        self._ids = np.zeros(0, dtype=np.int64)  # document position -> chunk id
 
     @property
     def _chunks(self) -> dict[int, Chunk]:
@@ -139,94 +192,91 @@ class Bm25LexicalStore:
         return len(gone)
 
     def _changed(self) -> None:
-        self._postings = self._tokenizer = self._retriever = None
+        self._postings = self._tokenizer = self._scorer = None
 
-    def _build(self) -> None:
-        """Index every chunk with bm25s: a fresh or changed store, never one only read."""
-        import bm25s
+    def _count(self) -> None:
+        """Count every chunk's terms: a fresh or changed store, never one only read."""
+        ordered = sorted(self._chunks)
+        self._ids = np.array(ordered, dtype=np.int64)
+        self._tokenizer = bm25s_tokenizer()
+        tokens = tokenize([self._chunks[i].text for i in ordered], self._tokenizer)
+        self._postings = count_postings(tokens)
+        self._scorer = None
 
-        self._ids = np.fromiter(self._chunks, dtype=np.int64, count=len(self._chunks))
-        tokenizer = bm25s_tokenizer()
-        retriever = bm25s.BM25(k1=self.k1, b=self.b)
-        postings = Postings.empty()
-        if self._chunks:
-            _index(retriever, tokenize([c.text for c in self._chunks.values()], tokenizer))
-            arrays = {name: retriever.scores[name] for name in ("data", "indices", "indptr")}
-            postings = Postings(retriever.vocab_dict, len(self._ids), retriever.dtype, **arrays)
-        self._postings, self._tokenizer, self._retriever = postings, tokenizer, retriever
+    @property
+    def postings(self) -> TermPostings:
+        """The store's postings (document i is the i-th chunk in id order)."""
+        if self._postings is None:
+            self._count()
+        assert self._postings is not None
+        return self._postings
 
-    def _searchable(self) -> tuple[QueryTokenizer, Postings]:
-        if self._postings is None or self._tokenizer is None:
-            self._build()
-        assert self._postings is not None and self._tokenizer is not None
-        return self._tokenizer, self._postings
+    @property
+    def tokenizer(self) -> QueryTokenizer:
+        if self._tokenizer is None:
+            self._count()
+        assert self._tokenizer is not None
+        return self._tokenizer
+
+    def _scoring(self) -> Bm25Scorer:
+        if self._scorer is None:
+            self._scorer = Bm25Scorer([ScoredPart(self.postings)], self.k1, self.b)
+        return self._scorer
 
     def search(self, query: str, k: int) -> list[ScoredId]:
         if not len(self) or k <= 0:
             return []
-        tokenizer, postings = self._searchable()
-        tokens = [t for t in tokenizer.tokens(query) if t in postings.vocab]
+        tokens = self.tokenizer.tokens(query)
         if not tokens:
             return []
         # Not bm25s's `retrieve`: for one query it starts a thread pool and
         # progress bars (3 ms under load at any corpus size), and its top-k
         # selection is slow when most documents score 0 (see `best_documents`).
-        scores = postings.scores(tokens)
+        (scores,) = self._scoring().scores(tokens)
         return [ScoredId(int(self._ids[d]), float(scores[d])) for d in best_documents(scores, k)]
 
     def terms(self, text: str) -> list[str]:
         """The text's terms as this store indexes them (lower-cased, stemmed, no stop words)."""
-        tokenizer, _ = self._searchable()
-        return tokenizer.tokens(text)
+        return self.tokenizer.tokens(text)
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term; unseen terms get the maximum."""
-        _, postings = self._searchable()
-        n = len(self._ids)
-        out: dict[str, float] = {}
-        for term in terms:
-            out[term] = bm25_idf(n, postings.document_frequency(term) if n else 0)
-        return out
+        scorer = self._scoring()
+        return {term: scorer.idf(scorer.document_frequency(term)) for term in terms}
 
     def save(self, directory: Path) -> list[str]:
-        """Write the store into `directory`/lexical; returns the file names written.
-
-        bm25s writes its index, so a loaded store that has not changed is
-        indexed again by bm25s first (esqa only saves stores it has built).
-        """
-        if self._retriever is None:
-            self._build()
-        assert self._tokenizer is not None
+        """Write the store into `directory`/lexical; returns the file names written."""
+        postings, tokenizer = self.postings, self.tokenizer
         target = directory / DIRECTORY
         target.mkdir(parents=True, exist_ok=True)
-        if len(self):
-            self._retriever.save(str(target), show_progress=False)
-        np.save(target / IDS_FILE, self._ids, allow_pickle=False)
-        self._tokenizer.save(target)
-        return sorted(p.relative_to(directory).as_posix() for p in target.iterdir())
+        names = [*postings.save(target, self.k1, self.b), tokenizer.save(target)]
+        return sorted(f"{DIRECTORY}/{name}" for name in names)
+
+    @classmethod
+    def from_postings(
+        cls, postings: TermPostings, tokenizer: QueryTokenizer, ids: np.ndarray
+    ) -> Bm25LexicalStore:
+        """A store of postings counted elsewhere (a merge); `ids` are their documents' chunk ids."""
+        store = cls()
+        store._postings, store._tokenizer = postings, tokenizer
+        store._ids = np.asarray(ids, dtype=np.int64)
+        return store
 
     @classmethod
     def load(cls, directory: Path, chunks: Mapping[int, Chunk]) -> Bm25LexicalStore:
         """The store saved in `directory`; `chunks` (by id) are read only when it changes."""
         target = directory / DIRECTORY
-        ids = np.load(target / IDS_FILE, allow_pickle=False)
-        store = cls()
+        params = json.loads((target / PARAMS_FILE).read_text(encoding="utf-8"))
+        store = cls(float(params["k1"]), float(params["b"]))
         store._loaded = chunks
-        held = chunk_ids(chunks)
-        # Arrays, not sets: at a million ids 0.1 s instead of 0.8 s. The ids
-        # are saved in chunk order, so sorting is rarely needed.
-        if not np.array_equal(ids, held) and not np.array_equal(np.sort(ids), np.sort(held)):
-            raise ValueError(f"{DIRECTORY}/{IDS_FILE} does not match the chunk list")
-        if chunks:
-            params = json.loads((target / PARAMS_FILE).read_text(encoding="utf-8"))
-            if params.get("num_docs") != len(chunks):
-                raise ValueError(f"{DIRECTORY}/{PARAMS_FILE} counts {params.get('num_docs')} docs")
-            store.k1, store.b = float(params["k1"]), float(params["b"])
-            store._postings = Postings.load(target)
-        else:  # bm25s saves no postings for no documents
-            store._postings = Postings.empty()
+        store._postings = TermPostings.load(target)
+        if store._postings.num_docs != len(chunks):
+            raise ValueError(
+                f"{DIRECTORY}/ holds {store._postings.num_docs} documents for {len(chunks)} chunks"
+            )
         store._tokenizer = QueryTokenizer.load(target)
-        store._ids = ids.astype(np.int64, copy=False)
+        # Saved in id order: document i is the i-th chunk id.
+        store._ids = np.sort(chunk_ids(chunks))
         return store
 
     @classmethod
@@ -235,16 +285,22 @@ class Bm25LexicalStore:
         return cls.load(directory, chunks)
 
     def describe(self) -> dict[str, Any]:
-        import bm25s
-
-        return {
-            "engine": "bm25s",
-            "version": bm25s.__version__,
-            "k1": self.k1,
-            "b": self.b,
-            "stemmer": "english",
-            "stopwords": "en",
-        }
+        return describe_lexical(self.k1, self.b)
 
     def __len__(self) -> int:
-        return len(self._loaded) + len(self._by_id)
+        return len(self._loaded) + len(self._by_id) if self._postings is None else len(self._ids)
+
+
+def describe_lexical(k1: float = K1, b: float = B) -> dict[str, Any]:
+    """The manifest's description of esqa's BM25 (its tokeniser is bm25s's)."""
+    import bm25s
+
+    return {
+        "engine": ENGINE,
+        "method": "lucene",
+        "k1": k1,
+        "b": b,
+        "tokenizer": f"bm25s {bm25s.__version__}",
+        "stemmer": STEMMER,
+        "stopwords": "en",
+    }

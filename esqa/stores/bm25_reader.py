@@ -1,20 +1,28 @@
-"""The lexical index bm25s saved, read for queries with numpy alone.
+"""BM25 postings read for queries with numpy alone, scored with corpus-wide statistics.
 
-bm25s tokenises, builds and saves the index (`esqa.stores.bm25_lexical`),
-but importing it costs a question 0.15 s: it imports scipy.sparse (and
-through it numpy.f2py) and tqdm whenever they are installed, and
-sentence-transformers installs scipy. A query needs none of it: its
-tokens, then a sum over their postings. This module does those two steps
-exactly as bm25s does (`tests/test_stores.py` compares both on varied
-texts), reading the files bm25s wrote: its CSC arrays of BM25 weights
-(`*.csc.index.npy`, memory-mapped), its vocabulary and parameters (JSON),
-and the tokeniser settings that the build used (`tokenizer.json`, written
-beside them by esqa).
+A lexical segment (`esqa.stores.bm25_lexical` writes one) holds raw counts:
+for each term, the documents that hold it and how often (CSC arrays,
+memory-mapped), each document's length, the vocabulary and the tokeniser
+settings the build used. Nothing is weighted at build time: bm25s bakes each
+index's own idf and average length into its weights, so an index made of
+several segments scored that way would rank a term by how rare it is in one
+segment, not in the corpus. Here a query's weights are computed from the
+statistics of every live document of every segment (`Bm25Scorer`): the number
+of documents, each term's document frequency and the average length, deleted
+documents left out. The arithmetic is bm25s's "lucene" variant step by step,
+in its dtypes, so the scores are those of a bm25s index of the same live
+documents, equal and not merely close (`tests/test_stores.py`).
+
+A query never imports bm25s: it costs 0.15 s (scipy.sparse and tqdm). bm25s
+still tokenises documents at build time, and its tokeniser's steps are
+repeated here for queries (`QueryTokenizer`), with its settings saved in the
+index.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,16 +35,19 @@ import numpy as np
 from esqa.errors import IndexInvalidError
 
 TOKENIZER_FILE = "tokenizer.json"
-PARAMS_FILE = "params.index.json"
-VOCAB_FILE = "vocab.index.json"
+PARAMS_FILE = "params.json"
+VOCAB_FILE = "vocab.json"
 ARRAY_FILES = {
-    "data": "data.csc.index.npy",
-    "indices": "indices.csc.index.npy",
-    "indptr": "indptr.csc.index.npy",
+    "docs": "postings.docs.npy",  # int32: document of each posting, by term
+    "counts": "postings.tf.npy",  # uint16: how often the term occurs in it
+    "indptr": "postings.indptr.npy",  # int64: where each term's postings start
+    "lengths": "lengths.npy",  # int32: terms in each document
 }
-# bm25s keeps an extra array of scores for documents *without* a term for
-# these two variants; esqa builds the default ("lucene"), which has none.
-_NONOCCURRENCE_METHODS = ("bm25l", "bm25+")
+FORMAT = "esqa-bm25-counts-1"
+# numpy 2 keeps float64 when a numpy float64 scalar meets a float32 array
+# (NEP 50); numpy 1 made it float32. bm25s's arithmetic meets exactly that
+# case, so the scorer follows whichever rule this numpy applies.
+_SCALAR_KEEPS_FLOAT64 = np.result_type(np.float64(1.0), np.zeros(1, np.float32)) == np.float64
 
 
 @lru_cache(maxsize=4)
@@ -109,86 +120,232 @@ class QueryTokenizer:
             raise ValueError(f"{path.name} is not a tokenizer description ({exc!r})") from None
 
 
-class Postings:
-    """BM25 weights by term: column `t` of a CSC matrix holds term t's documents and weights.
+class TermPostings:
+    """One segment's raw postings: column `t` lists term t's documents and counts.
 
-    bm25s computes every (term, document) weight at build time, so a
-    document's score for a query is the sum of its weights over the query's
-    terms. `data`, `indices` and `indptr` are bm25s's arrays (memory-mapped
-    when loaded, so a query reads only its terms' postings).
+    `docs`, `counts` and `indptr` are the CSC arrays (memory-mapped when
+    loaded), `lengths` every document's number of terms, `vocab` term -> column.
     """
 
     def __init__(
         self,
         vocab: dict[str, int],
-        num_docs: int,
-        dtype: str,
-        data: np.ndarray,
-        indices: np.ndarray,
+        docs: np.ndarray,
+        counts: np.ndarray,
         indptr: np.ndarray,
+        lengths: np.ndarray,
     ) -> None:
         self.vocab = vocab
-        self.data, self.indices, self.indptr = data, indices, indptr
-        self.num_docs = num_docs
-        self.dtype = np.dtype(dtype)
+        self.docs, self.counts, self.indptr, self.lengths = docs, counts, indptr, lengths
+
+    @property
+    def num_docs(self) -> int:
+        return len(self.lengths)
 
     @classmethod
-    def load(cls, directory: Path) -> Postings:
-        """The postings bm25s saved in `directory`, memory-mapped."""
+    def empty(cls) -> TermPostings:
+        none = np.zeros(0, dtype=np.int32)
+        return cls({}, none, np.zeros(0, np.uint16), np.zeros(1, np.int64), none)
+
+    @classmethod
+    def load(cls, directory: Path) -> TermPostings:
+        """The postings saved in `directory`, memory-mapped; ValueError when they do not fit."""
         params = json.loads((directory / PARAMS_FILE).read_text(encoding="utf-8"))
-        if params.get("method") in _NONOCCURRENCE_METHODS:
-            raise ValueError(f"{PARAMS_FILE}: BM25 variant {params['method']!r} is not supported")
-        vocab = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        if params.get("format") != FORMAT:
+            raise ValueError(f"{PARAMS_FILE} describes {params.get('format')!r}, not {FORMAT}")
+        terms = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        if not isinstance(terms, list):
+            raise ValueError(f"{VOCAB_FILE} is not a list of terms")
         arrays = {name: _load_array(directory / file) for name, file in ARRAY_FILES.items()}
+        docs, counts, indptr, lengths = (arrays[n] for n in ("docs", "counts", "indptr", "lengths"))
         # The arrays are large and checked by size only at load (see
-        # `esqa.index.reader.HASH_ON_LOAD_BYTES`). Their shape is cheap to check
-        # (`indptr` has an entry per term), and `scores` checks the rows it reads.
-        data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
+        # `esqa.index.reader.HASH_ON_LOAD_BYTES`); their shapes are cheap to
+        # check, and the scorer checks the document numbers it reads.
         if not (
             indptr.ndim == 1
-            and len(indptr) > 0
+            and len(indptr) == len(terms) + 1
             and indptr[0] == 0
-            and indptr[-1] == len(data) == len(indices)
+            and indptr[-1] == len(docs) == len(counts)
             and not np.any(np.diff(indptr) < 0)
         ):
             raise ValueError("the BM25 postings' column pointers do not match their arrays")
-        return cls(vocab, int(params["num_docs"]), str(params["dtype"]), **arrays)
+        if lengths.ndim != 1 or len(lengths) != params.get("num_docs"):
+            raise ValueError(
+                f"{ARRAY_FILES['lengths']} does not hold {params.get('num_docs')} documents"
+            )
+        return cls({term: i for i, term in enumerate(terms)}, docs, counts, indptr, lengths)
 
-    @classmethod
-    def empty(cls) -> Postings:
-        """No documents and no terms: every score list is empty."""
-        no_rows = np.zeros(0, dtype=np.int32)
-        return cls({}, 0, "float32", np.zeros(0, np.float32), no_rows, np.zeros(1, np.int64))
+    def save(self, directory: Path, k1: float, b: float) -> list[str]:
+        """Write the postings into `directory`; the file names written."""
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        (directory / VOCAB_FILE).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        params = {
+            "format": FORMAT,
+            "method": "lucene",
+            "k1": k1,
+            "b": b,
+            "num_docs": self.num_docs,
+            "terms": len(terms),
+            "postings": int(self.indptr[-1]),
+        }
+        (directory / PARAMS_FILE).write_text(json.dumps(params), encoding="utf-8")
+        arrays = {
+            "docs": self.docs,
+            "counts": self.counts,
+            "indptr": self.indptr,
+            "lengths": self.lengths,
+        }
+        for name, file in ARRAY_FILES.items():
+            np.save(directory / file, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+        return [VOCAB_FILE, PARAMS_FILE, *ARRAY_FILES.values()]
 
-    def scores(self, terms: Sequence[str]) -> np.ndarray:
-        """Every document's BM25 score for the terms, as `bm25s.BM25.get_scores` computes it.
+    def column(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(documents, counts) of a term; empty for a term outside the vocabulary."""
+        column = self.vocab.get(term)
+        if column is None:
+            return self.docs[:0], self.counts[:0]
+        start, end = self.indptr[column], self.indptr[column + 1]
+        return self.docs[start:end], self.counts[start:end]
 
-        Terms outside the vocabulary are skipped; a repeated term adds its
-        weights again. The sums run in the same order and dtype as bm25s's,
-        so the scores are equal, not merely close.
-        """
-        ids = [self.vocab[t] for t in terms if t in self.vocab]
-        if ids and max(ids) >= len(self.indptr) - 1:
-            # bm25s numbers an empty token after the last column; no query term is empty.
-            raise ValueError(f"term id {max(ids)} is beyond the {len(self.indptr) - 1} columns")
-        scores = np.zeros(self.num_docs, dtype=self.dtype)
-        for term in ids:
-            start, end = self.indptr[term], self.indptr[term + 1]
-            try:
-                np.add.at(scores, self.indices[start:end], self.data[start:end])
-            except IndexError:
-                raise IndexInvalidError(
-                    f"the BM25 postings of term {term} name a document beyond the "
-                    f"{self.num_docs} indexed; run: esqa index verify, then esqa index build"
-                ) from None
-        return scores
+
+@dataclass
+class ScoredPart:
+    """Postings searched as one part of an index, with the documents deleted from it."""
+
+    postings: TermPostings
+    dead: np.ndarray | None = None  # bool per document, True for a deleted one; None: none are
+
+    def live_documents(self) -> int:
+        return self.postings.num_docs - (int(self.dead.sum()) if self.dead is not None else 0)
+
+    def live_length(self) -> int:
+        lengths = self.postings.lengths
+        total = int(np.sum(lengths, dtype=np.int64))
+        if self.dead is not None:
+            total -= int(np.sum(lengths[self.dead], dtype=np.int64))
+        return total
+
+
+class Bm25Scorer:
+    """BM25 ("lucene" variant, as bm25s) over the live documents of several parts at once.
+
+    The statistics are the corpus's: N live documents, a term's document
+    frequency summed over the parts' live postings, the average length of the
+    live documents. `scores` gives each part's array of scores (0 for a
+    document without a query term, and for a deleted one).
+    """
+
+    def __init__(self, parts: Sequence[ScoredPart], k1: float = 1.5, b: float = 0.75) -> None:
+        self.parts = list(parts)
+        self.k1, self.b = k1, b
+        self.num_docs = sum(p.live_documents() for p in self.parts)
+        total = sum(p.live_length() for p in self.parts)
+        # bm25s: np.array(lengths).mean(), a float64 that is exact for these integers.
+        self.avg_length = np.float64(total) / np.float64(max(self.num_docs, 1))
+        self._norms: dict[int, np.ndarray] = {}
+
+    def _norm(self, number: int) -> np.ndarray:
+        """k1 * ((1 - b) + b * length / avg_length) per document of a part, as bm25s computes it."""
+        norm = self._norms.get(number)
+        if norm is None:
+            lengths = np.asarray(self.parts[number].postings.lengths)
+            norm = self.k1 * ((1 - self.b) + self.b * lengths.astype(np.float64) / self.avg_length)
+            if not _SCALAR_KEEPS_FLOAT64:
+                norm = norm.astype(np.float32)
+            self._norms[number] = norm
+        return norm
+
+    def _live_columns(self, term: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for part in self.parts:
+            docs, counts = part.postings.column(term)
+            if part.dead is not None and len(docs):
+                try:
+                    alive = ~part.dead[docs]
+                except IndexError:
+                    raise _beyond(term, part) from None
+                docs, counts = docs[alive], counts[alive]
+            out.append((docs, counts))
+        return out
 
     def document_frequency(self, term: str) -> int:
-        """How many documents hold the term (0 for a term outside the vocabulary)."""
-        column = self.vocab.get(term)
-        if column is None or column + 1 >= len(self.indptr):
-            return 0
-        return int(self.indptr[column + 1] - self.indptr[column])
+        return sum(len(docs) for docs, _ in self._live_columns(term))
+
+    def idf(self, df: int) -> float:
+        """bm25s's lucene idf of a term that `df` live documents hold."""
+        return bm25_idf(self.num_docs, df)
+
+    def scores(self, terms: Sequence[str]) -> list[np.ndarray]:
+        """Each part's documents' scores for the terms (repeats count again), float32."""
+        out = [np.zeros(p.postings.num_docs, dtype=np.float32) for p in self.parts]
+        if not self.num_docs:
+            return out
+        for term in terms:
+            columns = self._live_columns(term)
+            df = sum(len(docs) for docs, _ in columns)
+            if df == 0:
+                continue
+            # bm25s stores idf in a float32 array before multiplying.
+            idf = np.float32(self.idf(df))
+            for number, (docs, counts) in enumerate(columns):
+                if not len(docs):
+                    continue
+                tf = counts.astype(np.float32)
+                try:
+                    denominator = self._norm(number)[docs] + tf
+                except IndexError:
+                    raise _beyond(term, self.parts[number]) from None
+                weights = (idf * (tf / denominator)).astype(np.float32)
+                # A term's postings name each document once: plain indexing adds
+                # as bm25s's np.add.at does, term after term.
+                out[number][docs] += weights
+        return out
+
+
+def _beyond(term: str, part: ScoredPart) -> IndexInvalidError:
+    return IndexInvalidError(
+        f"the BM25 postings of term {term!r} name a document beyond the "
+        f"{part.postings.num_docs} indexed; run: esqa index verify, then esqa index build"
+    )
+
+
+def bm25_idf(documents: int, frequency: int) -> float:
+    """bm25s's lucene idf: log(1 + (N - df + 0.5) / (df + 0.5)), as a Python float."""
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+
+
+def best_documents(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest positive scores, best first; equal scores in position order.
+
+    The k-th best score is found among the negated scores: numpy's
+    introselect took 36 ms to find the top 50 of a million scores of which
+    most are 0 (documents without a query term), and 2 ms to find the bottom
+    50 of their negation. The rest are two passes that compare floats.
+    """
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = -np.partition(-scores, k - 1)[k - 1]
+    if kth <= 0:  # fewer than k documents hold a query term
+        chosen = np.flatnonzero(scores > 0)
+    else:
+        above = np.flatnonzero(scores > kth)
+        # Documents tied at the k-th score may be more than the places left.
+        chosen = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+    return chosen[np.lexsort((chosen, -scores[chosen]))]
+
+
+def tied_best_documents(scores: np.ndarray, k: int) -> np.ndarray:
+    """`best_documents`, and every further document tied with the k-th.
+
+    One part of a segmented index cannot tell which of several equal scores
+    come first in the corpus; the caller orders them (`esqa.stores.base.merge_ranked`).
+    """
+    best = best_documents(scores, k)
+    if len(best) < k or len(best) == 0:
+        return best
+    tied = np.flatnonzero(scores == scores[best[-1]])
+    return np.concatenate([best, np.setdiff1d(tied, best, assume_unique=True)])
 
 
 def _load_array(path: Path) -> np.ndarray:

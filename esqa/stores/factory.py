@@ -139,7 +139,7 @@ def _dense_class(engine: object) -> type[DenseStore]:
 
 
 def _lexical_class(engine: object) -> type[LexicalStore]:
-    if engine == "bm25s":
+    if engine == "bm25":
         from esqa.stores.bm25_lexical import Bm25LexicalStore
 
         return Bm25LexicalStore

@@ -230,15 +230,32 @@ class FaissDenseStore:
             self._rebuild(kept_ids[keep], kept_vectors[keep])
         return len(ids)
 
-    def search(self, vector: np.ndarray, k: int) -> list[ScoredId]:
+    def search(self, vector: np.ndarray, k: int, params: Any = None) -> list[ScoredId]:
+        """The k stored vectors most similar to `vector`; `params` from `excluding` leaves some out."""
         if self._index.ntotal == 0 or k <= 0:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         with _omp_threads(self.search_threads):
-            scores, ids = self._index.search(query, min(k, self._index.ntotal))
+            scores, ids = self._index.search(query, min(k, self._index.ntotal), params=params)
         return [
             ScoredId(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
         ]
+
+    def excluding(self, ids: np.ndarray) -> Any:
+        """Search parameters that leave these ids out inside the search (FAISS `IDSelector`).
+
+        Filtering inside, not after: a graph search then still finds its k
+        best among the others. The returned object keeps the selectors alive.
+        """
+        faiss = _faiss()
+        batch = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        selector = faiss.IDSelectorNot(batch)
+        if self.exact:
+            params = faiss.SearchParameters(sel=selector)
+        else:
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.hnsw.ef_search)
+        params.referenced_objects = [batch, selector]  # SWIG holds raw pointers only
+        return params
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         keys = np.asarray(ids, dtype=np.int64)

@@ -47,8 +47,8 @@ import numpy as np
 
 from esqa.errors import CorpusError
 from esqa.stores.base import ScoredId, chunk_ids
-from esqa.stores.bm25_lexical import bm25_idf, bm25s_tokenizer, tokenize
-from esqa.stores.bm25_reader import QueryTokenizer
+from esqa.stores.bm25_lexical import bm25s_tokenizer, tokenize
+from esqa.stores.bm25_reader import QueryTokenizer, bm25_idf
 from esqa.stores.hybrid import RRF_K, FusedId
 from esqa.stores.milvus_expr import MilvusSpec, one_of, parse_spec, quoted, visible_at
 from esqa.stores.milvus_server import K1, B, Server, Tags, new_name, pymilvus
