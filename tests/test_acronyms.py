@@ -1,9 +1,21 @@
-"""Acronym mining on hand-made chunks: definitions in parentheses and names by initials."""
+"""Acronym mining on hand-made chunks: definitions in parentheses and names by initials;
+chosen again from per-segment occurrences as mining the live chunks chooses."""
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from esqa.answer.compose import expand_query
-from esqa.ingest.acronyms import infer_expansion, mine_acronyms, name_initials
+from esqa.ingest.acronyms import (
+    OccurrenceRun,
+    acronym_occurrences,
+    choose_acronyms,
+    infer_expansion,
+    mine_acronyms,
+    name_initials,
+)
 from esqa.types import Chunk
 
 
@@ -22,7 +34,7 @@ def test_parenthesised_definition_is_mined() -> None:
     assert nato.long == "North Atlantic Treaty Organization"
     assert nato.defined is True
     assert nato.source == "a.txt"
-    assert nato.chunk == 0
+    assert nato.paragraph == 1  # where the long form stands, as a citation names it
 
 
 def test_definition_with_function_words_and_commas() -> None:
@@ -54,7 +66,7 @@ def test_implicit_acronym_found_by_initials_elsewhere() -> None:
     assert who.long == "World Health Organization"
     assert who.defined is False
     assert who.source == "b.txt"
-    assert who.chunk == 1
+    assert who.paragraph == 2
 
 
 def test_name_without_the_bare_acronym_is_not_an_acronym() -> None:
@@ -108,3 +120,55 @@ def test_expand_query_abbreviates_a_known_long_form() -> None:
 def test_expand_query_leaves_other_questions_alone() -> None:
     found = mine_acronyms([chunk(0, "The North Atlantic Treaty Organization (NATO) met.")])
     assert expand_query("Where is the harbour?", found) == "Where is the harbour?"
+
+
+# ---- chosen again from occurrences, as an index of segments does --------------------
+
+
+PIECES = [
+    "The Japan Bank for International Cooperation (JBIC) lent more.",
+    "JBIC said on Monday it would lend again.",
+    "Officials at Japan Bank for International Cooperation met.",
+    "The Ministry of Economy, Trade and Industry (METI) spoke.",
+    "METI and the Liberal Democratic Party agreed.",
+    "The LDP and its Headquarters for Economic Security met.",
+    "Liberal Democratic Party lawmakers said the LDP would act.",
+    "The Economic Security Promotion Act (ESPA) has four pillars.",
+    "ESPA took effect in 2022 and the ESPA review follows.",
+    "The Quad met; Quadrilateral Security Dialogue (QSD) leaders spoke.",
+    "QSD officials and the North Atlantic Council met.",
+    "Nothing to see here, no acronym at all.",
+]
+
+
+def random_chunks(rng: random.Random) -> list[Chunk]:
+    """Chunks of several files in corpus order (file, then position), ids as positions."""
+    chunks: list[Chunk] = []
+    for f in range(rng.randint(1, 8)):
+        for n in range(rng.randint(1, 4)):
+            text = " ".join(rng.sample(PIECES, rng.randint(1, 3)))
+            chunks.append(Chunk(len(chunks), f"f{f}.txt", n + 1, n + 1, n + 1, text))
+    return chunks
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_choosing_from_occurrences_of_live_files_equals_mining_the_live_chunks(seed):
+    rng = random.Random(seed)
+    chunks = random_chunks(rng)
+    sources = sorted({c.source for c in chunks})
+    dead = set(rng.sample(sources, rng.randint(0, len(sources) - 1)))
+    # Files spread over runs (segments) in any order; each run in corpus order.
+    runs_of = {s: rng.randint(0, 2) for s in sources}
+    runs = []
+    for number in range(3):
+        held = [c for c in chunks if runs_of[c.source] == number]
+        runs.append(
+            OccurrenceRun(
+                acronym_occurrences(held),
+                source_of=lambda p, held=held: held[p].source,
+                live=lambda p, held=held: held[p].source not in dead,
+                chunk_at=lambda p, held=held: held[p],
+            )
+        )
+    live = [c for c in chunks if c.source not in dead]
+    assert choose_acronyms(runs) == mine_acronyms(live)

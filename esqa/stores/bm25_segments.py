@@ -30,7 +30,7 @@ from esqa.stores.bm25_reader import (
     tied_best_documents,
 )
 
-TAIL_DOCUMENTS = 5_000  # segments with fewer documents are searched as one
+TAIL_DOCUMENTS = 2_000  # segments with fewer documents are searched as one
 
 
 @dataclass(frozen=True)

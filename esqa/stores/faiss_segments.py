@@ -32,7 +32,7 @@ import numpy as np
 from esqa.stores.base import ScoredId, merge_ranked
 from esqa.stores.faiss_dense import FaissDenseStore, _faiss, _omp_threads
 
-TAIL_VECTORS = 5_000  # exact segments with fewer vectors are searched as one
+TAIL_VECTORS = 2_000  # exact segments with fewer vectors are searched as one
 
 
 @dataclass(frozen=True)
