@@ -16,6 +16,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
+# Where a build from scratch puts its one segment's files, inside the index directory.
+FIRST_SEGMENT = "segments/000001"
 
 _WORD = re.compile(r"\w+")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import TWO_ARTICLES, HashedEmbedder, write_corpus
+from conftest import FIRST_SEGMENT, TWO_ARTICLES, HashedEmbedder, write_corpus
 from helpers.checks import one_error_line
 
 import esqa.index.reader
@@ -124,7 +124,7 @@ def test_a_load_hashes_small_files_and_only_sizes_large_ones(built, monkeypatch)
 
 def test_a_large_file_of_another_size_is_refused_at_load(built, monkeypatch):
     monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
-    path = built.resolve() / "dense.faiss"
+    path = built.resolve() / FIRST_SEGMENT / "dense.faiss"
     path.write_bytes(path.read_bytes()[:-8])
     with pytest.raises(IndexInvalidError) as excinfo:
         load(built)
@@ -134,7 +134,7 @@ def test_a_large_file_of_another_size_is_refused_at_load(built, monkeypatch):
 
 def test_a_damaged_chunk_is_found_when_read_and_named_with_the_repair(built, monkeypatch):
     monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
-    _garble_same_size(built.resolve() / CHUNKS, b'"id": 1,', b'"id": 7,')
+    _garble_same_size(built.resolve() / FIRST_SEGMENT / CHUNKS, b'"id": 1,', b'"id": 7,')
     index = load(built)  # large files are not hashed at load: the damage is not seen yet
     assert "central bank" in index.chunks[len(index.chunks) - 1].text
     with pytest.raises(IndexInvalidError) as excinfo:
@@ -146,7 +146,7 @@ def test_a_damaged_chunk_is_found_when_read_and_named_with_the_repair(built, mon
 def test_a_damaged_line_number_that_still_parses_is_never_cited(built, monkeypatch):
     # Same size, valid JSON, right id: only the line's checksum can tell.
     monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
-    path = built.resolve() / CHUNKS
+    path = built.resolve() / FIRST_SEGMENT / CHUNKS
     lines = path.read_bytes().splitlines(keepends=True)
     chunk = json.loads(lines[0])
     old = f'"line_end": {chunk["line_end"]}'.encode()
@@ -162,7 +162,10 @@ def test_a_damaged_line_number_that_still_parses_is_never_cited(built, monkeypat
     assert "line 1" in message and "checksum" in message and "esqa index build" in message
 
 
-@pytest.mark.parametrize("name", [CHUNKS, OFFSETS, CRCS, "dense.faiss", "sources.json"])
+@pytest.mark.parametrize(
+    "name",
+    [f"{FIRST_SEGMENT}/{n}" for n in (CHUNKS, OFFSETS, CRCS, "dense.faiss")] + ["sources.json"],
+)
 def test_verify_finds_same_size_damage_in_any_file(built, monkeypatch, name):
     monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
     path = built.resolve() / name
@@ -179,7 +182,7 @@ def test_esqa_index_verify_reports_an_intact_index_and_fails_on_damage(built):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["chunks"] == len(load(built).chunks) and report["files"] >= 8
-    path = built.resolve() / "dense.faiss"
+    path = built.resolve() / FIRST_SEGMENT / "dense.faiss"
     data = bytearray(path.read_bytes())
     data[-5] ^= 0x01
     path.write_bytes(bytes(data))
@@ -190,7 +193,7 @@ def test_esqa_index_verify_reports_an_intact_index_and_fails_on_damage(built):
 
 def test_a_build_does_not_reuse_an_index_whose_large_file_is_damaged(built, monkeypatch):
     monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
-    path = built.resolve() / "dense.faiss"
+    path = built.resolve() / FIRST_SEGMENT / "dense.faiss"
     data = bytearray(path.read_bytes())
     data[-5] ^= 0x01
     path.write_bytes(bytes(data))
@@ -205,7 +208,7 @@ def test_a_build_does_not_reuse_an_index_whose_large_file_is_damaged(built, monk
 
 def _ids_at_the_end(built) -> tuple[Path, int]:
     """dense.faiss ends with the id map of its IndexIDMap2: one int64 per chunk."""
-    return built.resolve() / "dense.faiss", len(load(built).chunks)
+    return built.resolve() / FIRST_SEGMENT / "dense.faiss", len(load(built).chunks)
 
 
 def _write_ids(path: Path, count: int, ids: list[int]) -> None:
@@ -238,7 +241,7 @@ def test_a_damaged_postings_header_is_the_one_line_damaged_index_error(built, mo
     # numpy parses the header as a Python literal: a flipped bit there raised
     # tokenize.TokenError through every command.
     monkeypatch.setattr(esqa.index.reader, "HASH_ON_LOAD_BYTES", 0)
-    path = built.resolve() / "lexical" / "postings.tf.npy"
+    path = built.resolve() / FIRST_SEGMENT / "lexical" / "postings.tf.npy"
     data = bytearray(path.read_bytes())
     header = data.index(b"{")
     data[header : header + 1] = b"("

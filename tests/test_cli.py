@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import TWO_ARTICLES, write_corpus
+from conftest import FIRST_SEGMENT, TWO_ARTICLES, write_corpus
 
 import esqa
 import esqa.api
@@ -238,7 +238,7 @@ def test_a_query_without_words_is_a_one_line_error(runner, corpus, index, query)
 @pytest.mark.parametrize("name", ["chunks.jsonl", "dense.faiss"])
 def test_a_damaged_index_is_a_one_line_error_naming_the_repair(runner, corpus, index, name):
     build(runner, corpus, index)
-    path = index.resolve() / name
+    path = index.resolve() / FIRST_SEGMENT / name
     path.write_bytes(path.read_bytes()[:-10])
     result = run(runner, "search", "cables", "--corpus", corpus, "--index", index)
     line = assert_one_line_error(result)

@@ -1,4 +1,10 @@
-"""Incremental `build_index`: reuse what the previous index holds, end up where a full build does."""
+"""Incremental `build_index`: reuse what the previous index holds, end up where a full build does.
+
+An incremental build writes the new and changed files into a new segment and
+deletes the chunks they replace; the comparison with a build from scratch is
+therefore by what a reader sees (live chunks in corpus order, their vectors,
+acronyms, search results), not by chunk ids, which segments number otherwise.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,12 @@ from conftest import SEEDS, HashedEmbedder, write_corpus
 
 import esqa.index.build
 from esqa.index.build import ACRONYMS, build_index
-from esqa.index.chunk_table import CHUNKS
 from esqa.index.reader import load_index
 from esqa.index.search import hybrid_search
 from esqa.ingest.chunking import ChunkingParams
+from esqa.types import Chunk
 
+MODEL = (HashedEmbedder.model_id, HashedEmbedder.dimension)
 QUERIES = [
     "ESPA fourth pillar",
     "rare earths supply chains",
@@ -58,15 +65,27 @@ def index(corpus, tmp_path) -> Path:
     return path
 
 
-def content(index: Path) -> tuple[str, str]:
-    directory = index.resolve()
-    return (
-        (directory / CHUNKS).read_text(encoding="utf-8"),
-        (directory / ACRONYMS).read_text(encoding="utf-8"),
-    )
+def live_chunks(index: Path, model: tuple[str, int] = MODEL) -> list[Chunk]:
+    """The index's live chunks in corpus order (file, then place in it)."""
+    loaded = load_index(index, *model)
+    return [loaded.chunks[i] for i in sorted(loaded.chunks, key=loaded.chunks.order_key)]
 
 
-def top_k(index: Path) -> list[list[tuple[str, int, int, int, str, float]]]:
+def content(index: Path, model: tuple[str, int] = MODEL) -> tuple[list[dict], str]:
+    """What a reader can see of the index's text: chunks (without ids) and acronyms."""
+    chunks = [
+        {k: v for k, v in c.to_dict().items() if k != "id"} for c in live_chunks(index, model)
+    ]
+    return chunks, (index.resolve() / ACRONYMS).read_text(encoding="utf-8")
+
+
+def vectors(index: Path, model: tuple[str, int] = MODEL) -> list[bytes]:
+    loaded = load_index(index, *model)
+    ids = sorted(loaded.chunks, key=loaded.chunks.order_key)
+    return [row.tobytes() for row in loaded.dense.vectors(ids)]
+
+
+def top_k(index: Path) -> list[list[tuple[str, int, int, str, float, float | None, float | None]]]:
     embedder = HashedEmbedder()
     loaded = load_index(index, embedder.model_id, embedder.dimension)
     out = []
@@ -74,7 +93,8 @@ def top_k(index: Path) -> list[list[tuple[str, int, int, int, str, float]]]:
         hits = hybrid_search(loaded, query, embedder.embed([query])[0], 8)
         out.append(
             [
-                (h.source, h.chunk.id, h.chunk.paragraph, h.chunk.line_start, h.text, h.score)
+                (h.source, h.chunk.paragraph, h.chunk.line_start, h.text, h.score)
+                + (h.dense_score, h.lexical_score)
                 for h in hits
             ]
         )
@@ -83,12 +103,14 @@ def top_k(index: Path) -> list[list[tuple[str, int, int, int, str, float]]]:
 
 def assert_same_as_full_build(corpus: Path, index: Path, tmp_path: Path) -> None:
     full = tmp_path / "full"
+    shutil.rmtree(full, ignore_errors=True)
     report = build_index(corpus, full, HashedEmbedder(), full=True)
     assert not report.incremental and report.reused == 0
     assert content(index) == content(full)
     assert top_k(index) == top_k(full)
-    for name in ("dense.faiss", "lexical/postings.docs.npy"):
-        assert (index.resolve() / name).read_bytes() == (full.resolve() / name).read_bytes(), name
+    assert vectors(index) == vectors(full)
+    loaded = load_index(index, HashedEmbedder.model_id, HashedEmbedder.dimension)
+    assert loaded.manifest.counts == load_index(full, *MODEL).manifest.counts
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -199,6 +221,9 @@ def test_the_manifest_records_how_the_index_was_built(corpus, index):
         "reused_chunks": report.reused,
         "embedded_chunks": report.embedded,
         "chunked_files": 1,
+        "written_chunks": report.embedded,  # one new segment, of the new file's chunks
+        "deleted_chunks": 0,
+        "merged_segments": 0,
     }
 
 
@@ -213,8 +238,13 @@ def test_an_index_of_another_model_is_not_reused(corpus, index, tmp_path):
     assert any("not reused" in w for w in report.warnings)
 
 
+def segment_file(index: Path, name: str) -> Path:
+    """A file of the index's (first) segment."""
+    return next(index.resolve().glob(f"segments/*/{name}"))
+
+
 def test_a_damaged_previous_index_is_rebuilt_from_scratch(corpus, index, tmp_path):
-    dense = index.resolve() / "dense.faiss"
+    dense = segment_file(index, "dense.faiss")
     dense.write_bytes(dense.read_bytes()[:-100])
     embedder = HashedEmbedder()
     report = build_index(corpus, index, embedder)
@@ -265,7 +295,7 @@ def _edit_manifest(index: Path, edit) -> None:
 
 def test_files_without_a_checksum_in_the_manifest_are_not_carried_forward(corpus, index, tmp_path):
     _edit_manifest(index, lambda m: m.update(filesX=m.pop("files")))  # a garbled key
-    chunks = index.resolve() / CHUNKS
+    chunks = segment_file(index, "chunks.jsonl")
     chunks.write_text(chunks.read_text(encoding="utf-8").replace("rare earth", "rare metal"))
     report = build_index(corpus, index, HashedEmbedder())
     assert not report.incremental
@@ -274,8 +304,9 @@ def test_files_without_a_checksum_in_the_manifest_are_not_carried_forward(corpus
 
 
 def test_a_garbled_manifest_field_does_not_stop_the_rebuild_that_repairs_it(corpus, index):
-    _edit_manifest(index, lambda m: m["files"][CHUNKS].update(sha256X=m["files"][CHUNKS]["sha256"]))
-    _edit_manifest(index, lambda m: m["files"][CHUNKS].pop("sha256"))
+    name = "segments/000001/chunks.jsonl"
+    _edit_manifest(index, lambda m: m["files"][name].update(sha256X=m["files"][name]["sha256"]))
+    _edit_manifest(index, lambda m: m["files"][name].pop("sha256"))
     report = build_index(corpus, index, HashedEmbedder())
     assert not report.incremental
     assert any("manifest.json is damaged" in w for w in report.warnings)
@@ -310,7 +341,6 @@ def test_with_int8_onnx_documents_an_incremental_build_equals_a_full_one(
     write_corpus(corpus, {"new/extra.txt": EXTRA})
     assert build_index(corpus, index, embedder).incremental
     build_index(corpus, full, embedder, full=True)
-    assert content(index) == content(full)
-    assert (index.resolve() / "dense.faiss").read_bytes() == (
-        full.resolve() / "dense.faiss"
-    ).read_bytes()
+    model = (embedder.model_id, embedder.dimension)
+    assert content(index, model) == content(full, model)
+    assert vectors(index, model) == vectors(full, model)

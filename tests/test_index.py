@@ -6,18 +6,19 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEED_BOILERPLATE, HashedEmbedder, seed_lines, write_corpus
+from conftest import FIRST_SEGMENT, SEED_BOILERPLATE, HashedEmbedder, seed_lines, write_corpus
 
 import esqa
 import esqa.index.publish
 from esqa.errors import CorpusError, EsqaError, IndexInvalidError, IndexMissingError
 from esqa.index.build import build_index
-from esqa.index.chunk_table import CHUNKS
+from esqa.index.chunk_table import CHUNKS as CHUNK_FILE
 from esqa.index.manifest import MANIFEST, MANIFEST_SHA256, SOURCES, manifest_digest
 from esqa.index.publish import writer_lock
 from esqa.index.reader import load_index
@@ -25,6 +26,7 @@ from esqa.index.search import hybrid_search
 from esqa.ingest.chunking import ChunkingParams
 from esqa.ingest.chunks import make_chunks
 from esqa.ingest.pages import load_corpus
+from esqa.stores.base import merge_ranked
 from esqa.stores.bm25_lexical import Bm25LexicalStore
 from esqa.stores.faiss_dense import FaissDenseStore
 
@@ -49,6 +51,10 @@ ARTICLE_B = "\n".join(
     ]
 )
 QUERIES = ["undersea cables", "rare earth imports from China", "comment period", "ESPA pillar"]
+
+
+# The chunk file of the one segment a build from scratch writes.
+CHUNKS = f"{FIRST_SEGMENT}/{CHUNK_FILE}"
 
 
 def load(index: Path, embedder=None):
@@ -98,7 +104,8 @@ def test_loaded_index_searches_like_stores_built_in_memory(small_corpus, built):
     lexical.add(chunks)
     for q in QUERIES:
         vector = embedder.embed([q])[0]
-        assert loaded.dense.search(vector, 5) == fresh.search(vector, 5)
+        # Equal scores come in corpus order (a store alone leaves them as FAISS found them).
+        assert loaded.dense.search(vector, 5) == merge_ranked(fresh.search(vector, 99), 5)
         assert [h.id for h in loaded.lexical.search(q, 5)] == [h.id for h in lexical.search(q, 5)]
 
 
@@ -121,8 +128,8 @@ def test_manifest_records_versions_model_chunking_sources_counts_and_checksums(s
     counts = manifest["counts"]
     assert counts["files"] == 2
     assert counts["chunks"] == len(load(built).chunks)
-    assert {CHUNKS, SOURCES, "dense.faiss"} <= set(manifest["files"])
-    assert any(name.startswith("lexical/") for name in manifest["files"])
+    assert {CHUNKS, SOURCES, f"{FIRST_SEGMENT}/dense.faiss"} <= set(manifest["files"])
+    assert any(name.startswith(f"{FIRST_SEGMENT}/lexical/") for name in manifest["files"])
     for name, record in manifest["files"].items():
         data = (directory / name).read_bytes()
         assert record["sha256"] == hashlib.sha256(data).hexdigest(), name
@@ -158,7 +165,7 @@ def _flip(path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", [_truncate, _flip], ids=["truncated", "flipped"])
-@pytest.mark.parametrize("name", [CHUNKS, "dense.faiss"])
+@pytest.mark.parametrize("name", [CHUNKS, f"{FIRST_SEGMENT}/dense.faiss"])
 def test_a_damaged_index_file_is_reported_by_name(built, damage, name):
     damage(built.resolve() / name)
     with pytest.raises(IndexInvalidError) as excinfo:
@@ -167,7 +174,7 @@ def test_a_damaged_index_file_is_reported_by_name(built, damage, name):
 
 
 def test_a_missing_lexical_file_is_reported_by_name(built):
-    files = sorted((built.resolve() / "lexical").iterdir())
+    files = sorted((built.resolve() / FIRST_SEGMENT / "lexical").iterdir())
     files[0].unlink()
     with pytest.raises(IndexInvalidError) as excinfo:
         load(built)
@@ -281,11 +288,11 @@ def test_resealed_source_records_missing_what_comparing_relies_on_are_refused(bu
 
 
 def test_an_index_file_without_a_checksum_is_refused(built):
-    extra = built.resolve() / "lexical" / "extra.npy"
+    extra = built.resolve() / FIRST_SEGMENT / "lexical" / "extra.npy"
     extra.write_bytes(b"not listed")
     with pytest.raises(IndexInvalidError) as excinfo:
         load(built)
-    _assert_one_line_repair_error(excinfo, "lexical/extra.npy")
+    _assert_one_line_repair_error(excinfo, f"{FIRST_SEGMENT}/lexical/extra.npy")
 
 
 class _Payload:
@@ -298,9 +305,11 @@ class _Payload:
         return (open, (str(self.marker), "w"))
 
 
-def test_a_pickle_with_a_resealed_manifest_is_never_run(built, tmp_path):
+def test_a_pickle_with_a_resealed_manifest_is_never_run(small_corpus, built, tmp_path):
     # Whoever can write the index can recompute every checksum, the manifest's
-    # own included: the checksums detect damage, the loaders refuse code.
+    # own included: the checksums detect damage, the loaders refuse code. A
+    # query reads some files, a build the others (a segment's paragraphs,
+    # text hashes and acronym occurrences): neither ever runs code.
     directory = built.resolve()
     names = sorted(
         p.relative_to(directory).as_posix()
@@ -321,9 +330,21 @@ def test_a_pickle_with_a_resealed_manifest_is_never_run(built, tmp_path):
         _edit_manifest(
             built, edit=lambda m, name=name, record=record: m["files"].update({name: record})
         )
-        with pytest.raises(IndexInvalidError):
+        try:
             load(built).sources  # noqa: B018 (the source records are read on demand)
+        except IndexInvalidError:
+            refused = True
+        else:
+            refused = False
         assert not marker.exists(), f"loading the index executed code from {name}"
+        if not refused:  # a file only builds read: the next one refuses to reuse it
+            copy = tmp_path / f"copy-{n}"
+            shutil.copytree(built.parent, copy, symlinks=True)
+            write_corpus(small_corpus, {"new.txt": ARTICLE_A.replace("cables", "satellites")})
+            report = build_index(small_corpus, copy / built.name, HashedEmbedder())
+            (small_corpus / "new.txt").unlink()
+            assert any("not reused" in w for w in report.warnings), name
+            assert not marker.exists(), f"a build executed code from {name}"
         target.write_bytes(pristine[name])
         (directory / MANIFEST).write_text(manifest_text, encoding="utf-8")
 
@@ -390,6 +411,7 @@ def test_a_build_that_fails_while_writing_leaves_the_previous_index_and_no_debri
 ):
     before = _snapshot(built)
     names_before = sorted(p.name for p in built.parent.iterdir())
+    write_corpus(small_corpus, {"new.txt": ARTICLE_A.replace("cables", "satellites")})
 
     def broken_save(self, directory):
         raise OSError("disk full")
@@ -465,7 +487,7 @@ def test_an_orphan_generation_is_removed_and_the_replaced_one_kept(small_corpus,
     # the orphan is the newest directory, but no reader can be on it.
     orphan = built.parent / f".{built.name}.29991231T235959-0123abcd"
     orphan.mkdir()
-    (orphan / CHUNKS).write_text("never linked", encoding="utf-8")
+    (orphan / CHUNK_FILE).write_text("never linked", encoding="utf-8")
     replaced = built.resolve()
     build_index(small_corpus, built, HashedEmbedder())
     assert not orphan.exists()
@@ -487,7 +509,7 @@ def test_pruning_leaves_the_generations_of_another_index_alone(small_corpus, tmp
 def test_leftovers_of_a_killed_build_are_removed_by_the_next_build(small_corpus, built):
     staging = built.parent / f".{built.name}.tmp-deadbeef"
     staging.mkdir()
-    (staging / CHUNKS).write_text("half written", encoding="utf-8")
+    (staging / CHUNK_FILE).write_text("half written", encoding="utf-8")
     os.symlink("nowhere", built.parent / f".{built.name}.link-deadbeef")
     build_index(small_corpus, built, HashedEmbedder())
     assert not staging.exists()

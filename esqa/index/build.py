@@ -4,16 +4,24 @@
 
 - `manifest.json`: format and esqa versions, model id and dimension, the embedding
   backend (and ONNX export sha256) that embedded the build, chunking
-  parameters, the stores' descriptions, counts, build time, the digest of the
-  corpus files' names and stats (`esqa.index.changes`), the sha256 and size of
-  every other index file, and the sha256 of its own content;
-- `sources.json`: each corpus file's sha256, size and mtime, and the files
-  skipped and why (see `esqa.index.manifest.SourceRecords`);
+  parameters, the stores' engines, the segments (`esqa.index.manifest.SegmentRecord`),
+  counts, build time, the digest of the corpus files' names and stats
+  (`esqa.index.changes`), the sha256 and size of every other index file, and
+  the sha256 of its own content;
+- `sources.json`: each corpus file's sha256, size and mtime, the segment that
+  holds it, and the files skipped and why (see `esqa.index.manifest.SourceRecords`);
 - `acronyms.json`: the acronyms found in the corpus (`esqa.ingest.acronyms`);
-- `chunks.jsonl`: one chunk per line, with its provenance, with
-  `chunks.offsets.npy`, where each line starts, and `chunks.crc32.npy`, each
-  line's CRC-32 (see `esqa.index.chunk_table`);
-- the stores' files: `dense.faiss` (FAISS) and `lexical/` (bm25s arrays and JSON).
+- `deleted.npy`: the chunk ids that are no longer live;
+- `segments/NNNNNN/`: the segments (`esqa.index.segments`), each with its chunk
+  table, stores (`dense.faiss`, `lexical/`), paragraphs and acronym occurrences.
+
+A build from scratch writes one segment. An incremental build (the default)
+reads and parses only the files whose size or modification time changed,
+re-decides near-duplicates from what the segments keep, writes the new and
+changed files into one new segment, deletes the chunks they replace, links
+every other segment from the previous generation unchanged, and merges
+segments when the policy says so (`esqa.index.merge_policy`). The result
+searches as a build from scratch of the same corpus does.
 
 Nothing is pickled. Loading checks the format version, the manifest's own
 checksum and structure, the model, and each file's size and, up to
@@ -24,10 +32,10 @@ error that names the command to run.
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,36 +43,58 @@ import numpy as np
 
 from esqa import __version__
 from esqa.embed.base import Embedder, ProgressFn, describe_embedder
-from esqa.errors import CorpusError, EsqaError
+from esqa.errors import CorpusError
 from esqa.fileio import sha256_file
 from esqa.index.changes import recorded_digest
-from esqa.index.chunk_table import write_chunks
+from esqa.index.chunk_table import text_hash
 from esqa.index.manifest import (
     ACRONYMS,
-    MANIFEST,
     SOURCES,
     BuildRecord,
     Counts,
+    FileRecord,
     Manifest,
     ModelRecord,
+    SegmentRecord,
     SourceRecords,
-    read_manifest,
     write_manifest,
 )
+from esqa.index.merge import merge_segments
+from esqa.index.merge_policy import MergePolicy, SegmentSize
 from esqa.index.publish import check_location, publish, writer_lock
-from esqa.index.reader import load_index
-from esqa.ingest.acronyms import mine_acronyms
+from esqa.index.segments import (
+    SegmentContents,
+    StoredSegment,
+    link_files,
+    segment_name,
+    write_deleted,
+    write_segment,
+)
+from esqa.index.update import (
+    Previous,
+    Unusable,
+    diff_corpus,
+    new_segment_paragraphs,
+    open_previous,
+    read_moved,
+    reading_previous,
+    redecide_paragraphs,
+)
+from esqa.ingest.acronyms import OccurrenceRun, acronym_occurrences, choose_acronyms
 from esqa.ingest.chunking import ChunkingParams, TokenCounter
-from esqa.ingest.chunks import append_numbered, document_chunks, find_dropped
+from esqa.ingest.chunks import document_chunks, document_paragraphs
+from esqa.ingest.dedup import Paragraphs, decide
 from esqa.ingest.fingerprint import ingestion_fingerprint
 from esqa.ingest.pages import load_corpus
-from esqa.stores.base import DenseStore
-from esqa.stores.factory import EMBEDDED, check_spec, create_stores, spec_of
+from esqa.stores.bm25_lexical import describe_lexical
+from esqa.stores.factory import create_stores, engine_descriptions
 from esqa.types import Chunk, Document
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
 # chunks), returns the callback that is told how many were just done.
 ProgressFactory = Callable[[int, str], ProgressFn]
+
+DEFAULT_POLICY = MergePolicy()
 
 
 @dataclass(frozen=True)
@@ -77,10 +107,14 @@ class BuildReport:
     chunks: int
     seconds: float
     warnings: tuple[str, ...] = ()
-    incremental: bool = False  # the previous index's vectors (and chunks) were reused
-    reused: int = 0  # chunks whose vector came from the previous index
+    incremental: bool = False  # the previous index was reused
+    reused: int = 0  # live chunks not embedded by this build (kept in place, or vectors copied)
     embedded: int = 0  # chunks embedded by this build
-    chunked_files: int = 0  # files chunked by this build; the others kept their stored chunks
+    chunked_files: int = 0  # files read and chunked by this build; the others kept their chunks
+    segments: int = 1  # segments of the new index
+    deleted: int = 0  # chunks this build marked deleted
+    merged: int = 0  # segments merged away by this build
+    written: int = 0  # chunks written into new segments (merges included)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,125 +124,18 @@ class BuildReport:
         return data
 
 
-@dataclass(frozen=True)
-class _Previous:
-    """What a build may reuse from the index it replaces."""
+@dataclass
+class _Plan:
+    """What the new generation is: kept segments, the new segment's files, deletions, records."""
 
-    sources: dict[str, Any]  # the record of each indexed file (`sources.json`)
-    chunks: dict[str, list[Chunk]]  # by source, in order
-    reuse_chunks: bool  # False when the chunking parameters or the ingestion code changed
-    ids_by_text: dict[str, int]  # chunk text -> id of its vector in `dense`
-    dense: DenseStore
-
-    def chunks_of(self, doc: Document, dropped: list[int]) -> list[Chunk] | None:
-        """The stored chunks of an unchanged file, or None when it must be chunked again."""
-        record = self.sources.get(doc.source)
-        if not self.reuse_chunks or record is None:
-            return None
-        if record.get("sha256") != doc.sha256 or record.get("dropped") != dropped:
-            return None
-        return self.chunks.get(doc.source, [])
-
-
-def _previous_index(
-    index: Path, embedder: Embedder, params: ChunkingParams
-) -> tuple[_Previous | None, str | None]:
-    """The index about to be replaced, when its vectors can be reused; else None and
-    why not (None too when there is no index yet)."""
-    try:
-        directory = index.resolve()
-    except RuntimeError as exc:  # a link loop (OSError from Python 3.13 on)
-        return None, f"{index} is a broken symbolic link ({exc})"
-    except OSError as exc:
-        return None, f"{index} cannot be resolved ({exc.strerror or exc})"
-    if not (directory / MANIFEST).is_file():
-        return None, None
-    try:
-        # Every checksum: damage in a reused vector would outlive this build.
-        loaded = load_index(index, embedder.model_id, embedder.dimension, verify="full")
-        loaded.sources  # noqa: B018 (read now, so that a damaged file is caught here)
-    except EsqaError as exc:
-        return None, exc.problem
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        # The repair command must never fail on the index it repairs.
-        return None, f"{directory / MANIFEST} is damaged ({type(exc).__name__}: {exc})"
-    except OSError as exc:  # an I/O error reading it: build afresh rather than fail
-        return None, f"{directory} cannot be read ({exc.strerror or exc})"
-    manifest = loaded.manifest
-    ordered = list(loaded.chunks.values())  # a chunk table iterates in id order
-    by_source: dict[str, list[Chunk]] = defaultdict(list)
-    for chunk in ordered:
-        by_source[chunk.source].append(chunk)
-    return (
-        _Previous(
-            sources=loaded.sources.sources,
-            chunks=dict(by_source),
-            reuse_chunks=manifest.chunking == params.to_dict()
-            and manifest.ingestion == ingestion_fingerprint(),
-            ids_by_text={c.text: c.id for c in ordered},
-            dense=loaded.dense,
-        ),
-        None,
-    )
-
-
-def _corpus_chunks(
-    documents: Sequence[Document],
-    dropped: dict[str, list[int]],
-    previous: _Previous | None,
-    count: TokenCounter,
-    params: ChunkingParams,
-    progress: ProgressFactory | None,
-) -> tuple[list[Chunk], int]:
-    """Every chunk of the corpus, numbered in corpus order; and how many files were chunked.
-
-    Unchanged files keep their stored chunks: sentence splitting is the slow part.
-    """
-    stored = {
-        doc.source: previous.chunks_of(doc, dropped[doc.source]) if previous else None
-        for doc in documents
-    }
-    chunked_files = sum(1 for kept in stored.values() if kept is None)
-    done = progress(chunked_files, "chunking") if progress and chunked_files else None
-    chunks: list[Chunk] = []
-    for doc in documents:
-        kept = stored[doc.source]
-        if kept is None:
-            kept = document_chunks(doc, set(dropped[doc.source]), count, params)
-            if done:
-                done(1)
-        append_numbered(chunks, kept)
-    return chunks, chunked_files
-
-
-def _vectors(
-    chunks: Sequence[Chunk],
-    previous: _Previous | None,
-    embedder: Embedder,
-    progress: ProgressFactory | None,
-    kept: Sequence[int] = (),
-) -> tuple[np.ndarray, int]:
-    """Every chunk's vector, and how many came from the previous index.
-
-    A vector depends only on the text and the model, so any chunk whose text
-    the previous index holds reuses its vector, wherever the chunk now is.
-    The chunks at `kept` stay in the stores as they are and need none (a
-    server changed in place): their rows stay zero, and they count as reused.
-    """
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
-    known = previous.ids_by_text if previous else {}
-    skip = set(kept)
-    reuse = [i for i, c in enumerate(chunks) if c.text in known and i not in skip]
-    if previous is not None and reuse:
-        vectors[reuse] = previous.dense.vectors([known[chunks[i].text] for i in reuse])
-    todo = [i for i, c in enumerate(chunks) if c.text not in known]
-    # Loading the model takes seconds: a build that embeds nothing never loads it.
-    if todo:
-        vectors[todo] = embedder.embed(
-            [chunks[i].text for i in todo],
-            progress=progress(len(todo), "embedding") if progress else None,
-        )
-    return vectors, len(reuse) + len(skip)
+    documents: list[Document]  # files written into the new segment, by source
+    paragraphs: Paragraphs  # their paragraphs, decided
+    kept: list[StoredSegment]  # segments linked from the previous generation
+    deleted: set[int]  # chunk ids no longer live
+    sources: dict[str, Any]  # the records of every indexed file after this build
+    skipped: dict[str, str]
+    warnings: list[str]
+    deleted_now: int = 0
 
 
 def build_index(
@@ -218,157 +145,454 @@ def build_index(
     params: ChunkingParams | None = None,
     progress: ProgressFactory | None = None,
     full: bool = False,
-    store: str | None = None,
+    optimize: bool = False,
+    policy: MergePolicy | None = DEFAULT_POLICY,
 ) -> BuildReport:
     """Build the index of every article under `corpus` and publish it at `index`.
 
     Example: `build_index(Path("seeds"), Path("indexes/default"), SentenceTransformerEmbedder())`.
-    Unless `full`, the index being replaced is reused: a chunk whose text it
-    already holds keeps its vector, and a file whose content and near-duplicate
-    paragraphs are unchanged keeps its chunks. The result is the same as a
-    build from scratch. The previous index stays readable until the new one
-    replaces it atomically. `store` is a store spec (`esqa.stores.factory`):
-    by default the one the previous index was built with, else `embedded`.
+    Unless `full`, the index being replaced is reused: only files whose stat
+    changed are read, the new and changed ones are written into a new segment,
+    and a chunk whose text it already holds keeps its vector. `optimize`
+    merges every segment into one; `policy` says when segments merge on their
+    own (None: never). The result is the same as a build from scratch. The
+    previous index stays readable until the new one replaces it atomically.
     """
     started = time.monotonic()
     params = params or ChunkingParams(max_tokens=embedder.max_tokens)
     check_location(index, corpus)  # before any work; `publish` checks again under the lock
-    spec = check_spec(store) if store is not None else _recorded_store(index)
     with writer_lock(index):
-        previous, unusable = (None, None) if full else _previous_index(index, embedder, params)
-        # Before the slow part, so that a server that cannot be reached fails the build at once.
-        stores = create_stores(
-            embedder.dimension,
-            spec,
-            previous.dense if previous else None,
-            model=embedder.model_id,
-            owner=str(index.absolute()),
-        )
-        # Every file is parsed, not only the changed ones: near-duplicate
-        # decisions need every paragraph, and parsing is cheap next to
-        # chunking and embedding (about 1 s per 2,000 short articles).
-        scan = load_corpus(corpus)
-        documents, warnings = scan.documents, list(scan.warnings)
-        if not documents:
-            raise CorpusError(f"no article files (*.txt with text) in {corpus}; add some first")
+        previous, unusable = (None, None) if full else _open_previous(index, embedder, params)
+        warnings: list[str] = []
         if unusable:
             warnings.append(f"the previous index was not reused ({unusable}); building afresh")
-        dropped = find_dropped(documents)
-        chunks, chunked_files = _corpus_chunks(
-            documents, dropped, previous, embedder.count_tokens, params, progress
+        try:
+            return _build(
+                corpus, index, embedder, params, progress, previous, optimize, policy,
+                warnings, started,
+            )  # fmt: skip
+        except Unusable as exc:
+            warnings.append(f"the previous index was not reused ({exc}); building afresh")
+            return _build(
+                corpus, index, embedder, params, progress, None, optimize, policy,
+                warnings, started,
+            )  # fmt: skip
+
+
+def _open_previous(
+    index: Path, embedder: Embedder, params: ChunkingParams
+) -> tuple[Previous | None, str | None]:
+    tokenizer = describe_lexical()
+
+    def reuse_chunks(manifest: Manifest) -> bool:
+        return (
+            manifest.chunking == params.to_dict()
+            and manifest.ingestion == ingestion_fingerprint()
+            and manifest.lexical == tokenizer
         )
-        vectors, reused = _vectors(chunks, previous, embedder, progress, stores.kept(chunks))
+
+    return open_previous(index, embedder.model_id, embedder.dimension, reuse_chunks)
+
+
+def _build(
+    corpus: Path,
+    index: Path,
+    embedder: Embedder,
+    params: ChunkingParams,
+    progress: ProgressFactory | None,
+    previous: Previous | None,
+    optimize: bool,
+    policy: MergePolicy | None,
+    warnings: list[str],
+    started: float,
+) -> BuildReport:
+    incremental = previous is not None
+    if previous is not None and previous.reuse_chunks:
+        plan = _incremental_plan(corpus, previous)
+    else:  # nothing, or only vectors, can be reused
+        plan = _fresh_plan(corpus)
+    plan.warnings[:0] = warnings
+    chunks, counts = _chunk(plan, embedder.count_tokens, params, progress)
+    vectors, copied = _vectors(chunks, previous, embedder, progress)
+    dimension = embedder.dimension
+    dense_engine, lexical_engine = engine_descriptions(dimension)
+    new_contents = None
+    if chunks:
+        stores = create_stores(dimension)
         stores.dense.add(chunks, vectors)
         stores.lexical.add(chunks)
-        acronyms = mine_acronyms(chunks)
-        duplicates = sum(len(numbers) for numbers in dropped.values())
-        seconds = time.monotonic() - started
-        sources = SourceRecords(
-            _source_records(corpus, documents, chunks, dropped),
-            _skipped_records(corpus, scan.skipped),
+        new_contents = SegmentContents(
+            sources=tuple(d.source for d in plan.documents),
+            chunk_counts=tuple(counts),
+            chunks=chunks,
+            paragraphs=plan.paragraphs,
+            occurrences=acronym_occurrences(chunks),
+            stores=stores,
         )
-        manifest = Manifest(
-            esqa_version=__version__,
-            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            build_seconds=round(seconds, 3),
-            build=BuildRecord(
-                incremental=previous is not None,
-                reused_chunks=reused,
-                embedded_chunks=len(chunks) - reused,
-                chunked_files=chunked_files,
-            ),
-            corpus=str(corpus.resolve()),  # absolute: later commands may run elsewhere
-            model=ModelRecord(embedder.model_id, embedder.dimension),
-            # Which backend embedded this build's new chunks (and its ONNX
-            # export's sha256). Informational: vectors are interchangeable
-            # between backends of the same model id, so loading does not check it.
-            embedder=describe_embedder(embedder),
-            chunking=params.to_dict(),
-            ingestion=ingestion_fingerprint(),
-            dense=stores.dense.describe(),
-            lexical=stores.lexical.describe(),
-            counts=Counts(
-                files=len(documents),
-                articles=sum(len(d.articles) for d in documents),
-                paragraphs=sum(len(d.paragraphs) for d in documents),
-                duplicate_paragraphs=duplicates,
-                chunks=len(chunks),
-            ),
-            warnings=tuple(warnings),
-            corpus_stats=recorded_digest(sources),
-        )
+    if not plan.kept and new_contents is None:
+        raise CorpusError(f"no article files (*.txt with text) in {corpus}; add some first")
+    embedded = len(chunks) - copied
 
-        def write(directory: Path) -> None:
-            (directory / ACRONYMS).write_text(
-                json.dumps(
-                    {k: a.to_dict() for k, a in sorted(acronyms.items())}, ensure_ascii=False
-                )
-            )
-            (directory / SOURCES).write_text(
-                json.dumps(sources.to_dict(), ensure_ascii=False), encoding="utf-8"
-            )
-            names = [
-                *write_chunks(directory, chunks),
-                SOURCES,
-                ACRONYMS,
-                *stores.save(directory),
-            ]
-            write_manifest(directory, manifest, names)
+    def write(directory: Path) -> Manifest:
+        return _write_generation(
+            directory, corpus, plan, new_contents, previous, optimize, policy,
+            embedder, params, dense_engine, lexical_engine, incremental,
+            embedded, started,
+        )  # fmt: skip
 
-        published = publish(index, write)
-        stores.published()
-    counts = manifest.counts
+    written: list[Manifest] = []
+    published = publish(index, lambda directory: written.append(write(directory)))
+    manifest = written[0]
+    counts_ = manifest.counts
     return BuildReport(
         index=index,
-        files=counts.files,
-        articles=counts.articles,
-        paragraphs=counts.paragraphs,
-        duplicates=duplicates,
-        chunks=len(chunks),
+        files=counts_.files,
+        articles=counts_.articles,
+        paragraphs=counts_.paragraphs,
+        duplicates=counts_.duplicate_paragraphs,
+        chunks=counts_.chunks,
         seconds=time.monotonic() - started,
-        warnings=(*warnings, *published.warnings),
-        incremental=previous is not None,
-        reused=reused,
-        embedded=len(chunks) - reused,
-        chunked_files=chunked_files,
+        warnings=(*plan.warnings, *published.warnings),
+        incremental=incremental,
+        reused=counts_.chunks - embedded,
+        embedded=embedded,
+        chunked_files=len(plan.documents),
+        segments=len(manifest.segments),
+        deleted=manifest.build.deleted_chunks,
+        merged=manifest.build.merged_segments,
+        written=manifest.build.written_chunks,
     )
 
 
-def _recorded_store(index: Path) -> str:
-    """The store spec the index at `index` was built with; `embedded` when there is none."""
-    try:
-        _, manifest = read_manifest(index)
-    except EsqaError:
-        return EMBEDDED
-    return spec_of(manifest.dense)
+def _fresh_plan(corpus: Path) -> _Plan:
+    """Every file read and decided over the whole corpus: one segment."""
+    scan = load_corpus(corpus)
+    table = document_paragraphs(scan.documents)
+    table = replace(table, kept=decide(table))
+    return _Plan(
+        documents=list(scan.documents),
+        paragraphs=table,
+        kept=[],
+        deleted=set(),
+        sources={},
+        skipped=dict(scan.skipped),
+        warnings=list(scan.warnings),
+    )
 
 
-def _source_records(
-    corpus: Path,
-    documents: Sequence[Document],
+def _incremental_plan(corpus: Path, previous: Previous) -> _Plan:
+    """Only what changed is read; near-duplicates re-decided from the segments' paragraphs."""
+    records = previous.records
+    diff = diff_corpus(corpus, records)
+    for _ in range(3):  # a file found edited while moving it is read again, once or twice
+        with reading_previous("its near-duplicate data"):
+            fresh, decision, segments = redecide_paragraphs(previous, diff.documents, diff.gone)
+            table, moved = new_segment_paragraphs(previous, fresh, decision, segments)
+        same, edited = read_moved(corpus, previous, moved)
+        if not edited:
+            break
+        for source in edited:
+            diff.read(corpus / source, source, records.sources[source])
+    else:
+        raise Unusable("files kept changing while they were read")
+    documents = sorted([*diff.documents, *same], key=lambda d: d.source)
+    gone = diff.gone | set(moved)
+    deleted = set(previous.deleted.tolist())
+    with reading_previous("its segments"):
+        for source in sorted(gone):
+            segment = previous.segment_of(source)
+            base = segment.record.base
+            deleted.update(base + i for i in segment.chunk_range(source))
+        deleted_now = sum(len(previous.segment_of(s).chunk_range(s)) for s in gone)
+    sources = {s: r for s, r in records.sources.items() if s not in gone}
+    for source, (size, mtime_ns) in diff.touched.items():
+        sources[source] = {**sources[source], "bytes": size, "mtime_ns": mtime_ns}
+    holding = {r["segment"] for r in sources.values()}
+    kept = [s for s in previous.segments if s.name in holding]
+    # Every large file a build keeps is hashed first, as before segments: a
+    # build is the command that repairs an index, so it must not carry damage
+    # forward (the small files were hashed when the manifest was read).
+    with reading_previous("its segments"):
+        for segment in kept:
+            previous.verify_all(segment)
+    # A segment left with no live file is dropped, and its deleted ids with it.
+    deleted = {
+        i
+        for i in deleted
+        if any(s.record.base <= i < s.record.base + s.record.chunks for s in kept)
+    }
+    return _Plan(
+        documents=documents,
+        paragraphs=table,
+        kept=kept,
+        deleted=deleted,
+        sources=sources,
+        skipped=diff.skipped,
+        warnings=diff.warnings,
+        deleted_now=deleted_now,
+    )
+
+
+def _chunk(
+    plan: _Plan, count: TokenCounter, params: ChunkingParams, progress: ProgressFactory | None
+) -> tuple[list[Chunk], list[int]]:
+    """The new segment's chunks (ids local, in corpus order) and each file's count."""
+    table = plan.paragraphs
+    dropped: dict[str, set[int]] = {}
+    for row in np.flatnonzero(~table.kept).tolist():
+        dropped.setdefault(table.sources[table.source[row]], set()).add(int(table.number[row]))
+    done = progress(len(plan.documents), "chunking") if progress and plan.documents else None
+    chunks: list[Chunk] = []
+    counts = []
+    for doc in plan.documents:
+        mine = document_chunks(doc, dropped.get(doc.source, set()), count, params)
+        base = len(chunks)
+        chunks.extend(replace(c, id=base + i) for i, c in enumerate(mine))
+        counts.append(len(mine))
+        if done:
+            done(1)
+    return chunks, counts
+
+
+def _vectors(
     chunks: Sequence[Chunk],
-    dropped: dict[str, list[int]],
-) -> dict[str, Any]:
-    per_source: dict[str, int] = {}
-    for chunk in chunks:
-        per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
-    records = {}
+    previous: Previous | None,
+    embedder: Embedder,
+    progress: ProgressFactory | None,
+) -> tuple[np.ndarray, int]:
+    """Every new chunk's vector, and how many were copied from the previous index.
+
+    A vector depends only on the text and the model, so a chunk whose text any
+    segment holds (live or deleted: a renamed file) copies its vector. Texts
+    are found by their hash (`chunks.texts.npy`) and compared in full.
+    """
+    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    found: dict[int, tuple[StoredSegment, int]] = {}
+    if previous is not None and chunks:
+        wanted: dict[int, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            wanted.setdefault(text_hash(chunk.text), []).append(i)
+        keys = np.array(sorted(wanted), dtype=np.uint64)
+        for segment in previous.segments:
+            with reading_previous(f"segment {segment.name}"):
+                hashes = np.asarray(segment.text_hashes)
+                hits = np.flatnonzero(np.isin(hashes, keys))
+                for position in hits.tolist():
+                    text = segment.chunks[position].text
+                    for i in wanted.get(int(hashes[position]), ()):
+                        if i not in found and chunks[i].text == text:
+                            found[i] = (segment, position)
+        by_segment: dict[str, list[int]] = {}
+        for i, (segment, _) in found.items():
+            by_segment.setdefault(segment.name, []).append(i)
+        manifest = previous.manifest
+        for rows in by_segment.values():
+            segment = found[rows[0]][0]
+            with reading_previous(f"segment {segment.name}"):
+                previous.verify(segment, "dense.faiss")
+                stores = segment.stores(embedder.dimension, manifest.dense, manifest.lexical)
+                vectors[rows] = stores.dense.vectors([found[i][1] for i in rows])
+    todo = [i for i in range(len(chunks)) if i not in found]
+    # Loading the model takes seconds: a build that embeds nothing never loads it.
+    if todo:
+        vectors[todo] = embedder.embed(
+            [chunks[i].text for i in todo],
+            progress=progress(len(todo), "embedding") if progress else None,
+        )
+    return vectors, len(found)
+
+
+def _write_generation(
+    directory: Path,
+    corpus: Path,
+    plan: _Plan,
+    new_contents: SegmentContents | None,
+    previous: Previous | None,
+    optimize: bool,
+    policy: MergePolicy | None,
+    embedder: Embedder,
+    params: ChunkingParams,
+    dense_engine: dict[str, Any],
+    lexical_engine: dict[str, Any],
+    incremental: bool,
+    embedded: int,
+    started: float,
+) -> Manifest:
+    """Write the new generation into `directory` (a staging directory `publish` gave)."""
+    records: dict[str, SegmentRecord] = {}
+    stored: dict[str, StoredSegment] = {}
+    known: dict[str, FileRecord] = {}
+    names: list[str] = []
+    number = 0
+    for segment in plan.kept:  # linked, not copied: see esqa.index.segments
+        assert previous is not None
+        prefix = f"{segment.record.directory}/"
+        files = [n for n in previous.manifest.files if n.startswith(prefix)]
+        link_files(previous.directory, directory, files)
+        known.update({n: previous.manifest.files[n] for n in files})
+        names += files
+        records[segment.name] = _with_deleted(segment.record, plan.deleted)
+        stored[segment.name] = StoredSegment(directory, records[segment.name])
+        number = max(number, int(segment.name))
+    if previous is not None:
+        number = max([number, *(int(s.name) for s in previous.segments)])
+    sources = dict(plan.sources)
+    next_base = max((r.base + r.chunks for r in records.values()), default=0)
+    written = 0
+    if new_contents is not None:
+        number += 1
+        record, files = write_segment(directory, segment_name(number), next_base, new_contents)
+        names += files
+        written += record.chunks
+        records[record.name] = record
+        stored[record.name] = StoredSegment(directory, record)
+        _record_sources(corpus, sources, plan.documents, new_contents, record.name)
+    # Merges: the policy's, or every segment into one.
+    sizes = [SegmentSize(r.name, r.chunks, r.deleted, r.exact) for r in records.values()]
+    groups = [[r.name for r in records.values()]] if optimize and len(records) > 1 else []
+    if optimize and len(records) == 1 and next(iter(records.values())).deleted:
+        groups = [[next(iter(records))]]
+    if not groups and policy is not None:
+        groups = policy.merges(sizes)
+    merged = 0
+    kept_names = {s.name for s in plan.kept}
+    for group in groups:
+        members = [stored[n] for n in group]
+        live = {n: {s for s, r in sources.items() if r["segment"] == n} for n in group}
+
+        def check(segment: StoredSegment) -> None:
+            # Linked from the previous generation: its large files were checked
+            # by size only. A segment this build wrote needs no check.
+            if previous is not None and segment.name in kept_names:
+                previous.verify_all(segment)
+
+        with reading_previous(f"segments {', '.join(group)}"):
+            contents = merge_segments(
+                members, live, embedder.dimension, dense_engine, lexical_engine, check
+            )
+        for name in group:
+            prefix = f"{records[name].directory}/"
+            names = [n for n in names if not n.startswith(prefix)]
+            for n in [k for k in known if k.startswith(prefix)]:
+                del known[n]
+            _remove_tree(directory / records[name].directory)
+            plan.deleted -= set(
+                range(records[name].base, records[name].base + records[name].chunks)
+            )
+            del records[name], stored[name]
+        number += 1
+        # Every segment merged into one starts again at 0, as a build from scratch.
+        base = max((r.base + r.chunks for r in records.values()), default=0)
+        record, files = write_segment(directory, segment_name(number), base, contents)
+        names += files
+        written += record.chunks
+        records[record.name] = record
+        stored[record.name] = StoredSegment(directory, record)
+        for source in contents.sources:
+            sources[source] = {**sources[source], "segment": record.name}
+        merged += len(group)
+    ordered = sorted(records.values(), key=lambda r: r.base)
+    ordered = [_with_deleted(r, plan.deleted) for r in ordered]
+    final = {r.name: StoredSegment(directory, r) for r in ordered}
+    with reading_previous("its acronym occurrences"):
+        acronyms = choose_acronyms([_occurrence_run(s, sources) for s in final.values()])
+    (directory / ACRONYMS).write_text(
+        json.dumps({k: a.to_dict() for k, a in sorted(acronyms.items())}, ensure_ascii=False)
+    )
+    records_out = SourceRecords(
+        dict(sorted(sources.items())), _skipped_records(corpus, plan.skipped)
+    )
+    (directory / SOURCES).write_text(
+        json.dumps(records_out.to_dict(), ensure_ascii=False), encoding="utf-8"
+    )
+    names += [write_deleted(directory, plan.deleted), SOURCES, ACRONYMS]
+    values = list(sources.values())
+    manifest = Manifest(
+        esqa_version=__version__,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=round(time.monotonic() - started, 3),
+        build=BuildRecord(
+            incremental=incremental,
+            reused_chunks=sum(r["chunks"] for r in values) - embedded,
+            embedded_chunks=embedded,
+            chunked_files=len(plan.documents),
+            written_chunks=written,
+            deleted_chunks=plan.deleted_now,
+            merged_segments=merged,
+        ),
+        corpus=str(corpus.resolve()),  # absolute: later commands may run elsewhere
+        model=ModelRecord(embedder.model_id, embedder.dimension),
+        # Which backend embedded this build's new chunks (and its ONNX
+        # export's sha256). Informational: vectors are interchangeable
+        # between backends of the same model id, so loading does not check it.
+        embedder=describe_embedder(embedder),
+        chunking=params.to_dict(),
+        ingestion=ingestion_fingerprint(),
+        dense=dense_engine,
+        lexical=lexical_engine,
+        counts=Counts(
+            files=len(values),
+            articles=sum(r["articles"] for r in values),
+            paragraphs=sum(r["paragraphs"] for r in values),
+            duplicate_paragraphs=sum(len(r["dropped"]) for r in values),
+            chunks=sum(r["chunks"] for r in values),
+        ),
+        warnings=tuple(plan.warnings),
+        corpus_stats=recorded_digest(records_out),
+        segments=tuple(ordered),
+        deleted=len(plan.deleted),
+    )
+    return write_manifest(directory, manifest, names, known)
+
+
+def _occurrence_run(segment: StoredSegment, sources: dict[str, Any]) -> OccurrenceRun:
+    def live(position: int) -> bool:
+        return sources.get(segment.source_of_chunk(position), {}).get("segment") == segment.name
+
+    def chunk_at(position: int) -> Chunk:
+        return segment.chunks[position]
+
+    return OccurrenceRun(segment.occurrences, segment.source_of_chunk, live, chunk_at)
+
+
+def _with_deleted(record: SegmentRecord, deleted: set[int]) -> SegmentRecord:
+    ids = np.fromiter(deleted, dtype=np.int64, count=len(deleted))
+    inside = (ids >= record.base) & (ids < record.base + record.chunks)
+    return replace(record, deleted=int(np.count_nonzero(inside)))
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path)
+
+
+def _record_sources(
+    corpus: Path,
+    sources: dict[str, Any],
+    documents: Sequence[Document],
+    contents: SegmentContents,
+    segment: str,
+) -> None:
+    per_source = dict(zip(contents.sources, contents.chunk_counts, strict=True))
+    table = contents.paragraphs
+    dropped: dict[str, list[int]] = {}
+    for row in np.flatnonzero(~table.kept).tolist():
+        dropped.setdefault(table.sources[table.source[row]], []).append(int(table.number[row]))
     for doc in documents:
         # The stat taken when the file was read, never a later one: a file
         # edited since would otherwise be recorded with new stat and old hash,
         # and the staleness check, seeing the stat unchanged, would miss the edit.
         size, mtime_ns = doc.file_stat or _stat_of(corpus / doc.source)
-        records[doc.source] = {
+        sources[doc.source] = {
             "sha256": doc.sha256,
             "bytes": size,
             "mtime_ns": mtime_ns,
             "encoding": doc.encoding,
             "articles": len(doc.articles),
+            "paragraphs": len(doc.paragraphs),
             "chunks": per_source.get(doc.source, 0),
-            # Its chunks can be reused only while the same paragraphs are dropped.
-            "dropped": dropped.get(doc.source, []),
+            "dropped": sorted(dropped.get(doc.source, [])),
+            "segment": segment,
         }
-    return records
 
 
 def _stat_of(path: Path) -> tuple[int, int]:
@@ -384,7 +608,7 @@ def _skipped_records(corpus: Path, skipped: dict[str, str]) -> dict[str, Any]:
     build can change.
     """
     records = {}
-    for source, reason in skipped.items():
+    for source, reason in sorted(skipped.items()):
         try:
             stat = (corpus / source).stat()
         except OSError:

@@ -1,9 +1,12 @@
 """The chunks of a saved index, read one at a time when a search needs them.
 
+Each segment of an index (`esqa.index.segments`) holds a chunk table:
 `chunks.jsonl` holds one chunk per line, as JSON (readable, greppable, never
 a pickle); `chunks.offsets.npy` holds where each line starts, with the file's
-length last, and `chunks.crc32.npy` each line's CRC-32. Chunk ids are their
-line numbers from 0, as every build numbers them. Loading maps the files and
+length last, `chunks.crc32.npy` each line's CRC-32, and `chunks.texts.npy` a
+hash of each chunk's text (a build looks up texts it has embedded before).
+Within a segment a chunk's id is its line number from 0; in the index it is
+the segment's base plus that (`SegmentedChunks`). Loading maps the files and
 parses nothing: a million chunks took 12.5 s to parse as a whole, and a
 question reads about a hundred of them.
 
@@ -16,10 +19,13 @@ hashed at load.
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import json
 import mmap
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +36,19 @@ from esqa.types import Chunk
 CHUNKS = "chunks.jsonl"
 OFFSETS = "chunks.offsets.npy"
 CRCS = "chunks.crc32.npy"
+TEXTS = "chunks.texts.npy"
+CHUNK_FILES = (CHUNKS, OFFSETS, CRCS, TEXTS)
+
+
+def text_hash(text: str) -> int:
+    """A stable 64-bit hash of a chunk's text, to find texts embedded before."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 def write_chunks(directory: Path, chunks: Sequence[Chunk]) -> list[str]:
-    """Write the chunks (ids must be 0, 1, 2, ...), their line offsets and CRCs; the file names."""
+    """Write the chunks (ids must be 0, 1, 2, ...), their line offsets, CRCs and text hashes;
+    the file names."""
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
     crcs = np.zeros(len(chunks), dtype=np.uint32)
     with (directory / CHUNKS).open("wb") as f:
@@ -46,7 +61,9 @@ def write_chunks(directory: Path, chunks: Sequence[Chunk]) -> list[str]:
             crcs[position] = zlib.crc32(line)
     np.save(directory / OFFSETS, offsets, allow_pickle=False)
     np.save(directory / CRCS, crcs, allow_pickle=False)
-    return [CHUNKS, OFFSETS, CRCS]
+    texts = np.array([text_hash(c.text) for c in chunks], dtype=np.uint64)
+    np.save(directory / TEXTS, texts, allow_pickle=False)
+    return list(CHUNK_FILES)
 
 
 class ChunkTable(Mapping[int, Chunk]):
@@ -136,12 +153,91 @@ class ChunkTable(Mapping[int, Chunk]):
         return isinstance(chunk_id, int | np.integer) and bool(0 <= chunk_id < len(self))
 
 
+class SegmentedChunks(Mapping[int, Chunk]):
+    """The live chunks of an index of segments, by chunk id (the segment's base plus line).
+
+    Deleted ids are not in it: a search never returns one, and a walk over an
+    article (`article_chunks`) stops at one. Example: `chunks[base + 3].text`.
+    """
+
+    def __init__(
+        self, tables: Sequence[ChunkTable], bases: Sequence[int], deleted: np.ndarray
+    ) -> None:
+        if list(bases) != sorted(bases):
+            raise ValueError("segments must be given by base")
+        self._tables = list(tables)
+        self._bases = [int(b) for b in bases]
+        self._deleted = np.asarray(deleted, dtype=np.int64)
+        self._dead = set(self._deleted.tolist())
+        self._renumbered: dict[int, Chunk] = {}
+
+    @property
+    def tables(self) -> list[ChunkTable]:
+        return self._tables
+
+    @property
+    def bases(self) -> list[int]:
+        return self._bases
+
+    def _locate(self, chunk_id: object) -> tuple[ChunkTable, int, int] | None:
+        if not isinstance(chunk_id, int | np.integer) or int(chunk_id) in self._dead:
+            return None
+        number = bisect.bisect_right(self._bases, int(chunk_id)) - 1
+        if number < 0:
+            return None
+        local = int(chunk_id) - self._bases[number]
+        table = self._tables[number]
+        return (table, local, self._bases[number]) if local < len(table) else None
+
+    def __getitem__(self, chunk_id: int) -> Chunk:
+        cached = self._renumbered.get(chunk_id)
+        if cached is not None:
+            return cached
+        where = self._locate(chunk_id)
+        if where is None:
+            raise KeyError(chunk_id)
+        table, local, base = where
+        chunk = table[local]
+        if base:
+            chunk = replace(chunk, id=int(chunk_id))
+        self._renumbered[int(chunk_id)] = chunk
+        return chunk
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return self._locate(chunk_id) is not None
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Every live chunk id, ascending, without parsing a chunk."""
+        every = [
+            base + np.arange(len(t)) for t, base in zip(self._tables, self._bases, strict=True)
+        ]
+        ids = np.concatenate(every) if every else np.zeros(0, dtype=np.int64)
+        return ids[~np.isin(ids, self._deleted)] if len(self._deleted) else ids
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids.tolist())
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._tables) - len(self._dead)
+
+    def order_key(self, chunk_id: int) -> tuple[str, int]:
+        """Where a chunk comes in the corpus: its file, then its place in the file.
+
+        A live file's chunks all sit in one segment in file order, so their ids
+        order them; across files the name does. A build from scratch numbers
+        chunks in this order, so equal scores are broken by it.
+        """
+        return self[chunk_id].source, int(chunk_id)
+
+
 def article_chunks(chunks: Mapping[int, Chunk], chunk: Chunk) -> list[Chunk]:
     """Every chunk of the article that holds `chunk`, in file order.
 
     Builds number chunks in corpus order, file by file and paragraph by
-    paragraph, so an article's chunks have consecutive ids: the walk reads
-    only them, never the whole table.
+    paragraph, and a file's live chunks sit together in one segment, so an
+    article's chunks have consecutive ids: the walk reads only them, never the
+    whole table.
     """
 
     def walk(step: int) -> list[Chunk]:

@@ -19,16 +19,21 @@ from typing import Any
 
 from esqa.errors import IndexInvalidError, IndexMissingError
 from esqa.fileio import sha256_file
-from esqa.index.chunk_table import CHUNKS, CRCS, OFFSETS
+from esqa.index.chunk_table import CHUNK_FILES
 
 # 2: the manifest holds the sha256 of its own content (`MANIFEST_SHA256`).
 # 3: chunks are read one at a time through `chunks.offsets.npy`; the source
 # records moved to `sources.json`, read only to compare the corpus.
-FORMAT_VERSION = 3
+# 4: an index is a list of immutable segments (`segments/NNNNNN/`, each its
+# own chunk table, dense and lexical stores, paragraphs and acronym
+# occurrences) plus deleted chunk ids (`deleted.npy`); BM25 keeps raw counts.
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 MANIFEST_SHA256 = "manifest_sha256"
 ACRONYMS = "acronyms.json"
 SOURCES = "sources.json"
+DELETED = "deleted.npy"
+SEGMENTS = "segments"
 # The digest of the names and stats of the corpus files a build read
 # (`esqa.index.changes.recorded_digest`).
 CORPUS_STATS = "corpus_stats"
@@ -55,9 +60,34 @@ class BuildRecord:
     """How the build went: what it reused from the index it replaced."""
 
     incremental: bool
-    reused_chunks: int
+    reused_chunks: int  # live chunks not embedded by this build
     embedded_chunks: int
-    chunked_files: int
+    chunked_files: int  # files read, parsed and chunked (added, changed, or re-decided)
+    written_chunks: int = 0  # chunks written into new segments (merges included)
+    deleted_chunks: int = 0  # chunks this build marked deleted
+    merged_segments: int = 0  # segments this build merged away
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """One segment of the index: `segments/<name>/`, holding chunk ids base .. base + chunks - 1."""
+
+    name: str  # six digits, increasing with each segment written
+    base: int  # the chunk id of its first chunk
+    chunks: int  # chunks written, deleted ones included
+    paragraphs: int  # paragraphs it holds (indexed or not: near-duplicates too)
+    sources: int  # files it holds, live or not
+    deleted: int  # of its chunks, how many are deleted
+    exact: bool  # searched exhaustively (a flat index) rather than through a graph
+    dense: str  # its dense index type (FAISS factory name)
+
+    @property
+    def directory(self) -> str:
+        return f"{SEGMENTS}/{self.name}"
+
+    @property
+    def live(self) -> int:
+        return self.chunks - self.deleted
 
 
 @dataclass(frozen=True)
@@ -92,6 +122,8 @@ class Manifest:
     counts: Counts
     warnings: tuple[str, ...]
     corpus_stats: str  # `esqa.index.changes.recorded_digest` of the files read
+    segments: tuple[SegmentRecord, ...] = ()  # by base, ascending
+    deleted: int = 0  # chunk ids in `deleted.npy`
     # Which backend embedded the build's new chunks; informational.
     embedder: dict[str, Any] = field(default_factory=dict)
     files: dict[str, FileRecord] = field(default_factory=dict)  # every other index file
@@ -100,6 +132,7 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["warnings"] = list(self.warnings)
+        data["segments"] = [asdict(s) for s in self.segments]
         data[CORPUS_STATS] = data.pop("corpus_stats")
         return {"format_version": data.pop("format_version"), **data}
 
@@ -111,6 +144,10 @@ class Manifest:
             created=data["created"],
             build_seconds=float(data["build_seconds"]),
             build=BuildRecord(**{k: data["build"][k] for k in _BUILD}),
+            segments=tuple(
+                SegmentRecord(**{k: s[k] for k in _SEGMENT_RECORD}) for s in data["segments"]
+            ),
+            deleted=data["deleted"],
             corpus=data["corpus"],
             model=ModelRecord(**{k: data["model"][k] for k in _MODEL}),
             chunking=data["chunking"],
@@ -137,13 +174,25 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def write_manifest(directory: Path, manifest: Manifest, names: Sequence[str]) -> Manifest:
+def write_manifest(
+    directory: Path,
+    manifest: Manifest,
+    names: Sequence[str],
+    known: Mapping[str, FileRecord] | None = None,
+) -> Manifest:
     """Record the size and sha256 of each named file, seal the manifest and write it.
 
-    Returns the manifest as written, with its `files`.
+    `known` are the records of files linked unchanged from the previous
+    generation: their checksums are the ones computed when they were written,
+    so hashing them again (2.9 GB at a million chunks) is not needed, and
+    damage since stays visible to `esqa index verify` instead of being sealed
+    in. Returns the manifest as written, with its `files`.
     """
+    known = known or {}
     files = {
-        name: FileRecord(sha256_file(directory / name), (directory / name).stat().st_size)
+        name: known[name]
+        if name in known
+        else FileRecord(sha256_file(directory / name), (directory / name).stat().st_size)
         for name in names
     }
     manifest = replace(manifest, files=files)
@@ -206,12 +255,40 @@ _TOP_LEVEL: dict[str, type | tuple[type, ...]] = {
     "warnings": list,
     "files": dict,
     CORPUS_STATS: str,
+    "segments": list,
+    "deleted": int,
 }
 _MODEL = {"id": str, "dimension": int}
-_BUILD = {"incremental": bool, "reused_chunks": int, "embedded_chunks": int, "chunked_files": int}
+_BUILD = {
+    "incremental": bool,
+    "reused_chunks": int,
+    "embedded_chunks": int,
+    "chunked_files": int,
+    "written_chunks": int,
+    "deleted_chunks": int,
+    "merged_segments": int,
+}
+_SEGMENT_RECORD = {
+    "name": str,
+    "base": int,
+    "chunks": int,
+    "paragraphs": int,
+    "sources": int,
+    "deleted": int,
+    "exact": bool,
+    "dense": str,
+}
 _COUNTS = dict.fromkeys(("files", "articles", "paragraphs", "duplicate_paragraphs", "chunks"), int)
 _FILE_RECORD = {"sha256": str, "bytes": int}
-_SOURCE_RECORD = {"sha256": str, "bytes": int, "mtime_ns": int, "dropped": list}
+_SOURCE_RECORD = {
+    "sha256": str,
+    "bytes": int,
+    "mtime_ns": int,
+    "dropped": list,
+    "segment": str,
+    "chunks": int,
+    "paragraphs": int,
+}
 # sha256 only where the file could be read (see `_skipped_records`).
 _SKIPPED_RECORD = {"bytes": int, "mtime_ns": int, "reason": str}
 
@@ -249,6 +326,11 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
     )
     for name, record in manifest["files"].items():
         problem = problem or _record_problem(f"'files' entry {name!r}", record, _FILE_RECORD)
+    for n, segment in enumerate(manifest["segments"]):
+        problem = problem or _record_problem(f"segment {n}", segment, _SEGMENT_RECORD)
+    if problem:
+        return problem
+    problem = _segments_problem(manifest["segments"])
     if problem:
         return problem
     # Loading opens every listed name: none may lead out of the index directory.
@@ -256,15 +338,36 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
     if outside:
         return f"'files' names {outside[0]!r}, outside the index"
     # Without these every load would read unverified files.
-    missing = [n for n in (CHUNKS, OFFSETS, CRCS, ACRONYMS, SOURCES) if n not in manifest["files"]]
+    needed = [ACRONYMS, SOURCES, DELETED]
+    for segment in manifest["segments"]:
+        needed += [f"{SEGMENTS}/{segment['name']}/{name}" for name in CHUNK_FILES]
+    missing = [n for n in needed if n not in manifest["files"]]
     return f"'files' lists no checksum for {missing[0]}" if missing else None
+
+
+def _segments_problem(segments: list[dict[str, Any]]) -> str | None:
+    """Segments must be named as builds name them and hold disjoint, ascending id ranges."""
+    end = 0
+    names = set()
+    for segment in segments:
+        name = segment["name"]
+        if not (len(name) == 6 and name.isascii() and name.isdigit()) or name in names:
+            return f"segment name {name!r} is not six digits of its own"
+        names.add(name)
+        if segment["base"] < end or segment["chunks"] < 0:
+            return f"segment {name} overlaps the one before it"
+        if not 0 <= segment["deleted"] <= segment["chunks"]:
+            return f"segment {name} deletes {segment['deleted']} of its {segment['chunks']} chunks"
+        end = segment["base"] + segment["chunks"]
+    return None
 
 
 @dataclass(frozen=True)
 class SourceRecords:
     """What the index knows of each corpus file, to tell what changed since its build."""
 
-    # Indexed files: sha256, size, mtime_ns, encoding, articles, chunks, dropped.
+    # Indexed files: sha256, size, mtime_ns, encoding, articles, chunks,
+    # paragraphs, dropped, and the segment that holds them.
     sources: dict[str, Any]
     # Files not indexed, and why (`reason`); sha256 only where readable.
     skipped: dict[str, Any]

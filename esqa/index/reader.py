@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 from esqa.errors import IndexInvalidError
 from esqa.fileio import sha256_file
-from esqa.index.chunk_table import ChunkTable
+from esqa.index.chunk_table import ChunkTable, SegmentedChunks
 from esqa.index.manifest import (
     ACRONYMS,
     MANIFEST,
@@ -27,9 +28,10 @@ from esqa.index.manifest import (
     read_sources,
     repair_hint,
 )
+from esqa.index.segments import read_deleted
 from esqa.ingest.acronyms import Acronym
-from esqa.stores.base import DenseStore, LexicalStore
-from esqa.stores.factory import open_stores
+from esqa.stores.base import DenseSearch, LexicalSearch
+from esqa.stores.factory import SegmentFiles, open_index
 from esqa.stores.hybrid import HybridStore
 
 
@@ -40,9 +42,9 @@ class Index:
     path: Path  # as the user named it
     directory: Path  # the generation directory actually read
     manifest: Manifest
-    chunks: ChunkTable  # by id, each read when first asked for
-    dense: DenseStore
-    lexical: LexicalStore
+    chunks: SegmentedChunks  # live chunks by id, each read when first asked for
+    dense: DenseSearch  # every segment searched as one
+    lexical: LexicalSearch
     acronyms: dict[str, Acronym]
     hybrid: HybridStore | None = None  # an engine that fuses both searches itself
 
@@ -64,6 +66,7 @@ HASH_ON_LOAD_BYTES = 32 << 20
 def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "load") -> Index:
     """Load the index at `index`, checking format, model and files.
 
+    The index's segments are searched as one (`esqa.stores.factory.open_index`).
     The manifest checks itself. With `verify="load"` every file is checked
     against its recorded size, and every file of at most
     HASH_ON_LOAD_BYTES against its sha256: all of them in an index of up to
@@ -81,10 +84,32 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
             f"not {model_id} ({dimension})",
             hint=repair_hint(index),
         )
-    _verify_files(index, directory, manifest.files, hash_all=verify == "full")
+    verify_files(index, directory, manifest.files, hash_all=verify == "full")
     try:
-        chunks = ChunkTable.open(directory, repair_hint(index))
-        stores = open_stores(directory, manifest.dense, manifest.lexical, dimension, chunks)
+        deleted = read_deleted(directory)
+        if len(deleted) != manifest.deleted:
+            raise ValueError(
+                f"deleted.npy holds {len(deleted)} ids, the manifest counts {manifest.deleted}"
+            )
+        tables, parts = [], []
+        for segment in manifest.segments:
+            where = directory / segment.directory
+            table = ChunkTable.open(where, repair_hint(index))
+            if len(table) != segment.chunks:
+                raise ValueError(
+                    f"segment {segment.name} holds {len(table)} chunks, not {segment.chunks}"
+                )
+            mine = deleted[(deleted >= segment.base) & (deleted < segment.base + segment.chunks)]
+            if len(mine) != segment.deleted:
+                raise ValueError(
+                    f"segment {segment.name} has {len(mine)} deleted chunks, not {segment.deleted}"
+                )
+            tables.append(table)
+            parts.append(SegmentFiles(where, segment.base, table, mine - segment.base))
+        if sum(s.deleted for s in manifest.segments) != len(deleted):
+            raise ValueError("deleted.npy names chunks outside every segment")
+        chunks = SegmentedChunks(tables, [s.base for s in manifest.segments], deleted)
+        stores = open_index(parts, manifest.dense, manifest.lexical, dimension, chunks.order_key)
         acronyms = {
             k: Acronym(**v)
             for k, v in json.loads((directory / ACRONYMS).read_text(encoding="utf-8")).items()
@@ -105,8 +130,8 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
     )
 
 
-def _verify_files(
-    index: Path, directory: Path, files: dict[str, FileRecord], hash_all: bool
+def verify_files(
+    index: Path, directory: Path, files: Mapping[str, FileRecord], hash_all: bool
 ) -> None:
     """Check the index files against their sizes and checksums (see `load_index`).
 

@@ -33,7 +33,12 @@ def hybrid_search(index: Index, query: str, query_vector: np.ndarray, k: int) ->
     if index.hybrid is not None:  # the engine fuses on its side: one round trip
         fused = index.hybrid.hybrid_search(query, query_vector, k, depth)
     else:
-        fused = fuse(index.dense.search(query_vector, depth), index.lexical.search(query, depth), k)
+        fused = fuse(
+            index.dense.search(query_vector, depth),
+            index.lexical.search(query, depth),
+            k,
+            index.chunks.order_key,
+        )
     unknown = [f.id for f in fused if f.id not in index.chunks]
     if unknown:
         # Only damage makes a store return an id the chunk table does not hold.

@@ -147,9 +147,9 @@ class AcronymOccurrences:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "definitions": {k: [list(d) for d in v] for k, v in self.definitions.items()},
-            "bare": self.bare,
-            "initials": self.initials,
+            "definitions": {k: [list(d) for d in v] for k, v in sorted(self.definitions.items())},
+            "bare": dict(sorted(self.bare.items())),
+            "initials": dict(sorted(self.initials.items())),
         }
 
     @classmethod

@@ -152,6 +152,35 @@ class Paragraphs:
         return self
 
 
+def take_rows(parts: Sequence[tuple[Paragraphs, Sequence[int], Sequence[bool]]]) -> Paragraphs:
+    """A table of chosen rows of other tables, with their decisions, in corpus order.
+
+    Each part is (table, rows, kept); a file's rows must all come from one part.
+    """
+    pieces = []
+    for table, rows, kept in parts:
+        for row, keep in zip(rows, kept, strict=True):
+            pieces.append(
+                (table.sources[int(table.source[row])], int(table.number[row]), table, row, keep)
+            )
+    pieces.sort(key=lambda p: (p[0], p[1]))
+    sources = tuple(dict.fromkeys(p[0] for p in pieces))
+    index = {name: i for i, name in enumerate(sources)}
+    sets = [p[2].shingles_of(p[3]) for p in pieces]
+    ptr = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in sets], out=ptr[1:])
+    return Paragraphs(
+        sources=sources,
+        source=np.array([index[p[0]] for p in pieces], dtype=np.int32),
+        number=np.array([p[1] for p in pieces], dtype=np.int32),
+        teaser=np.array([bool(p[2].teaser[p[3]]) for p in pieces], dtype=bool),
+        length=np.array([int(p[2].length[p[3]]) for p in pieces], dtype=np.int32),
+        ptr=ptr,
+        hashes=np.concatenate(sets).astype(np.uint32) if sets else np.zeros(0, dtype=np.uint32),
+        kept=np.array([bool(p[4]) for p in pieces], dtype=bool),
+    )
+
+
 def paragraph_table(
     sources: Sequence[str], rows: Sequence[tuple[int, int, bool, str]]
 ) -> Paragraphs:

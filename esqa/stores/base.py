@@ -1,10 +1,14 @@
 """The store interface: what retrieval needs from a dense or a lexical engine.
 
-The embedded defaults are FAISS (dense) and bm25s (lexical), each saving its
-files into the index directory. A server-backed engine can sit behind the
-same methods: `save` and `open` then record and check a connection instead of
-writing files. `esqa.stores.factory` is the only place that names an engine;
-everything else is typed by these protocols.
+The embedded defaults are FAISS (dense) and BM25 over bm25s's tokens
+(lexical), each saving its files into a segment of the index directory
+(`esqa.index.segments`); a query searches every segment as one through
+`DenseSearch` and `LexicalSearch` (`esqa.stores.faiss_segments`,
+`esqa.stores.bm25_segments`). A server-backed engine can sit behind the same
+methods: `save` and `open` then record and check a connection instead of
+writing files, and its search view is the server itself. `esqa.stores.factory`
+is the only place that names an engine; everything else is typed by these
+protocols.
 """
 
 from __future__ import annotations
@@ -63,7 +67,45 @@ def merge_ranked(
     return out[:k]
 
 
+class DenseSearch(Protocol):
+    """What a query needs of dense retrieval over a whole index (its segments searched as one)."""
+
+    def search(self, vector: np.ndarray, k: int) -> list[ScoredId]:
+        """The k chunks most similar to a query vector, best first."""
+        ...
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these chunk ids, one row per id, in order (KeyError if unknown)."""
+        ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def __len__(self) -> int: ...
+
+
+class LexicalSearch(Protocol):
+    """What a query needs of lexical retrieval over a whole index."""
+
+    def search(self, query: str, k: int) -> list[ScoredId]:
+        """The k chunks that best match the query's terms, best first (score > 0)."""
+        ...
+
+    def terms(self, text: str) -> list[str]:
+        """The text's terms as the store indexes them (so they can be compared)."""
+        ...
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """Inverse document frequency of each term over the index's live chunks."""
+        ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def __len__(self) -> int: ...
+
+
 class DenseStore(Protocol):
+    """A dense store of one segment: built, saved, opened and searched."""
+
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add chunks with their L2-normalised vectors (one row per chunk)."""
         ...
@@ -104,6 +146,8 @@ class DenseStore(Protocol):
 
 
 class LexicalStore(Protocol):
+    """A lexical store of one segment: built, saved, opened and searched."""
+
     def add(self, chunks: Sequence[Chunk]) -> None:
         """Add chunks; their text is tokenised by the store."""
         ...

@@ -13,13 +13,15 @@ Milvus collection that is both stores and fuses them itself, a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from esqa.errors import EsqaError
-from esqa.stores.base import DenseStore, LexicalStore
+from esqa.stores.base import DenseSearch, DenseStore, LexicalSearch, LexicalStore
 from esqa.stores.hybrid import HybridStore
 from esqa.stores.milvus_expr import is_milvus_spec, parse_spec
 from esqa.types import Chunk
@@ -128,6 +130,112 @@ def open_stores(
         _dense_class(dense.get("engine")).open(directory, dimension, chunks),
         _lexical_class(lexical.get("engine")).open(directory, dimension, chunks),
     )
+
+
+@dataclass(frozen=True)
+class SegmentFiles:
+    """Where a segment's store files are and what of it is live, for opening an index."""
+
+    directory: Path
+    base: int  # chunk id of its first chunk
+    chunks: Mapping[int, Chunk]  # its chunks by their own ids (0, 1, ...)
+    dead: np.ndarray  # its deleted chunks, by their own ids
+
+
+@dataclass(frozen=True)
+class SearchStores:
+    """The dense and the lexical search of a whole index."""
+
+    dense: DenseSearch
+    lexical: LexicalSearch
+
+
+def engine_descriptions(
+    dimension: int, engine: str = EMBEDDED
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest's `dense` and `lexical` entries: the engines and their parameters."""
+    stores = create_stores(dimension, engine)
+    return stores.dense.engine_description(), stores.lexical.describe()  # type: ignore[attr-defined]
+
+
+def open_index(
+    segments: Sequence[SegmentFiles],
+    dense: Mapping[str, Any],
+    lexical: Mapping[str, Any],
+    dimension: int,
+    order: Callable[[int], Any] | None = None,
+) -> SearchStores:
+    """Search every segment of an index as one (`dense` and `lexical` are the
+    manifest's engine descriptions); `order` gives a chunk id's corpus-order key.
+
+    Raises ValueError when a description names an unknown engine or files do
+    not match their chunks.
+    """
+    from esqa.stores.bm25_segments import LexicalSegment, SegmentedLexicalStore
+    from esqa.stores.faiss_segments import DenseSegment, SegmentedDenseStore
+
+    dense_class, lexical_class = (
+        _dense_class(dense.get("engine")),
+        _lexical_class(lexical.get("engine")),
+    )
+    dense_parts, lexical_parts, tokenizer, k1, b = [], [], None, None, None
+    for segment in segments:
+        dead = segment.dead if len(segment.dead) else None
+        store = dense_class.open(segment.directory, dimension, segment.chunks)
+        dense_parts.append(DenseSegment(store, segment.base, dead))  # type: ignore[arg-type]
+        words = lexical_class.open(segment.directory, dimension, segment.chunks)
+        mask = None
+        if dead is not None:
+            mask = np.zeros(len(segment.chunks), dtype=bool)
+            mask[dead] = True
+        lexical_parts.append(LexicalSegment(words.postings, segment.base, mask))  # type: ignore[attr-defined]
+        if tokenizer is None:
+            tokenizer, k1, b = words.tokenizer, words.k1, words.b  # type: ignore[attr-defined]
+        elif (words.tokenizer, words.k1, words.b) != (tokenizer, k1, b):  # type: ignore[attr-defined]
+            raise ValueError(f"segment {segment.directory.name} was tokenised or weighed otherwise")
+    if tokenizer is None:
+        from esqa.stores.bm25_lexical import Bm25LexicalStore
+
+        empty = Bm25LexicalStore()
+        tokenizer, k1, b = empty.tokenizer, empty.k1, empty.b
+    assert k1 is not None and b is not None
+    return SearchStores(
+        SegmentedDenseStore(dense_parts, dimension, dict(dense), order),
+        SegmentedLexicalStore(lexical_parts, tokenizer, k1, b, lexical, order),
+    )
+
+
+def merge_stores(
+    dimension: int,
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    lexical: Sequence[tuple[LexicalStore, np.ndarray]],
+    engine: str = EMBEDDED,
+) -> Stores:
+    """The stores of a merged segment: `chunks` (renumbered) with their vectors, and the
+    merged segments' lexical stores, each with the new number of every document (-1: dropped).
+
+    The embedded lexical store renumbers its postings rather than tokenise again.
+    """
+    if engine != EMBEDDED:
+        raise ValueError(f"unknown search engine {engine!r}; use {EMBEDDED!r}")
+    from esqa.stores.bm25_lexical import Bm25LexicalStore, merge_postings
+
+    stores = create_stores(dimension, engine)
+    stores.dense.add(chunks, vectors)
+    parts = [(store.postings, new) for store, new in lexical]  # type: ignore[attr-defined]
+    tokenizer = lexical[0][0].tokenizer if lexical else None  # type: ignore[attr-defined]
+    if tokenizer is None:
+        return Stores(stores.dense, _counted(chunks))
+    merged = merge_postings(parts)
+    ids = np.arange(len(chunks), dtype=np.int64)
+    return Stores(stores.dense, Bm25LexicalStore.from_postings(merged, tokenizer, ids))
+
+
+def _counted(chunks: Sequence[Chunk]) -> LexicalStore:
+    stores = create_stores(0)
+    stores.lexical.add(chunks)
+    return stores.lexical
 
 
 def _dense_class(engine: object) -> type[DenseStore]:

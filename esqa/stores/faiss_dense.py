@@ -322,6 +322,20 @@ class FaissDenseStore:
         """True while the store searches exhaustively (a flat index)."""
         return _hnsw_of(self._index) is None
 
+    def engine_description(self) -> dict[str, Any]:
+        """What every segment of an index shares: engine, metric, when and how a graph is built."""
+        return {
+            "engine": "faiss",
+            "metric": "inner_product",
+            "hnsw_threshold": self.hnsw_threshold,
+            "hnsw": {
+                "M": self.hnsw.m,
+                "ef_construction": self.hnsw.ef_construction,
+                "ef_search": self.hnsw.ef_search,
+                "storage": self.hnsw.storage,
+            },
+        }
+
     def describe(self) -> dict[str, Any]:
         """Engine, index type and parameters, for the manifest."""
         out: dict[str, Any] = {

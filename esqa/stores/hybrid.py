@@ -13,8 +13,8 @@ trip answers the query, with the same constant and depth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -32,8 +32,17 @@ class FusedId(NamedTuple):
     lexical_score: float | None  # BM25 score, when the lexical search found it
 
 
-def fuse(dense: Sequence[ScoredId], lexical: Sequence[ScoredId], k: int) -> list[FusedId]:
-    """The k best ids of both rankings by reciprocal rank fusion, best first."""
+def fuse(
+    dense: Sequence[ScoredId],
+    lexical: Sequence[ScoredId],
+    k: int,
+    order: Callable[[int], Any] | None = None,
+) -> list[FusedId]:
+    """The k best ids of both rankings by reciprocal rank fusion, best first.
+
+    `order` gives a chunk id's corpus-order key, for ties that remain (see
+    `esqa.stores.base.merge_ranked`); without it, ids order them.
+    """
     fused: dict[int, float] = {}
     for ranking in (dense, lexical):
         for rank, hit in enumerate(ranking, start=1):
@@ -42,8 +51,22 @@ def fuse(dense: Sequence[ScoredId], lexical: Sequence[ScoredId], k: int) -> list
     lexical_scores = {h.id: h.score for h in lexical}
     lexical_rank = {h.id: rank for rank, h in enumerate(lexical)}
     depth = max(len(dense), len(lexical))
+
     # On a tie, the exact-term match goes first: it is the one embeddings miss.
-    best = sorted(fused, key=lambda i: (-fused[i], lexical_rank.get(i, depth), i))[:k]
+    def tie(i: int) -> tuple[float, int]:
+        return -fused[i], lexical_rank.get(i, depth)
+
+    ranked = sorted(fused, key=lambda i: (*tie(i), i))
+    if order is not None:  # what still ties goes in corpus order, asked only there
+        start = 0
+        while start < min(k, len(ranked)):
+            end = start + 1
+            while end < len(ranked) and tie(ranked[end]) == tie(ranked[start]):
+                end += 1
+            if end - start > 1:
+                ranked[start:end] = sorted(ranked[start:end], key=order)
+            start = end
+    best = ranked[:k]
     return [FusedId(i, fused[i], dense_scores.get(i), lexical_scores.get(i)) for i in best]
 
 
