@@ -54,9 +54,12 @@ INDEX_NAMES = frozenset(
         "chunks.crc32.npy",
         "dense.faiss",
         "lexical",
+        "deleted.npy",
+        "segments",
     }
 )
 _LEXICAL = (".npy", ".json")
+_SEGMENT_FILES = (".npy", ".json", ".jsonl", ".faiss")
 
 
 @dataclass(frozen=True)
@@ -181,10 +184,28 @@ def _foreign_entry(directory: Path) -> str | None:
                 for sub in os.scandir(entry.path):  # bm25s's arrays and JSON files
                     if not sub.is_file(follow_symlinks=False) or not sub.name.endswith(_LEXICAL):
                         return f"lexical/{sub.name}"
+            elif entry.name == "segments" and entry.is_dir(follow_symlinks=False):
+                foreign = _foreign_segment_entry(Path(entry.path))
+                if foreign is not None:
+                    return f"segments/{foreign}"
             elif not entry.is_file(follow_symlinks=False):
                 return entry.name
     except OSError as exc:
         return f"what cannot be listed: {reason(exc)}"
+    return None
+
+
+def _foreign_segment_entry(directory: Path) -> str | None:
+    """The first entry under `segments/` that no index segment holds (`esqa.index.segments`)."""
+    for segment in sorted(os.scandir(directory), key=lambda e: e.name):
+        if not (segment.is_dir(follow_symlinks=False) and re.fullmatch(r"\d{6}", segment.name)):
+            return segment.name
+        for dirpath, dirnames, filenames in os.walk(segment.path, followlinks=False):
+            for name in [*filenames, *dirnames]:
+                path = os.path.join(dirpath, name)
+                is_file = os.path.isfile(path) and not os.path.islink(path)
+                if os.path.islink(path) or (is_file and not name.endswith(_SEGMENT_FILES)):
+                    return os.path.relpath(path, directory)
     return None
 
 
