@@ -36,6 +36,7 @@ from esqa.index.manifest import (
     read_manifest,
     read_sources,
 )
+from esqa.index.merge_policy import merge_outlook
 from esqa.index.publish import check_location, wait_for_writer
 from esqa.index.reader import Index, VerifyReport, load_index, verify_index
 from esqa.index.search import clean_query, hybrid_search
@@ -61,6 +62,9 @@ class IndexInfo:
     changes: CorpusChanges | None  # None when the corpus directory is gone
     skipped: dict[str, str] = field(default_factory=dict)
     build: dict[str, Any] = field(default_factory=dict)  # incremental? chunks reused, embedded
+    segments: list[dict[str, Any]] = field(default_factory=list)  # name, base, chunks, deleted, ...
+    deleted: int = 0  # chunk ids deleted and not yet merged away
+    merge: dict[str, Any] = field(default_factory=dict)  # "due": merges due now; "next": when
 
     @property
     def stale(self) -> bool:
@@ -83,6 +87,9 @@ class IndexInfo:
             "changes": None if self.changes is None else self.changes.to_dict(),
             "skipped": self.skipped,
             "build": self.build,
+            "segments": self.segments,
+            "deleted": self.deleted,
+            "merge": self.merge,
         }
 
 
@@ -176,22 +183,27 @@ def build(
     progress: ProgressFactory | None = None,
     full: bool = False,
     precision: str | None = None,
+    optimize: bool = False,
     store: str | None = None,
 ) -> BuildReport:
     """Update (or create) the index of `corpus` at `index`; returns what was done.
 
-    Incremental unless `full`: unchanged text is not embedded again. `corpus`
-    defaults to the one the index was built from. `precision` ("int8" or
-    "fp32", default: the `precision` setting) is that of a new index's
-    vectors; an existing index keeps its own unless `full`. `store` is where
-    the vectors and terms go: "embedded" (files in the index, the default for
-    a new index) or "milvus://HOST:PORT/COLLECTION"; an existing index keeps
-    its own unless given. Example: `esqa.build(full=True, precision="fp32")`.
+    Incremental unless `full`: only files whose stat changed are read, and
+    unchanged text is not embedded again. `optimize` merges every segment into
+    one (what `full` writes, without embedding again). `corpus` defaults to the
+    one the index was built from. `precision` ("int8" or "fp32", default: the
+    `precision` setting) is that of a new index's vectors; an existing index
+    keeps its own unless `full`. `store` is where the vectors and terms go:
+    "embedded" (files in the index, the default for a new index) or
+    "milvus://HOST:PORT/COLLECTION"; an existing index keeps its own unless
+    given. Example: `esqa.build(full=True, precision="fp32")`.
     """
     index = _index_path(index)
     corpus = corpus_of(index, corpus)
     embedder = embedder or embedder_for(index, fresh=full, precision=precision)
-    return build_index(corpus, index, embedder, progress=progress, full=full, store=store)
+    return build_index(
+        corpus, index, embedder, progress=progress, full=full, optimize=optimize, store=store
+    )
 
 
 def add(
@@ -266,6 +278,9 @@ def _info_of(
         changes=changes,
         skipped={s: r.get("reason", "") for s, r in sources.skipped.items()},
         build=dataclasses.asdict(manifest.build),
+        segments=[dataclasses.asdict(s) for s in manifest.segments],
+        deleted=manifest.deleted,
+        merge=merge_outlook(manifest.segments),
     )
 
 

@@ -142,6 +142,11 @@ def index_group() -> None:
 @index_option
 @click.option("--full", is_flag=True, help="Re-chunk and re-embed everything, reusing nothing.")
 @click.option(
+    "--optimize",
+    is_flag=True,
+    help="Also merge every segment into one, without deleted chunks (no embedding).",
+)
+@click.option(
     "--precision",
     type=click.Choice(settings.PRECISIONS),
     default=None,
@@ -159,21 +164,34 @@ def index_group() -> None:
 )
 @_errors_to_exit
 def index_build(
-    corpus: Path | None, index_dir: Path, full: bool, precision: str | None, store: str | None
+    corpus: Path | None,
+    index_dir: Path,
+    full: bool,
+    optimize: bool,
+    precision: str | None,
+    store: str | None,
 ) -> None:
     """Build or update the index of every article in the corpus.
 
-    Incremental by default: text the index already holds is not embedded
-    again, and unchanged files keep their chunks; the result is the same as
-    with --full. The new index replaces the old one atomically: a build that
-    fails or is killed leaves the previous index as it was.
+    Incremental by default: only files whose size or modification time
+    changed are read; new and changed files go into a new segment of the
+    index, text the index already holds is not embedded again, and segments
+    merge when there are too many small ones. The result searches as with
+    --full. The new index replaces the old one atomically: a build that fails
+    or is killed leaves the previous index as it was.
     """
     from esqa import api
 
     _echo_build(
         _with_progress(
             lambda bar: api.build(
-                corpus, index_dir, progress=bar, full=full, precision=precision, store=store
+                corpus,
+                index_dir,
+                progress=bar,
+                full=full,
+                precision=precision,
+                optimize=optimize,
+                store=store,
             )
         )
     )
@@ -217,10 +235,15 @@ def _echo_build(report: Any) -> None:
         work = f"reused {report.reused:,} chunks, embedded {report.embedded:,}"
     else:
         work = f"embedded all {report.embedded:,}"
+    segments = f"{report.segments:,} segment{'s' if report.segments != 1 else ''}"
+    if report.deleted:
+        segments += f", {report.deleted:,} replaced chunks deleted"
+    if report.merged:
+        segments += f", {report.merged:,} segments merged"
     _say(
         f"indexed {report.files:,} files: {report.articles:,} articles, "
         f"{report.paragraphs:,} paragraphs ({report.duplicates:,} near-duplicates indexed once), "
-        f"{report.chunks:,} chunks ({work}) in {report.seconds:.1f} s -> {report.index}"
+        f"{report.chunks:,} chunks ({work}; {segments}) in {report.seconds:.1f} s -> {report.index}"
     )
 
 
@@ -483,6 +506,7 @@ def info(as_json: bool, corpus: Path | None, index_dir: Path) -> None:
         ),
         ("dense", ", ".join(f"{k}={v}" for k, v in details.dense.items())),
         ("lexical", ", ".join(f"{k}={v}" for k, v in details.lexical.items())),
+        *_segment_rows(details),
     ]
     rows += [("skipped", f"{s}: {r}") for s, r in details.skipped.items()]
     for name, value in rows:
@@ -535,6 +559,38 @@ def serve(host: str, port: int, corpus: Path | None, index_dir: Path) -> None:
         click.echo(f"esqa: serving {qa.index.path} at {where.url} (Ctrl-C stops)", err=True)
 
     serve_web(qa, host, port, announce)
+
+
+def _segment_rows(details: Any, shown: int = 10) -> list[tuple[str, str]]:
+    """The segments, the deleted chunks and what merging will do, as `esqa info` rows."""
+    segments = details.segments
+    graphs = sum(1 for s in segments if not s["exact"])
+    rows = [
+        (
+            "segments",
+            f"{len(segments)} ({graphs} graph, {len(segments) - graphs} exact); "
+            f"{details.deleted:,} deleted chunks",
+        )
+    ]
+    for s in segments[:shown]:
+        last = s["base"] + s["chunks"] - 1
+        rows.append(
+            (
+                f"  {s['name']}",
+                f"chunk ids {s['base']:,}-{last:,}: {s['chunks'] - s['deleted']:,} live, "
+                f"{s['deleted']:,} deleted, {s['sources']:,} files, {s['dense']}",
+            )
+        )
+    if len(segments) > shown:
+        rows.append(("", f"... and {len(segments) - shown} more"))
+    due = details.merge.get("due") or []
+    if due:
+        groups = "; ".join(" + ".join(group) for group in due)
+        merge = f"due: {groups}; the next build merges them (or run: esqa index build --optimize)"
+    else:
+        merge = f"none due; next {details.merge.get('next', '')}"
+    rows.append(("merge", merge))
+    return rows
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ from esqa.index.manifest import (
     write_manifest,
 )
 from esqa.index.merge import merge_segments
-from esqa.index.merge_policy import MergePolicy, SegmentSize
+from esqa.index.merge_policy import DEFAULT_POLICY, MergePolicy, SegmentSize
 from esqa.index.publish import check_location, publish, writer_lock
 from esqa.index.segments import (
     SegmentContents,
@@ -93,8 +93,6 @@ from esqa.types import Chunk, Document
 # Given how many items a stage has and its name ("chunking" files, "embedding"
 # chunks), returns the callback that is told how many were just done.
 ProgressFactory = Callable[[int, str], ProgressFn]
-
-DEFAULT_POLICY = MergePolicy()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from esqa.stores.faiss_dense import HNSW_THRESHOLD
 
@@ -101,5 +102,21 @@ class MergePolicy:
         tiers: dict[int, int] = {}
         for segment in segments:
             tiers[self.tier(segment)] = tiers.get(self.tier(segment), 0) + 1
-        fullest = max(tiers, key=lambda t: (tiers[t], -t), default=0)
-        return f"when tier {fullest} holds {self.factor} segments ({tiers.get(fullest, 0)} now)"
+        fullest = min(tiers, key=lambda t: (self.factor - tiers[t], t), default=0)
+        exact = sum(s.live for s in segments if s.exact)
+        return (
+            f"when tier {fullest} holds {self.factor} segments ({tiers.get(fullest, 0)} now), "
+            f"or the exact segments more than {self.max_exact:,} chunks ({exact:,} now)"
+        )
+
+
+DEFAULT_POLICY = MergePolicy()
+
+
+def merge_outlook(records: Sequence[Any], policy: MergePolicy = DEFAULT_POLICY) -> dict[str, Any]:
+    """What `esqa info` says of merging: the merges due now (each a list of segment
+    names) and, when none is, when the next one comes. `records` are the manifest's."""
+    sizes = [SegmentSize(r.name, r.chunks, r.deleted, r.exact) for r in records]
+    due = policy.merges(sizes)
+    named = [[n for n in group if not n.startswith("\0")] for group in due]
+    return {"due": named, "next": "" if due else policy.next_merge(sizes)}
