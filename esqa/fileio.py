@@ -25,11 +25,20 @@ def sha256_file(*paths: Path) -> str:
 
 
 def fsync_tree(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as f:
+    """Make every file under directory, and every directory entry, durable.
+
+    A file with other hard links (a segment an index generation shares with
+    the one before it) was synced when it was written: only its new name,
+    in its directory, needs syncing.
+    """
+    for dirpath, _, filenames in os.walk(directory):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if os.lstat(path).st_nlink > 1:
+                continue
+            with open(path, "rb") as f:
                 os.fsync(f.fileno())
-    fsync_dir(directory)
+        fsync_dir(Path(dirpath))
 
 
 def fsync_dir(directory: Path) -> None:

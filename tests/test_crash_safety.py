@@ -28,6 +28,8 @@ from helpers.processes import WAIT, Esqa
 from esqa import api
 from esqa.cli import cli
 from esqa.errors import IndexMissingError
+from esqa.index.build import build_index
+from esqa.index.reader import verify_index
 
 V1 = TWO_ARTICLES
 V2 = TWO_ARTICLES_NEXT
@@ -101,6 +103,87 @@ def test_a_build_killed_at_any_moment_leaves_a_complete_index(tmp_path, built, v
     # The killed build left no lock behind, and the next build is complete.
     api.build(corpus, index, embedder=HashedEmbedder())
     assert fingerprint(index) == versions["new"]
+
+
+def _generations(index: Path) -> list[Path]:
+    return sorted(
+        p for p in index.parent.iterdir() if p.is_dir() and p.name.startswith(f".{index.name}.2")
+    )
+
+
+def _every_generation_verifies(index: Path) -> None:
+    """Each generation left beside the index is whole (every file against its sha256):
+    a segment hard-linked from one into the next is shared, never half-removed."""
+    for generation in _generations(index):
+        verify_index(generation)
+
+
+# Moments of a build that keeps a segment and writes a new one: the kept
+# segment's first file linked into the new generation; every file written;
+# the new generation complete but not in place; in place.
+SEGMENT_MOMENTS = ["after:os.link", "before:os.fsync", "before:os.rename", "after:os.replace"]
+
+
+@pytest.mark.parametrize("moment", SEGMENT_MOMENTS)
+def test_a_build_that_adds_a_segment_killed_at_any_moment_leaves_a_complete_index(tmp_path, moment):
+    corpus = write_corpus(tmp_path / "corpus", V1)
+    index = tmp_path / "indexes" / "default"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    old = fingerprint(index)
+    write_corpus(corpus, {"minerals.txt": V2["minerals.txt"]})
+    reference = write_corpus(tmp_path / "reference", {**V1, "minerals.txt": V2["minerals.txt"]})
+    api.build(reference, tmp_path / "reference-index", embedder=HashedEmbedder())
+    new = fingerprint(tmp_path / "reference-index")
+    build = start_build(tmp_path, corpus, index, pause_at=moment)
+    build.wait_paused()
+    build.kill()
+    assert fingerprint(index) in (old, new)
+    _every_generation_verifies(index)
+    report = api.build(corpus, index, embedder=HashedEmbedder())
+    assert report.segments == 2  # the kept one and the new one
+    assert fingerprint(index) == new
+    _every_generation_verifies(index)
+
+
+# A merge writes its segment from the segments it reads, inside a build: the
+# same moments, with the segments being merged linked first.
+MERGE_MOMENTS = ["after:os.link", "before:os.fsync", "before:os.rename", "before:os.replace"]
+
+
+@pytest.mark.parametrize("moment", MERGE_MOMENTS)
+def test_a_merge_killed_at_any_moment_leaves_a_complete_index(tmp_path, moment):
+    corpus = write_corpus(tmp_path / "corpus", V1)
+    index = tmp_path / "indexes" / "default"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    for name, text in (("minerals.txt", V2["minerals.txt"]), ("cables.txt", V2["cables.txt"])):
+        write_corpus(corpus, {name: text})
+        build_index(corpus, index, HashedEmbedder(), policy=None)  # no merge before this one
+    view, segments = fingerprint(index), len(api.info(index).segments)
+    assert segments == 3
+    merge = Esqa(tmp_path, "index", "build", "--optimize", "--corpus", corpus, "--index", index,
+                 pause_at=moment)  # fmt: skip
+    merge.wait_paused()
+    merge.kill()
+    assert fingerprint(index) == view  # merging changes how it is stored, not what it holds
+    assert len(api.info(index).segments) in (1, segments)
+    _every_generation_verifies(index)
+    api.build(corpus, index, embedder=HashedEmbedder(), optimize=True)
+    assert fingerprint(index) == view and len(api.info(index).segments) == 1
+    _every_generation_verifies(index)
+
+
+def test_pruning_never_removes_a_segment_that_a_kept_generation_uses(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", V1)
+    index = tmp_path / "indexes" / "default"
+    api.build(corpus, index, embedder=HashedEmbedder())
+    for n in range(4):  # each build links segment 000001 and prunes a generation
+        write_corpus(corpus, {f"more{n}.txt": V2["minerals.txt"].replace("60%", f"{60 + n}%")})
+        build_index(corpus, index, HashedEmbedder(), policy=None)
+    kept = _generations(index)
+    assert len(kept) == 2  # the current one and the one before, for readers still on it
+    for generation in kept:
+        assert (generation / FIRST_SEGMENT / "chunks.jsonl").is_file()
+    _every_generation_verifies(index)
 
 
 def test_a_first_build_killed_leaves_no_index_and_the_next_command_builds_it(tmp_path):

@@ -221,14 +221,43 @@ class SegmentedChunks(Mapping[int, Chunk]):
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables) - len(self._dead)
 
-    def order_key(self, chunk_id: int) -> tuple[str, int]:
+    def order_key(self, chunk_id: int) -> CorpusOrder:
         """Where a chunk comes in the corpus: its file, then its place in the file.
 
         A live file's chunks all sit in one segment in file order, so their ids
         order them; across files the name does. A build from scratch numbers
-        chunks in this order, so equal scores are broken by it.
+        chunks in this order, so equal scores are broken by it. The key reads
+        the chunks only to compare chunks of different segments.
         """
-        return self[chunk_id].source, int(chunk_id)
+        return CorpusOrder(self, int(chunk_id), bisect.bisect_right(self._bases, int(chunk_id)))
+
+
+class CorpusOrder:
+    """A chunk's place in corpus order, compared lazily (see `SegmentedChunks.order_key`).
+
+    Within a segment chunk ids are in corpus order; between segments the
+    files' names decide (a live file is in one segment only).
+    """
+
+    __slots__ = ("chunks", "id", "segment")
+
+    def __init__(self, chunks: SegmentedChunks, chunk_id: int, segment: int) -> None:
+        self.chunks, self.id, self.segment = chunks, chunk_id, segment
+
+    def _key(self, other: CorpusOrder) -> tuple[tuple[str, int], tuple[str, int]]:
+        if self.segment == other.segment:
+            return ("", self.id), ("", other.id)
+        return (self.chunks[self.id].source, self.id), (other.chunks[other.id].source, other.id)
+
+    def __lt__(self, other: CorpusOrder) -> bool:
+        mine, theirs = self._key(other)
+        return mine < theirs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CorpusOrder) and self.id == other.id
+
+    def __hash__(self) -> int:
+        return self.id
 
 
 def article_chunks(chunks: Mapping[int, Chunk], chunk: Chunk) -> list[Chunk]:

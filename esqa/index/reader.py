@@ -8,6 +8,7 @@ that the manifest does not list with its size and sha256.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -135,25 +136,42 @@ def verify_files(
 ) -> None:
     """Check the index files against their sizes and checksums (see `load_index`).
 
-    No file is read unless the manifest lists it.
+    No file is read unless the manifest lists it. The directory is listed once
+    (an index of many segments holds thousands of small files).
     """
+    found = _listing(directory)
     for name, expected in files.items():
         path = directory / name
-        if not path.is_file():
+        size = found.pop(name, None)
+        if size is None:
             raise IndexInvalidError(f"index file {path} is missing", hint=repair_hint(index))
-        size = path.stat().st_size
         hashed = hash_all or size <= HASH_ON_LOAD_BYTES
         if size != expected.bytes or (hashed and sha256_file(path) != expected.sha256):
             raise IndexInvalidError(
                 f"index file {path} is damaged (checksum mismatch)", hint=repair_hint(index)
             )
-    for path in sorted(directory.rglob("*")):
-        name = path.relative_to(directory).as_posix()
-        if path.is_file() and name != MANIFEST and name not in files:
-            raise IndexInvalidError(
-                f"index file {path} has no checksum in {directory / MANIFEST}",
-                hint=repair_hint(index),
-            )
+    found.pop(MANIFEST, None)
+    if found:
+        path = directory / min(found)
+        raise IndexInvalidError(
+            f"index file {path} has no checksum in {directory / MANIFEST}",
+            hint=repair_hint(index),
+        )
+
+
+def _listing(directory: Path) -> dict[str, int]:
+    """Every regular file under directory (relative name, "/" separators) and its size."""
+    out: dict[str, int] = {}
+    pending = [("", str(directory))]
+    while pending:
+        prefix, folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((f"{prefix}{entry.name}/", entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    out[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
+    return out
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ Environment variables (all optional):
   the directory and waits until `<moment>.go` exists (the test kills it or lets
   it go on). Moments: `embed` (a build starts embedding texts), and
   `before:os.<call>` / `after:os.<call>` for the first call of os.fsync,
-  os.rename, os.replace or os.symlink: the operating system calls by which any
-  build publishes files, so the moments do not depend on how esqa is written.
+  os.rename, os.replace, os.symlink, os.link or os.mkdir (`...#N` for the
+  N-th call): the operating system calls by which any build writes and
+  publishes files (hard links keep a segment, a directory starts one), so the
+  moments do not depend on how esqa is written.
 """
 
 from __future__ import annotations
@@ -35,12 +37,19 @@ sys.path.insert(0, str(TESTS))
 from conftest import HashedEmbedder  # noqa: E402
 
 _reached: set[str] = set()
+_calls: dict[str, int] = {}
 
 
-def pause(moment: str) -> None:
-    """Signal `moment` and wait to be let go, if this run pauses there (once)."""
+def pause(moment: str, call: int = 1) -> None:
+    """Signal `moment` and wait to be let go, if this run pauses there (once).
+
+    `call` counts the calls of the same moment: `moment#N` pauses at the N-th.
+    """
     signals = os.environ.get("ESQA_TEST_SIGNALS")
-    if not signals or os.environ.get("ESQA_TEST_PAUSE_AT") != moment or moment in _reached:
+    wanted = os.environ.get("ESQA_TEST_PAUSE_AT")
+    if wanted == f"{moment}#{call}":
+        moment = wanted
+    if not signals or wanted != moment or moment in _reached:
         return
     _reached.add(moment)
     Path(signals, f"{moment}.reached").touch()
@@ -74,9 +83,10 @@ def _hook(name: str) -> None:
 
     @functools.wraps(original)
     def hooked(*args, **kwargs):
-        pause(f"before:os.{name}")
+        _calls[name] = call = _calls.get(name, 0) + 1
+        pause(f"before:os.{name}", call)
         result = original(*args, **kwargs)
-        pause(f"after:os.{name}")
+        pause(f"after:os.{name}", call)
         return result
 
     setattr(os, name, hooked)
@@ -87,7 +97,7 @@ def main() -> None:
 
     # The embedder setting, as a user names a class of their own (module:Class).
     os.environ["ESQA_EMBEDDER"] = "__main__:SlowEmbedder"
-    for name in ("fsync", "rename", "replace", "symlink"):
+    for name in ("fsync", "rename", "replace", "symlink", "link", "mkdir"):
         _hook(name)
     cli.main(args=sys.argv[1:], prog_name="esqa")
 

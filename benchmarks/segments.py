@@ -1,0 +1,484 @@
+"""Benchmark: what adding or removing one article costs, and what segments cost a query.
+
+    HF_HUB_OFFLINE=1 nice .venv/bin/python benchmarks/segments.py \\
+        --before /path/to/a/checkout/of/main [--sections news,synthetic,overlap]
+
+Every `esqa` command runs in a new process, as a user runs it; results are
+printed and written as JSON (`--out`, default `benchmarks/results/segments.json`)
+with the load average before and after each section. The baseline is the
+checkout given by `--before` (run with this interpreter and `PYTHONPATH`),
+timed in the same run, interleaved with this one.
+
+Sections:
+
+- **news**: a corpus made by `benchmarks/incremental.py`'s documented, seeded
+  generator scaled up (`--news-articles`, default 34,000 articles, about
+  130,000 chunks: an HNSW index). Each checkout builds its index from scratch,
+  then `esqa add` of one new article (the generator's next ones), three
+  times, and removing one article (`rm`, then `esqa index build`), three
+  times, alternating between the checkouts.
+- **synthetic**: `--synthetic-files` files (default 100,000) of 10 paragraphs
+  of 50 words drawn as `benchmarks/scale.py` draws them (a Zipf law over
+  bm25s's stop words and 200,000 made-up words): about a million chunks. This
+  checkout only (see the README for why the baseline is not run at this
+  size): a build from scratch, three adds and three removals, then 100
+  one-article adds with merging turned off, hybrid search latency on that
+  index of 101 segments, `esqa index build --optimize`, and latency again, in
+  new processes (as `benchmarks/scale.py` measures it: `load_index`, then
+  `hybrid_search` with k = 16 over 200 queries after a warm-up).
+- **overlap**: on the news corpus with real vectors (`--vectors`, made by
+  `benchmarks/precomputed.py`), a sequence of adds, changes, renames and
+  removals applied incrementally (HNSW base segment, exact small ones), then
+  the top-10 hits of 300 queries compared with `esqa index build --full` of
+  the same corpus (another graph) and with exact search over the same chunks.
+
+The embedder is `benchmarks/precomputed.py`'s: the real ONNX int8 model,
+whose vectors for the base corpus are computed once (or, for the timing
+sections, pseudo-random unit vectors, `ESQA_BENCH_PSEUDO=1`, which cost
+nothing to compute and take the same time to index and search). Only the
+base builds use them: each timed `esqa add` embeds its new article with the
+real model, loading it as `esqa add` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "benchmarks"
+DEFAULT_OUT = BENCH / "results" / "segments.json"
+RUNS = 3
+WARM_UP = 20
+K = 16
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def esqa(
+    src: Path | None, *args: str, pseudo: bool = False, vectors: Path | None = None
+) -> tuple[float, str]:
+    """Run `esqa ARGS` of the checkout `src` (None: this one) in a new process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESQA_")}
+    paths = [str(BENCH)] + ([str(src)] if src else [])
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONPATH=os.pathsep.join(reversed(paths)),
+        ESQA_EMBEDDER="precomputed:PrecomputedEmbedder",
+    )
+    if pseudo:
+        env["ESQA_BENCH_PSEUDO"] = "1"
+    if vectors:
+        env["ESQA_BENCH_VECTORS"] = str(vectors)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", "from esqa.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"esqa {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return seconds, done.stdout
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+# ---------------------------------------------------------------- corpora
+
+
+def news_corpus(root: Path, articles: int, seed: int) -> list[str]:
+    """incremental.py's corpus of `articles` files; returns the next articles' texts."""
+    sys.path.insert(0, str(BENCH))
+    from incremental import generate
+
+    if (root / "extra.json").is_file():
+        return list(json.loads((root / "extra.json").read_text(encoding="utf-8")))
+    extra = generate(root / "corpus", articles, seed)
+    (root / "extra.json").write_text(json.dumps(extra), encoding="utf-8")
+    return extra
+
+
+def synthetic_corpus(root: Path, files: int, seed: int) -> list[str]:
+    """`files` files of 10 paragraphs of 50 Zipf-drawn words (scale.py's vocabulary)."""
+    sys.path.insert(0, str(BENCH))
+    from scale import vocabulary
+
+    corpus = root / "corpus"
+    done = root / "extra.json"
+    words = vocabulary(seed)
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    rng = np.random.default_rng(seed)
+
+    def article() -> str:
+        drawn = rng.choice(len(words), size=(10, 50), p=weights / weights.sum())
+        return "\n\n".join(" ".join(words[i] for i in row) + "." for row in drawn.tolist()) + "\n"
+
+    if done.is_file():
+        return list(json.loads(done.read_text(encoding="utf-8")))
+    corpus.mkdir(parents=True, exist_ok=True)
+    for n in range(files):
+        folder = corpus / f"{n // 1000:03d}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"doc{n:06d}.txt").write_text(article(), encoding="utf-8")
+    extra = [article() for _ in range(120)]
+    done.write_text(json.dumps(extra), encoding="utf-8")
+    return extra
+
+
+def copy_corpus(source: Path, target: Path) -> Path:
+    if not target.is_dir():
+        shutil.copytree(source, target)
+    return target
+
+
+# ---------------------------------------------------------------- timing adds and removals
+
+
+def build_from_scratch(src: Path | None, corpus: Path, index: Path) -> dict[str, Any]:
+    shutil.rmtree(index.parent, ignore_errors=True)
+    index.parent.mkdir(parents=True)
+    seconds, out = esqa(
+        src, "index", "build", "--full", "--corpus", str(corpus), "--index", str(index), pseudo=True
+    )
+    print(f"    {out.strip()}", flush=True)
+    return {"seconds": round(seconds, 1), "output": out.strip()}
+
+
+def add_and_remove(
+    checkouts: dict[str, Path | None], work: Path, texts: list[str], label: str
+) -> dict[str, Any]:
+    """RUNS adds of one article and RUNS removals, alternating between the checkouts."""
+    out: dict[str, Any] = {name: {"add": [], "remove": []} for name in checkouts}
+    for run in range(RUNS):
+        for name, src in checkouts.items():
+            corpus, index = work / name / "corpus", work / name / "indexes" / "index"
+            new = work / f"{label}-new-{run}.txt"
+            new.write_text(texts[run], encoding="utf-8")
+            seconds, stdout = esqa(
+                src, "add", str(new), "--corpus", str(corpus), "--index", str(index)
+            )
+            out[name]["add"].append({"seconds": round(seconds, 2), "output": stdout.strip()})
+            print(f"  {name} add #{run + 1}: {seconds:.1f} s", flush=True)
+        for name, src in checkouts.items():
+            corpus, index = work / name / "corpus", work / name / "indexes" / "index"
+            (corpus / f"{label}-new-{run}.txt").unlink()
+            seconds, stdout = esqa(
+                src, "index", "build", "--corpus", str(corpus), "--index", str(index)
+            )
+            out[name]["remove"].append({"seconds": round(seconds, 2), "output": stdout.strip()})
+            print(f"  {name} remove #{run + 1}: {seconds:.1f} s", flush=True)
+    for name in checkouts:
+        for kind in ("add", "remove"):
+            out[name][f"{kind}_median_s"] = median([r["seconds"] for r in out[name][kind]])
+    return out
+
+
+def news_section(args: argparse.Namespace) -> dict[str, Any]:
+    root = args.work / "news"
+    extra = news_corpus(root, args.news_articles, args.seed)
+    checkouts: dict[str, Path | None] = {"now": None}
+    if args.before:
+        checkouts = {"before": args.before, "now": None}
+    result: dict[str, Any] = {"articles": args.news_articles, "load_before": load(), "builds": {}}
+    for name, src in checkouts.items():
+        corpus = copy_corpus(root / "corpus", args.work / "news-runs" / name / "corpus")
+        print(f"== news: {name}: build from scratch", flush=True)
+        result["builds"][name] = build_from_scratch(
+            src, corpus, args.work / "news-runs" / name / "indexes" / "index"
+        )
+    result["runs"] = add_and_remove(checkouts, args.work / "news-runs", extra, "news")
+    result["load_after"] = load()
+    return result
+
+
+# ---------------------------------------------------------------- search latency (new process)
+
+
+def query_set(index: Path, count: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Gaussian query vectors (as scale.py) and 8-word runs of the index's chunk texts."""
+    from esqa.index.manifest import read_manifest
+    from esqa.index.reader import load_index
+
+    _, manifest = read_manifest(index)
+    loaded = load_index(index, manifest.model.id, manifest.model.dimension)
+    rng = random.Random(seed)
+    ids = loaded.chunks.ids
+    texts = []
+    for _ in range(count):
+        words = loaded.chunks[int(ids[rng.randrange(len(ids))])].text.split()
+        start = rng.randrange(max(1, len(words) - 8))
+        texts.append(" ".join(words[start : start + 8]))
+    vectors = np.random.default_rng(seed).standard_normal((count, manifest.model.dimension))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32), texts
+
+
+def worker(index: Path, queries: Path) -> dict[str, Any]:
+    """In a new process: load as `esqa ask` does, time hybrid search, return the hits."""
+    from esqa.index.manifest import read_manifest
+    from esqa.index.reader import load_index
+    from esqa.index.search import hybrid_search
+
+    with np.load(queries.with_suffix(".npz"), allow_pickle=False) as data:
+        vectors = data["vectors"]
+    texts = json.loads(queries.with_suffix(".json").read_text(encoding="utf-8"))
+    _, manifest = read_manifest(index)
+    started = time.perf_counter()
+    loaded = load_index(index, manifest.model.id, manifest.model.dimension)
+    load_s = time.perf_counter() - started
+    for i in range(WARM_UP):
+        hybrid_search(loaded, texts[i], vectors[i], K)
+    seconds, hits = [], []
+    for i in range(len(texts)):
+        started = time.perf_counter()
+        found = hybrid_search(loaded, texts[i], vectors[i], K)
+        seconds.append(time.perf_counter() - started)
+        hits.append([[h.source, h.chunk.paragraph, h.chunk.line_start] for h in found[:10]])
+    ms = np.asarray(seconds) * 1000
+    return {
+        "load_index_s": round(load_s, 3),
+        "hybrid_p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "hybrid_p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "hits": hits,
+    }
+
+
+def latency(index: Path, queries: Path, runs: int) -> dict[str, Any]:
+    results = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, __file__, "--worker", str(index), "--queries", str(queries)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        "runs": runs,
+        "load_index_s": median([r["load_index_s"] for r in results]),
+        "hybrid_p50_ms": median([r["hybrid_p50_ms"] for r in results]),
+        "hybrid_p99_ms": median([r["hybrid_p99_ms"] for r in results]),
+        "each": [{k: v for k, v in r.items() if k != "hits"} for r in results],
+        "hits": results[0]["hits"],
+    }
+
+
+def overlap(a: list[list[Any]], b: list[list[Any]]) -> float:
+    """Mean share of each query's top 10 that both lists hold."""
+    shares = [
+        len({tuple(h) for h in x} & {tuple(h) for h in y}) / max(len(y), 1)
+        for x, y in zip(a, b, strict=True)
+        if y
+    ]
+    return round(float(np.mean(shares)), 4) if shares else 1.0
+
+
+def segments_of(index: Path) -> int:
+    from esqa.index.manifest import read_manifest
+
+    return len(read_manifest(index)[1].segments)
+
+
+def synthetic_section(args: argparse.Namespace) -> dict[str, Any]:
+    root = args.work / "synthetic"
+    print(f"== synthetic: corpus of {args.synthetic_files:,} files", flush=True)
+    extra = synthetic_corpus(root, args.synthetic_files, args.seed)
+    result: dict[str, Any] = {"files": args.synthetic_files, "load_before": load()}
+    runs = args.work / "synthetic-runs"
+    corpus = copy_corpus(root / "corpus", runs / "now" / "corpus")
+    index = runs / "now" / "indexes" / "index"
+    if not (index / "manifest.json").is_file() or args.rebuild:
+        print("== synthetic: build from scratch", flush=True)
+        result["build"] = build_from_scratch(None, corpus, index)
+    result["runs"] = add_and_remove({"now": None}, runs, extra, "synthetic")
+    # 100 one-article adds, merging off: the worst case the policy would prevent.
+    print("== synthetic: 100 adds without a merge", flush=True)
+    os.environ["ESQA_BENCH_PSEUDO"] = "1"
+    sys.path.insert(0, str(BENCH))
+    from precomputed import PrecomputedEmbedder
+
+    from esqa.index.build import build_index
+
+    embedder = PrecomputedEmbedder()
+    started = time.perf_counter()
+    for n in range(100):
+        (corpus / f"added-{n:03d}.txt").write_text(extra[10 + n], encoding="utf-8")
+        build_index(corpus, index, embedder, policy=None)
+    result["hundred_adds_s"] = round(time.perf_counter() - started, 1)
+    result["segments_after_adds"] = segments_of(index)
+    queries = runs / "queries"
+    vectors, texts = query_set(index, 200 + WARM_UP, args.seed)
+    np.savez(queries.with_suffix(".npz"), vectors=vectors)
+    queries.with_suffix(".json").write_text(json.dumps(texts), encoding="utf-8")
+    print("== synthetic: latency, 101 segments", flush=True)
+    result["unmerged"] = latency(index, queries, args.latency_runs)
+    print("== synthetic: esqa index build --optimize", flush=True)
+    seconds, out = esqa(
+        None,
+        "index",
+        "build",
+        "--optimize",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(index),
+        pseudo=True,
+    )
+    result["optimize"] = {"seconds": round(seconds, 1), "output": out.strip()}
+    result["segments_after_optimize"] = segments_of(index)
+    print("== synthetic: latency, merged", flush=True)
+    result["merged"] = latency(index, queries, args.latency_runs)
+    result["p50_ratio_unmerged_to_merged"] = round(
+        result["unmerged"]["hybrid_p50_ms"] / result["merged"]["hybrid_p50_ms"], 3
+    )
+    result["top10_overlap_unmerged_vs_merged"] = overlap(
+        result["unmerged"]["hits"], result["merged"]["hits"]
+    )
+    for key in ("unmerged", "merged"):
+        result[key].pop("hits")
+    result["load_after"] = load()
+    return result
+
+
+# ---------------------------------------------------------------- HNSW overlap, real vectors
+
+
+def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.vectors or not args.vectors.is_file():
+        raise SystemExit("--vectors FILE (benchmarks/precomputed.py) is needed for this section")
+    root = args.work / "news"
+    extra = news_corpus(root, args.news_articles, args.seed)
+    runs = args.work / "overlap-runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    corpus = copy_corpus(root / "corpus", runs / "corpus")
+    index, full = runs / "index", runs / "full"
+    result: dict[str, Any] = {"load_before": load()}
+    esqa(
+        None,
+        "index",
+        "build",
+        "--full",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(index),
+        vectors=args.vectors,
+    )
+    rng = random.Random(args.seed)
+    names = sorted(p.name for p in corpus.iterdir())
+    operations = []
+    for n in range(20):  # adds, changes, renames, removals, one build each
+        kind = ["add", "change", "rename", "remove"][n % 4]
+        if kind == "add":
+            (corpus / f"zz-added-{n:02d}.txt").write_text(extra[20 + n], encoding="utf-8")
+        elif kind == "change":
+            path = corpus / rng.choice(names)
+            path.write_text(
+                path.read_text(encoding="utf-8") + "\n" + extra[40 + n], encoding="utf-8"
+            )
+        elif kind == "rename":
+            name = names.pop(rng.randrange(len(names)))
+            (corpus / name).rename(corpus / f"renamed-{name}")
+        else:
+            (corpus / names.pop(rng.randrange(len(names)))).unlink()
+        operations.append(kind)
+        esqa(
+            None,
+            "index",
+            "build",
+            "--corpus",
+            str(corpus),
+            "--index",
+            str(index),
+            vectors=args.vectors,
+        )
+    result["operations"] = operations
+    result["segments"] = segments_of(index)
+    esqa(
+        None,
+        "index",
+        "build",
+        "--full",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(full),
+        vectors=args.vectors,
+    )
+    # Queries: 300 sentences' worth of words from the corpus, embedded by the real model.
+    sys.path.insert(0, str(BENCH))
+    from precomputed import PrecomputedEmbedder
+
+    _, texts = query_set(index, 300 + WARM_UP, args.seed + 1)
+    vectors = PrecomputedEmbedder().embed(texts)
+    queries = runs / "queries"
+    np.savez(queries.with_suffix(".npz"), vectors=vectors)
+    queries.with_suffix(".json").write_text(json.dumps(texts), encoding="utf-8")
+    segmented = latency(index, queries, 1)
+    merged = latency(full, queries, 1)
+    result["top10_overlap_segmented_vs_full"] = overlap(segmented["hits"], merged["hits"])
+    result["segmented"] = {k: v for k, v in segmented.items() if k != "hits"}
+    result["full"] = {k: v for k, v in merged.items() if k != "hits"}
+    result["load_after"] = load()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sections", default="news,synthetic", help="news, synthetic, overlap")
+    parser.add_argument("--before", type=Path, help="a checkout of the baseline (main)")
+    parser.add_argument("--news-articles", type=int, default=34_000)
+    parser.add_argument("--synthetic-files", type=int, default=100_000)
+    parser.add_argument("--vectors", type=Path, help="benchmarks/precomputed.py's vectors")
+    parser.add_argument("--latency-runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/esqa-bench-segments"))
+    parser.add_argument("--rebuild", action="store_true", help="build the synthetic index again")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--queries", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.queries)))
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    results["command"] = "benchmarks/segments.py " + " ".join(sys.argv[1:])
+    sections = {"news": news_section, "synthetic": synthetic_section, "overlap": overlap_section}
+    for name in args.sections.split(","):
+        results[name] = sections[name](args)
+        results[name]["date"] = time.strftime("%Y-%m-%d %H:%M")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps({k: v for k, v in results[name].items() if k != "runs"}, indent=1))
+    print(f"results written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
