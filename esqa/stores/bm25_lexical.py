@@ -117,28 +117,30 @@ def _csc(
 
 def merge_postings(parts: Sequence[tuple[TermPostings, np.ndarray]]) -> TermPostings:
     """One segment's postings from several, each with the new number of every document
-    (-1: left out, a deleted one). Nothing is tokenised again.
+    (-1: left out, a deleted one). Nothing is tokenised again; a term that only
+    left-out documents held is left out too, as counting the kept ones would.
     """
-    vocab_terms = sorted({term for postings, _ in parts for term in postings.vocab})
-    vocab = {term: i for i, term in enumerate(vocab_terms)}
     size = 1 + max((int(new.max()) for _, new in parts if len(new)), default=-1)
     lengths = np.zeros(size, dtype=np.int32)
-    all_columns, all_docs, all_counts = [], [], []
+    kept_parts = []
     for postings, new in parts:
         kept = new >= 0
         lengths[new[kept]] = np.asarray(postings.lengths)[kept]
-        remap = np.array(
-            [vocab[t] for t in sorted(postings.vocab, key=postings.vocab.__getitem__)],
-            dtype=np.int64,
-        )
-        columns = np.repeat(remap, np.diff(np.asarray(postings.indptr)))
+        terms = sorted(postings.vocab, key=postings.vocab.__getitem__)
+        columns = np.repeat(np.arange(len(terms)), np.diff(np.asarray(postings.indptr)))
         docs = new[np.asarray(postings.docs)]
         alive = docs >= 0
-        all_columns.append(columns[alive])
-        all_docs.append(docs[alive].astype(np.int32))
-        all_counts.append(np.asarray(postings.counts)[alive])
-    if not all_columns:
+        kept_parts.append((terms, columns[alive], docs[alive], np.asarray(postings.counts)[alive]))
+    used = sorted({terms[c] for terms, columns, _, _ in kept_parts for c in np.unique(columns)})
+    vocab = {term: i for i, term in enumerate(used)}
+    if not kept_parts:
         return TermPostings.empty()
+    all_columns, all_docs, all_counts = [], [], []
+    for terms, columns, docs, counts in kept_parts:
+        remap = np.array([vocab.get(t, -1) for t in terms], dtype=np.int64)
+        all_columns.append(remap[columns])
+        all_docs.append(docs.astype(np.int32))
+        all_counts.append(counts)
     return _csc(
         vocab,
         np.concatenate(all_columns),
