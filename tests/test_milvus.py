@@ -23,6 +23,7 @@ from helpers.milvus_server import free_port
 import esqa
 from esqa.cli import cli
 from esqa.index.build import build_index
+from esqa.index.manifest import read_manifest
 from esqa.index.reader import load_index
 from esqa.index.search import hybrid_search
 from esqa.stores.milvus_expr import quoted
@@ -67,6 +68,13 @@ def top_ids(index: Path, query_texts: list[str], k: int = TOP) -> list[list[int]
     ]
 
 
+def state(index: Path) -> dict:
+    """The store state the index's one segment recorded (`esqa.stores.milvus`)."""
+    directory, manifest = read_manifest(index)
+    (segment,) = manifest.segments  # a Milvus index is one segment
+    return json.loads((directory / segment.directory / "milvus.json").read_text())
+
+
 def overlap(a: list[list[int]], b: list[list[int]]) -> float:
     return float(
         np.mean([len(set(x) & set(y)) / max(len(x), 1) for x, y in zip(a, b, strict=True)])
@@ -80,7 +88,7 @@ def test_an_index_on_milvus_holds_no_store_files_and_answers_with_exact_citation
     index = tmp_path / "idx"
     report = build_index(SEEDS, index, HashedEmbedder(), store=spec)
     generation = index.resolve()
-    assert not (generation / "dense.faiss").exists() and not (generation / "lexical").exists()
+    assert not list(generation.rglob("dense.faiss")) and not list(generation.rglob("lexical"))
     manifest = json.loads((generation / "manifest.json").read_text())
     assert manifest["dense"]["engine"] == manifest["lexical"]["engine"] == "milvus"
     assert manifest["dense"]["store"] == spec
@@ -114,14 +122,14 @@ def test_incremental_builds_change_sources_in_place_and_match_a_full_build(spec,
     shutil.copytree(SEEDS, corpus)
     index = tmp_path / "idx"
     build_index(corpus, index, HashedEmbedder(), store=spec)
-    first = json.loads((index.resolve() / "milvus.json").read_text())
+    first = state(index)
     before = esqa.load(index, embedder=HashedEmbedder(), build_if_missing=False)
     seen = [h.chunk.id for h in before.search("Quad critical minerals", k=TOP)]
 
     article = "Quad minerals pact\n\nThe Quad agreed on critical minerals with Japan and India.\n"
     write_corpus(corpus, {"zz_" + HOSTILE: article})
     report = build_index(corpus, index, HashedEmbedder())  # the recorded store, not embedded
-    second = json.loads((index.resolve() / "milvus.json").read_text())
+    second = state(index)
     assert report.incremental and report.embedded >= 1
     assert second["collection"] == first["collection"]  # in place
     assert second["generation"] == first["generation"] + 1
@@ -157,11 +165,11 @@ def test_incremental_builds_change_sources_in_place_and_match_a_full_build(spec,
 def test_a_full_build_writes_a_new_collection_and_switches_the_alias(spec, tmp_path):
     index = tmp_path / "idx"
     build_index(SEEDS, index, HashedEmbedder(), store=spec)
-    first = json.loads((index.resolve() / "milvus.json").read_text())["collection"]
+    first = state(index)["collection"]
     build_index(SEEDS, index, HashedEmbedder(), full=True)
-    second = json.loads((index.resolve() / "milvus.json").read_text())["collection"]
+    second = state(index)["collection"]
     build_index(SEEDS, index, HashedEmbedder(), full=True)
-    third = json.loads((index.resolve() / "milvus.json").read_text())["collection"]
+    third = state(index)["collection"]
     assert len({first, second, third}) == 3
     names = set(client(spec).list_collections())
     assert third in names and second in names  # the previous generation's readers keep it
@@ -247,7 +255,7 @@ def test_an_unreachable_server_or_a_changed_collection_is_one_line_naming_it(
 
     index = tmp_path / "b"
     build_index(SEEDS, index, HashedEmbedder(), store=spec)
-    collection = json.loads((index.resolve() / "milvus.json").read_text())["collection"]
+    collection = state(index)["collection"]
     client(spec).alter_collection_properties(collection, {"esqa.model": "other/model"})
     line = one_error_line(runner.invoke(cli, ["search", "ESPA", "--index", str(index)]))
     assert "holds other/model vectors" in line and "127.0.0.1" in line

@@ -43,7 +43,7 @@ import numpy as np
 
 from esqa import __version__
 from esqa.embed.base import Embedder, ProgressFn, describe_embedder
-from esqa.errors import CorpusError
+from esqa.errors import CorpusError, EsqaError
 from esqa.fileio import sha256_file
 from esqa.index.changes import recorded_digest
 from esqa.index.chunk_table import text_hash
@@ -57,6 +57,7 @@ from esqa.index.manifest import (
     ModelRecord,
     SegmentRecord,
     SourceRecords,
+    read_manifest,
     write_manifest,
 )
 from esqa.index.merge import merge_segments
@@ -87,7 +88,15 @@ from esqa.ingest.dedup import Paragraphs, decide
 from esqa.ingest.fingerprint import ingestion_fingerprint
 from esqa.ingest.pages import load_corpus
 from esqa.stores.bm25_lexical import describe_lexical
-from esqa.stores.factory import create_stores, engine_descriptions
+from esqa.stores.factory import (
+    EMBEDDED,
+    Stores,
+    check_spec,
+    create_stores,
+    engine_descriptions,
+    is_embedded,
+    spec_of,
+)
 from esqa.types import Chunk, Document
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
@@ -145,6 +154,7 @@ def build_index(
     full: bool = False,
     optimize: bool = False,
     policy: MergePolicy | None = DEFAULT_POLICY,
+    store: str | None = None,
 ) -> BuildReport:
     """Build the index of every article under `corpus` and publish it at `index`.
 
@@ -155,10 +165,15 @@ def build_index(
     merges every segment into one; `policy` says when segments merge on their
     own (None: never). The result is the same as a build from scratch. The
     previous index stays readable until the new one replaces it atomically.
+    `store` is a store spec (`esqa.stores.factory`): by default the one the
+    previous index was built with, else `embedded`. Segments are the embedded
+    engine's: a server engine (Milvus) changes its rows in place itself, so
+    its index is one segment that every build writes again from all files.
     """
     started = time.monotonic()
     params = params or ChunkingParams(max_tokens=embedder.max_tokens)
     check_location(index, corpus)  # before any work; `publish` checks again under the lock
+    spec = check_spec(store) if store is not None else _recorded_store(index)
     with writer_lock(index):
         previous, unusable = (None, None) if full else _open_previous(index, embedder, params)
         warnings: list[str] = []
@@ -167,14 +182,23 @@ def build_index(
         try:
             return _build(
                 corpus, index, embedder, params, progress, previous, optimize, policy,
-                warnings, started,
+                warnings, started, spec,
             )  # fmt: skip
         except Unusable as exc:
             warnings.append(f"the previous index was not reused ({exc}); building afresh")
             return _build(
                 corpus, index, embedder, params, progress, None, optimize, policy,
-                warnings, started,
+                warnings, started, spec,
             )  # fmt: skip
+
+
+def _recorded_store(index: Path) -> str:
+    """The store spec the index at `index` was built with; `embedded` when there is none."""
+    try:
+        _, manifest = read_manifest(index)
+    except EsqaError:
+        return EMBEDDED
+    return spec_of(manifest.dense)
 
 
 def _open_previous(
@@ -203,22 +227,30 @@ def _build(
     policy: MergePolicy | None,
     warnings: list[str],
     started: float,
+    spec: str = EMBEDDED,
 ) -> BuildReport:
     incremental = previous is not None
-    if previous is not None and previous.reuse_chunks:
+    embedded_engine = is_embedded(spec)
+    same_engine = previous is not None and spec_of(previous.manifest.dense) == spec
+    if previous is not None and previous.reuse_chunks and embedded_engine and same_engine:
         plan = _incremental_plan(corpus, previous)
-    else:  # nothing, or only vectors, can be reused
+    else:  # nothing, or only vectors, can be reused; or a server engine: every file
         plan = _fresh_plan(corpus)
     plan.warnings[:0] = warnings
     chunks, counts = _chunk(plan, embedder.count_tokens, params, progress)
-    vectors, copied = _vectors(chunks, previous, embedder, progress)
     dimension = embedder.dimension
-    dense_engine, lexical_engine = engine_descriptions(dimension)
+    # Before the slow part, so that a server that cannot be reached fails the build at once.
+    stores = _new_stores(index, embedder, spec, previous)
+    kept = stores.kept(chunks)
+    vectors, copied = _vectors(chunks, previous, embedder, progress, kept)
+    # A server engine's description names its collection and generation: known once filled.
+    dense_engine, lexical_engine = engine_descriptions(dimension) if embedded_engine else ({}, {})
     new_contents = None
     if chunks:
-        stores = create_stores(dimension)
         stores.dense.add(chunks, vectors)
         stores.lexical.add(chunks)
+        if not embedded_engine:
+            dense_engine, lexical_engine = stores.dense.describe(), stores.lexical.describe()
         new_contents = SegmentContents(
             sources=tuple(d.source for d in plan.documents),
             chunk_counts=tuple(counts),
@@ -240,6 +272,7 @@ def _build(
 
     written: list[Manifest] = []
     published = publish(index, lambda directory: written.append(write(directory)))
+    stores.published()
     manifest = written[0]
     counts_ = manifest.counts
     return BuildReport(
@@ -259,6 +292,20 @@ def _build(
         deleted=manifest.build.deleted_chunks,
         merged=manifest.build.merged_segments,
         written=manifest.build.written_chunks,
+    )
+
+
+def _new_stores(index: Path, embedder: Embedder, spec: str, previous: Previous | None) -> Stores:
+    """Empty stores of the spec; a server engine's continue the previous index's in place."""
+    dense = None
+    if previous is not None and not is_embedded(spec) and len(previous.segments) == 1:
+        manifest = previous.manifest
+        if spec_of(manifest.dense) == spec:
+            with reading_previous("its store"):
+                segment = previous.segments[0]
+                dense = segment.stores(embedder.dimension, manifest.dense, manifest.lexical).dense
+    return create_stores(
+        embedder.dimension, spec, dense, model=embedder.model_id, owner=str(index.absolute())
     )
 
 
@@ -357,19 +404,24 @@ def _vectors(
     previous: Previous | None,
     embedder: Embedder,
     progress: ProgressFactory | None,
+    kept: Sequence[int] = (),
 ) -> tuple[np.ndarray, int]:
     """Every new chunk's vector, and how many were copied from the previous index.
 
     A vector depends only on the text and the model, so a chunk whose text any
     segment holds (live or deleted: a renamed file) copies its vector. Texts
-    are found by their hash (`chunks.texts.npy`) and compared in full.
+    are found by their hash (`chunks.texts.npy`) and compared in full. The
+    chunks at `kept` stay in the stores as they are and need none (a server
+    changed in place): their rows stay zero, and they count as copied.
     """
     vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    skip = set(kept)
     found: dict[int, tuple[StoredSegment, int]] = {}
     if previous is not None and chunks:
         wanted: dict[int, list[int]] = {}
         for i, chunk in enumerate(chunks):
-            wanted.setdefault(text_hash(chunk.text), []).append(i)
+            if i not in skip:
+                wanted.setdefault(text_hash(chunk.text), []).append(i)
         keys = np.array(sorted(wanted), dtype=np.uint64)
         for segment in previous.segments:
             with reading_previous(f"segment {segment.name}"):
@@ -387,17 +439,18 @@ def _vectors(
         for rows in by_segment.values():
             segment = found[rows[0]][0]
             with reading_previous(f"segment {segment.name}"):
-                previous.verify(segment, "dense.faiss")
+                if f"{segment.record.directory}/dense.faiss" in previous.manifest.files:
+                    previous.verify(segment, "dense.faiss")
                 stores = segment.stores(embedder.dimension, manifest.dense, manifest.lexical)
                 vectors[rows] = stores.dense.vectors([found[i][1] for i in rows])
-    todo = [i for i in range(len(chunks)) if i not in found]
+    todo = [i for i in range(len(chunks)) if i not in found and i not in skip]
     # Loading the model takes seconds: a build that embeds nothing never loads it.
     if todo:
         vectors[todo] = embedder.embed(
             [chunks[i].text for i in todo],
             progress=progress(len(todo), "embedding") if progress else None,
         )
-    return vectors, len(found)
+    return vectors, len(found) + len(skip)
 
 
 def _write_generation(

@@ -69,6 +69,11 @@ def check_spec(spec: str) -> str:
     return spec
 
 
+def is_embedded(spec: str) -> bool:
+    """Whether a store spec names the embedded engine, whose stores are an index's segments."""
+    return not is_milvus_spec(spec)
+
+
 def spec_of(description: Mapping[str, Any]) -> str:
     """The store spec that built the stores a manifest describes (its `dense` entry)."""
     if description.get("engine") == MILVUS:
@@ -144,10 +149,12 @@ class SegmentFiles:
 
 @dataclass(frozen=True)
 class SearchStores:
-    """The dense and the lexical search of a whole index."""
+    """The dense and the lexical search of a whole index, and the engine that fuses
+    them itself when there is one."""
 
     dense: DenseSearch
     lexical: LexicalSearch
+    hybrid: HybridStore | None = None
 
 
 def engine_descriptions(
@@ -168,9 +175,16 @@ def open_index(
     """Search every segment of an index as one (`dense` and `lexical` are the
     manifest's engine descriptions); `order` gives a chunk id's corpus-order key.
 
+    A server engine's index is one segment (its rows change in place on the
+    server, see `esqa.index.build`): the server searches it.
     Raises ValueError when a description names an unknown engine or files do
     not match their chunks.
     """
+    if dense.get("engine") == MILVUS:
+        if len(segments) != 1 or segments[0].base != 0 or len(segments[0].dead):
+            raise ValueError("a Milvus index is one segment without deleted chunks")
+        one = open_stores(segments[0].directory, dense, lexical, dimension, segments[0].chunks)
+        return SearchStores(one.dense, one.lexical, one.hybrid)
     from esqa.stores.bm25_segments import LexicalSegment, SegmentedLexicalStore
     from esqa.stores.faiss_segments import DenseSegment, SegmentedDenseStore
 
