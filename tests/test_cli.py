@@ -272,7 +272,7 @@ def test_k_out_of_range_is_a_usage_error(runner, corpus, index):
 
 def test_a_second_build_reuses_every_chunk_and_full_embeds_them_all(runner, corpus, index):
     first = build(runner, corpus, index)
-    chunks = re.search(r"([\d,]+) chunks \(embedded all \1\)", first.stdout)
+    chunks = re.search(r"([\d,]+) chunks \(embedded all \1;", first.stdout)
     assert chunks, first.stdout
     again = build(runner, corpus, index)
     assert f"reused {chunks.group(1)} chunks, embedded 0" in again.stdout
