@@ -74,7 +74,11 @@ def esqa(
 ) -> tuple[float, str]:
     """Run `esqa ARGS` of the checkout `src` (None: this one) in a new process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESQA_")}
-    paths = [str(BENCH)] + ([str(src)] if src else [])
+    # The checkout's own folder first, and as the working directory: `python -c`
+    # puts the working directory before PYTHONPATH, so running from this
+    # checkout would import its esqa for the baseline too.
+    root = src or REPO
+    paths = [str(BENCH), str(root)]
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -89,6 +93,7 @@ def esqa(
     done = subprocess.run(
         [sys.executable, "-c", "from esqa.cli import main; main()", *args],
         env=env,
+        cwd=root,
         capture_output=True,
         text=True,
         check=False,
@@ -271,7 +276,7 @@ def latency(index: Path, queries: Path, runs: int) -> dict[str, Any]:
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
         )
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {
