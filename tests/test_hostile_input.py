@@ -418,6 +418,25 @@ def test_a_folder_that_cannot_be_listed_is_a_warning_and_listed_as_skipped(
         assert "skipped    locked/: cannot list this folder" in result.stdout
 
 
+def test_an_incremental_build_treats_a_folder_that_cannot_be_listed_as_a_full_build_does(
+    world, failing_folder
+):
+    corpus = split_corpus(world)
+    index = world / "index"
+    assert "indexed 3 files" in esqa("index", "build", "--corpus", corpus, "--index", index).stdout
+    error = ERRORS["i/o error"]
+    failing_folder(corpus / "locked", error)
+    with nothing_changes_outside(world, corpus, index):
+        result = esqa("index", "build", "--corpus", corpus, "--index", index)
+        assert result.exit_code == 0, result.output
+        assert "indexed 1 files" in result.stdout and "replaced chunks deleted" in result.stdout
+        warnings = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(warnings) == 1 and warnings[0].startswith("esqa: warning: skipped locked/")
+        details = json.loads(esqa("info", "--json", "--corpus", corpus, "--index", index).stdout)
+        assert error.strerror in details["skipped"]["locked/"]
+        assert details["stale"] is False
+
+
 def test_a_folder_of_mode_000_is_a_warning(world):
     if os.geteuid() == 0:
         pytest.skip("root reads a folder of mode 000 (the test above injects the error)")

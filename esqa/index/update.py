@@ -42,8 +42,8 @@ from esqa.index.segments import StoredSegment, read_deleted
 from esqa.ingest.chunks import document_paragraphs
 from esqa.ingest.dedup import Paragraphs, take_rows
 from esqa.ingest.dedup_incremental import KnownParagraphs, Redecision, redecide, ref, unref
-from esqa.ingest.files import walk_corpus
-from esqa.ingest.pages import read_document
+from esqa.ingest.files import list_corpus
+from esqa.ingest.pages import read_document, read_indexable, unreadable_folders
 from esqa.ingest.textfile import NotTextError
 from esqa.types import Document
 
@@ -177,26 +177,18 @@ class CorpusDiff:
 
     def read(self, path: Path, source: str, record: dict[str, Any] | None) -> None:
         """Read one file whose stat changed (or that is new) and note what it is now."""
-        try:
-            doc = read_document(path, source)
-        except NotTextError as exc:
-            reason = str(exc).removeprefix(f"{source}: ")
-        except OSError as exc:
-            reason = f"cannot read ({exc.strerror or exc})"
-        else:
+        doc, reason = read_indexable(path, source)
+        if doc is not None:
             self.warnings.extend(doc.warnings)
-            if not doc.paragraphs:
-                reason = "no article text found"
-            elif record is not None and doc.sha256 == record["sha256"]:
-                stat = doc.file_stat or (0, 0)
-                self.touched[source] = stat
+        if doc is not None and not reason:
+            if record is not None and doc.sha256 == record["sha256"]:
+                self.touched[source] = doc.file_stat or (0, 0)
                 return
-            else:
-                self.documents = [d for d in self.documents if d.source != source] + [doc]
-                self.documents.sort(key=lambda d: d.source)
-                if record is not None:
-                    self.changed.add(source)
-                return
+            self.documents = [d for d in self.documents if d.source != source] + [doc]
+            self.documents.sort(key=lambda d: d.source)
+            if record is not None:
+                self.changed.add(source)
+            return
         self.skipped[source] = reason
         self.warnings.append(f"skipped {source}: {reason}")
         if record is not None:
@@ -205,9 +197,13 @@ class CorpusDiff:
 
 def diff_corpus(corpus: Path, records: SourceRecords) -> CorpusDiff:
     """Compare the corpus with the records: read only files whose size or mtime changed."""
-    diff = CorpusDiff([], set(), set(), {}, {}, [])
+    listing = list_corpus(corpus)
+    # As a full build's scan: warned of and recorded as skipped; the files in
+    # them are not seen, so their chunks are deleted, as a full build leaves them out.
+    warnings, folders = unreadable_folders(listing)
+    diff = CorpusDiff([], set(), set(), {}, folders, warnings)
     seen: set[str] = set()
-    for source, entry, left_out in walk_corpus(corpus):
+    for source, entry, left_out in listing.entries:
         if left_out is not None:
             printable = source.encode("utf-8", "surrogateescape").decode(
                 "utf-8", "backslashreplace"

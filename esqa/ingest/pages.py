@@ -25,7 +25,7 @@ from esqa.ingest.boilerplate import (
     parse_dateline,
     word_count,
 )
-from esqa.ingest.files import list_corpus
+from esqa.ingest.files import CorpusListing, list_corpus
 from esqa.ingest.textfile import NotTextError, check_size, decode_bytes, split_lines
 from esqa.types import Article, Document, Paragraph
 
@@ -88,6 +88,31 @@ def read_document(path: Path, source: str, max_bytes: int | None = None) -> Docu
     )
 
 
+def read_indexable(
+    path: Path, source: str, max_bytes: int | None = None
+) -> tuple[Document | None, str]:
+    """`read_document`, and why the file is not indexed ("" when it is): the reason a
+    build records. The document comes back whenever it was read, for its warnings."""
+    try:
+        doc = read_document(path, source, max_bytes)
+    except NotTextError as exc:
+        return None, str(exc).removeprefix(f"{source}: ")
+    except OSError as exc:
+        return None, f"cannot read ({exc.strerror or exc})"
+    return doc, "" if doc.paragraphs else "no article text found"
+
+
+def unreadable_folders(listing: CorpusListing) -> tuple[list[str], dict[str, str]]:
+    """The warnings and the skipped records of the folders a listing could not list:
+    their files are not indexed, and must not look removed in silence."""
+    warnings, skipped = [], {}
+    for folder, reason in listing.unreadable.items():
+        warnings.append(f"skipped {_printable(folder)}: {reason}")
+        if folder == _printable(folder):  # a name that is not UTF-8 cannot be recorded
+            skipped[folder] = reason
+    return warnings, skipped
+
+
 @dataclass(frozen=True)
 class CorpusScan:
     documents: list[Document]
@@ -104,29 +129,19 @@ def load_corpus(root: Path, max_file_bytes: int | None = None) -> CorpusScan:
     that cannot be listed (recorded as "folder/"). Raises CorpusError when
     root is missing or cannot be listed.
     """
-    scan = CorpusScan([], [], {})
     listing = list_corpus(root)
-    for folder, reason in listing.unreadable.items():
-        scan.warnings.append(f"skipped {_printable(folder)}: {reason}")
-        if folder == _printable(folder):  # a name that is not UTF-8 cannot be recorded
-            scan.skipped[folder] = reason
+    scan = CorpusScan([], *unreadable_folders(listing))
     for source, entry, left_out in listing.entries:
         if left_out is not None:
             # Not recorded as skipped: the index must never read such a file.
             scan.warnings.append(f"skipped {_printable(source)}: {left_out}")
             continue
-        try:
-            doc = read_document(Path(entry.path), source, max_file_bytes)
-        except NotTextError as exc:
-            reason = str(exc).removeprefix(f"{source}: ")
-        except OSError as exc:
-            reason = f"cannot read ({exc.strerror or exc})"
-        else:
+        doc, reason = read_indexable(Path(entry.path), source, max_file_bytes)
+        if doc is not None:
             scan.warnings.extend(doc.warnings)
-            if doc.paragraphs:
+            if not reason:
                 scan.documents.append(doc)
                 continue
-            reason = "no article text found"
         scan.skipped[source] = reason
         scan.warnings.append(f"skipped {source}: {reason}")
     return scan
