@@ -19,6 +19,7 @@ from conftest import SEEDS, HashedEmbedder, write_corpus
 from test_incremental import EXTRA, MODEL, assert_same_as_full_build, content, top_k
 
 import esqa.index.update
+import esqa.ingest.pages
 from esqa.cli import cli
 from esqa.index.build import build_index
 from esqa.index.merge_policy import MergePolicy, SegmentSize
@@ -66,12 +67,14 @@ def test_adding_a_file_writes_one_segment_and_links_the_others(corpus, index):
 
 def test_only_added_and_changed_files_are_read(corpus, index, monkeypatch):
     read: list[str] = []
-    real = esqa.index.update.read_document
+    real = esqa.ingest.pages.read_document
 
-    def counting(path, source):
+    def counting(path, source, max_bytes=None):
         read.append(source)
-        return real(path, source)
+        return real(path, source, max_bytes)
 
+    # Every file a build reads goes through it, by either module's name.
+    monkeypatch.setattr(esqa.ingest.pages, "read_document", counting)
     monkeypatch.setattr(esqa.index.update, "read_document", counting)
     write_corpus(corpus, {"extra.txt": EXTRA})
     changed = corpus / "000_f449784ec6a8c697.txt"
