@@ -18,7 +18,8 @@ import pytest
 from conftest import SEEDS, HashedEmbedder, write_corpus
 
 import esqa.index.build
-from esqa.index.build import ACRONYMS, build_index
+from esqa.index.build import build_index
+from esqa.index.manifest import ACRONYMS
 from esqa.index.reader import load_index
 from esqa.index.search import hybrid_search
 from esqa.ingest.chunking import ChunkingParams
