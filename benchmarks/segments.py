@@ -379,17 +379,12 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
     corpus = copy_corpus(root / "corpus", runs / "corpus")
     index, full = runs / "index", runs / "full"
     result: dict[str, Any] = {"load_before": load()}
-    esqa(
-        None,
-        "index",
-        "build",
-        "--full",
-        "--corpus",
-        str(corpus),
-        "--index",
-        str(index),
-        vectors=args.vectors,
-    )
+
+    def build(target: Path, *options: str) -> None:
+        where = ("--corpus", str(corpus), "--index", str(target))
+        esqa(None, "index", "build", *options, *where, vectors=args.vectors)
+
+    build(index, "--full")
     rng = random.Random(args.seed)
     names = sorted(p.name for p in corpus.iterdir())
     operations = []
@@ -408,29 +403,10 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
         else:
             (corpus / names.pop(rng.randrange(len(names)))).unlink()
         operations.append(kind)
-        esqa(
-            None,
-            "index",
-            "build",
-            "--corpus",
-            str(corpus),
-            "--index",
-            str(index),
-            vectors=args.vectors,
-        )
+        build(index)
     result["operations"] = operations
     result["segments"] = segments_of(index)
-    esqa(
-        None,
-        "index",
-        "build",
-        "--full",
-        "--corpus",
-        str(corpus),
-        "--index",
-        str(full),
-        vectors=args.vectors,
-    )
+    build(full, "--full")
     # Queries: 300 sentences' worth of words from the corpus, embedded by the real model.
     sys.path.insert(0, str(BENCH))
     from precomputed import PrecomputedEmbedder

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import test_incremental
 from click.testing import CliRunner
 from conftest import SEEDS, HashedEmbedder, write_corpus
 from test_incremental import EXTRA, MODEL, assert_same_as_full_build, content, top_k
@@ -26,21 +27,9 @@ from esqa.index.merge_policy import MergePolicy, SegmentSize
 from esqa.index.reader import load_index, verify_index
 from esqa.index.search import hybrid_search
 
-
-@pytest.fixture
-def corpus(tmp_path) -> Path:
-    root = tmp_path / "corpus"
-    shutil.copytree(SEEDS, root)
-    for path in root.iterdir():
-        path.chmod(0o644)
-    return root
-
-
-@pytest.fixture
-def index(corpus, tmp_path) -> Path:
-    path = tmp_path / "indexes" / "default"
-    build_index(corpus, path, HashedEmbedder())
-    return path
+# The fixtures of the incremental tests: a copy of the seeds, and its index.
+corpus = test_incremental.corpus
+index = test_incremental.index
 
 
 def segment_files(index: Path) -> dict[str, int]:
