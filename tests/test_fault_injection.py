@@ -736,11 +736,15 @@ def _blocks(directory: Path) -> int:
 
 
 def _tiny_world(tiny: Path, tmp_path: Path, generations: int = 1) -> World:
-    """The index on the tiny disk, the corpus (changed to V2) and bystanders off it."""
+    """The index on the tiny disk, the corpus (changed to V2) and bystanders off it.
+
+    Each generation is a full build: an incremental one would hard-link the
+    previous generation's segments and take next to no room of its own.
+    """
     corpus = write_corpus(tmp_path / "corpus", V1)
     index = tiny / "indexes" / "default"
     for _ in range(generations):
-        api.build(corpus, index, embedder=HashedEmbedder())
+        api.build(corpus, index, embedder=HashedEmbedder(), full=True)
     write_corpus(tiny / "indexes", {"README.md": "indexes live here\n"})
     built = World(tiny, corpus, index, view(index))
     shutil.rmtree(corpus)
