@@ -1,10 +1,14 @@
-"""What the benchmarks share: the machine a result was measured on, and writing it."""
+"""What the benchmarks share: the machine a result was measured on, writing it,
+and timing an `esqa` command in a new process."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,3 +29,26 @@ def write_result(out: Path, result: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
+
+
+def timed_esqa(
+    args: tuple[str, ...], env: dict[str, str], cwd: Path | None = None
+) -> tuple[float, str]:
+    """Wall time and stdout of `esqa ARGS` in a new process, as a user runs it.
+
+    `python -c` rather than the installed script, so that `env`'s PYTHONPATH (and
+    `cwd`) choose which checkout's esqa runs. A failure ends the benchmark.
+    """
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", "from esqa.cli import main; main()", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"esqa {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return seconds, done.stdout

@@ -33,12 +33,12 @@ import platform
 import random
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import timed_esqa
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -95,19 +95,7 @@ def generate(root: Path, count: int, seed: int) -> list[str]:
 
 def esqa(*args: str) -> tuple[float, str]:
     """Run the esqa command in a new process; returns its wall time and stdout."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", "from esqa.cli import main; main()", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"esqa {' '.join(args)} failed:\n{done.stderr}")
-    return seconds, done.stdout
+    return timed_esqa(args, {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
 
 
 def run(articles: int, adds: int, seed: int, workdir: Path) -> dict[str, Any]:

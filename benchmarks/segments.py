@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import timed_esqa
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "benchmarks"
@@ -89,19 +90,7 @@ def esqa(
         env["ESQA_BENCH_PSEUDO"] = "1"
     if vectors:
         env["ESQA_BENCH_VECTORS"] = str(vectors)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", "from esqa.cli import main; main()", *args],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"esqa {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return seconds, done.stdout
+    return timed_esqa(args, env, cwd=root)
 
 
 def median(values: list[float]) -> float:

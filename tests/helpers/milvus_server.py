@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers.processes import stop
 
 START_SECONDS = 90.0
 
@@ -74,10 +75,5 @@ def milvus_lite_server(data: Path) -> Iterator[str]:
             time.sleep(0.3)
         yield f"milvus://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()

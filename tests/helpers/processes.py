@@ -15,6 +15,16 @@ HELPER = Path(__file__).resolve().parent / "esqa_fake.py"
 WAIT = 60  # seconds; only a hang ever comes close
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a server process the tests started: SIGTERM, then SIGKILL if it hangs."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Esqa:
     """`esqa ARGS...` running in another process with the fake embedder."""
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.processes import stop
+
 TESTS = Path(__file__).resolve().parent.parent
 REPO = TESTS.parent
 FAKE = TESTS / "helpers" / "esqa_fake.py"
@@ -100,12 +102,7 @@ def esqa_serve(*args: object, fake: bool, env: dict[str, str] | None = None) -> 
         try:
             yield Server(_wait_for_url(proc, log), proc, log)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 @dataclass
