@@ -115,6 +115,20 @@ def test_the_focus_noun_is_the_class_the_question_names(question: str, focus: st
 
 
 @pytest.mark.parametrize(
+    ("question", "possessive"),
+    [
+        ("Which baseball team's owner announced he may sell the franchise?", True),
+        ("Which company’s chief executive resigned?", True),
+        ("What variant was found in the samples?", False),
+        ("Which team won the title?", False),
+    ],
+)
+def test_a_focus_given_as_a_possessive_is_told_apart(question: str, possessive: bool) -> None:
+    # "Which team's owner": the sentence about the owner need not name the team.
+    assert analyse(question).focus_possessive is possessive
+
+
+@pytest.mark.parametrize(
     ("question", "kind"),
     [
         ("Who designed the dress?", "person"),

@@ -36,6 +36,14 @@ NEWS = {
         "could result in selling the franchise.\n\n"
         "Fisher has owned the Seagulls team since 2005, and attendance has fallen every season.\n"
     ),
+    "enzyme.txt": (
+        "How Bread Is Digested\n\n"
+        "Salivary amylase is used to break down the starch of bread in the mouth, digestion "
+        "researchers found in a study of bread and starch digestion.\n"
+    ),
+    "plant.txt": (
+        "Factory News\n\nThe Kellogg enzyme plant closed after a fire in the warehouse.\n"
+    ),
     "dome.txt": (
         "Glass Dome Restored\n\n"
         "The curator restored the museum's glass dome with a team of volunteers.\n"
@@ -80,6 +88,17 @@ def test_the_sentence_naming_the_class_asked_for_beats_the_one_restating_the_que
     assert answer.answered
     assert answer.span is not None and answer.span.text == "Seagulls"
     assert "Seagulls" in answer.text
+
+
+def test_a_weak_name_beside_the_class_noun_does_not_replace_the_sentence_that_answers(
+    qa: api.QA,
+) -> None:
+    # "Kellogg enzyme" is a name beside the class noun, in a passage about
+    # something else; the best sentence answers in words (no name to extract).
+    answer = qa.ask("Which enzyme is used to break down the starch of bread in the mouth?")
+    assert answer.answered
+    assert "Salivary amylase" in answer.text
+    assert "Kellogg" not in answer.text
 
 
 def test_the_figure_beats_the_vague_word(qa: api.QA) -> None:

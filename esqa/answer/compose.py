@@ -204,6 +204,8 @@ class Composer:
         focus_only = q.answer_type not in EXPECTED_KINDS
         if q.expected_kinds and sentences and not opinion:
             supported = rank_candidates(q, sentences, self.params)
+            if supported and focus_only and not self._replaces_best(q, supported[0], sentences[0]):
+                supported = []
             if supported:
                 best = supported[0].sentence
         support = (
@@ -250,6 +252,24 @@ class Composer:
             span = cite.span_in(first, best.hit.chunk.id, ev.winner.start, ev.winner.candidate)
         citations = cite.citations(chosen, sentences, self.params.citations)
         return Answer(q.text, True, text, confidence, citations, q.answer_type, span)
+
+    def _replaces_best(self, q: Question, winner: Supported, best: Sentence) -> bool:
+        """Whether a name beside a class noun is evidence enough to quote its
+        sentence instead of the best one.
+
+        "Which team's owner ...?" asks for the team through its owner: the
+        sentence about the owner need not name it, so "the Seagulls team"
+        elsewhere in the article answers. "Which enzyme is used to ...?" is
+        answered by the sentence that says what is used, often in words no
+        name pattern finds ("salivary amylase"); a name beside the noun in a
+        passage the ranking puts far below it ("the Kellogg enzyme plant")
+        is not evidence enough to replace it.
+        """
+        return (
+            q.focus_possessive
+            or winner.sentence.key == best.key
+            or winner.score >= self.params.focus_min_support
+        )
 
     def _support(
         self,

@@ -123,6 +123,9 @@ class Question:
     ordinal_noun: str | None = None
     acronym: str | None = None  # set for "what does METI stand for"
     focus: str | None = None  # "team" in "which team's owner ...", lower case
+    # "Which team's owner ...": the question names the thing asked for by what
+    # belongs to it, so the sentence about the owner need not name the team.
+    focus_possessive: bool = False
 
     @property
     def expected_kinds(self) -> frozenset[str]:
@@ -137,14 +140,20 @@ class Question:
 
 def focus_noun(text: str) -> str | None:
     """The noun that names the class of the answer ("which team" -> "team"), if any."""
+    return _focus(text)[0]
+
+
+def _focus(text: str) -> tuple[str | None, bool]:
+    """The focus noun, and whether the question gives it as a possessive ("team's")."""
     m = _FOCUS.search(text)
     if m is None:
-        return None
+        return None, False
     words = m.group("words").lower().split()
     if words[0] in _VERBS:
-        return None  # "what is X": X is the topic, not the class of the answer
+        return None, False  # "what is X": X is the topic, not the class of the answer
     words = [w for w in words if w not in _NOT_FOCUS]
-    return words[-1] if words else None
+    possessive = text[m.end("words") : m.end("words") + 1] in ("'", "’")
+    return (words[-1], possessive) if words else (None, False)
 
 
 def analyse(question: str) -> Question:
@@ -160,7 +169,9 @@ def analyse(question: str) -> Question:
         return Question(text, "acronym", acronym=short)
     ordinal = parse_ordinal(text)
     answer_type = next((kind for kind, rule in _RULES if rule.search(text)), "other")
-    focus = focus_noun(text)
+    focus, possessive = _focus(text)
     if ordinal is not None:
-        return Question(text, answer_type, ordinal[0], ordinal[1], focus=focus)
-    return Question(text, answer_type, focus=focus)
+        return Question(
+            text, answer_type, ordinal[0], ordinal[1], focus=focus, focus_possessive=possessive
+        )
+    return Question(text, answer_type, focus=focus, focus_possessive=possessive)
