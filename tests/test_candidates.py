@@ -74,6 +74,22 @@ def test_an_amount_is_not_also_a_number() -> None:
     assert kinds == ["money"]
 
 
+@pytest.mark.parametrize(
+    ("sentence", "relative"),
+    [
+        ("She came back 1 month later with a fever.", "1 month later"),
+        ("Two weeks later, the council voted again.", "Two weeks later"),
+        ("The two lineages split between 100 and 840 years ago.", "between 100 and 840 years ago"),
+    ],
+)
+def test_a_date_given_as_a_distance_answers_when(sentence: str, relative: str) -> None:
+    dates = [c.text for c in extract(sentence, common, frozenset({"date"}))]
+    assert relative in dates
+    # Asked "how many", the same sentence still offers the number itself.
+    numbers = [c.text for c in extract(sentence, common, frozenset({"number"}))]
+    assert relative not in numbers and numbers
+
+
 def test_a_number_inside_a_label_is_not_a_quantity() -> None:
     assert not any(c.kind == "number" for c in extract("Cases of COVID-19 were reported.", common))
 

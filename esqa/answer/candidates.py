@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from esqa.answer.values import PATTERNS
+from esqa.answer.values import ABSOLUTE_DATE, RELATIVE_DATE
 
 KINDS = (
     "person", "organisation", "place", "work", "date", "number", "money", "percentage", "name",
@@ -170,6 +170,11 @@ def extract(
             out.append(CandidateAnswer(sentence[a:b], a, b, kind))
 
     names = bool(kinds & ENTITY_KINDS)
+    if "date" in kinds:
+        # Before the numbers: "1 month later" is a date, not the number 1. Only
+        # when a date is asked for: "how many days later" wants the number.
+        for m in RELATIVE_DATE.finditer(sentence):
+            add(m.start(), m.end(), "date")
     if names:
         for m in _QUOTED.finditer(sentence):
             add(m.start("title"), m.end("title"), "work")
@@ -218,7 +223,7 @@ _PERCENT = re.compile(
     r"\b\d[\d,]*(?:\.\d+)?(?:\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s?(?:%|percent\b|per cent\b|percentage points?\b)"
 )
 _DATE = re.compile(
-    PATTERNS["date"].pattern
+    ABSOLUTE_DATE
     + r"|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
 )

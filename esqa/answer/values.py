@@ -28,6 +28,25 @@ _ORG_WORD = (
     r"Industries|Systems|Center|Centre|Committee|Union)"
 )
 
+# A date given as a distance from another ("two weeks later", "1 month later",
+# "between 100 and 840 y ago"): the answer to "when" as often as a calendar date.
+_UNITS = r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries|century|y)"
+RELATIVE_DATE = re.compile(
+    rf"(?i:\b(?:between\s+|about\s+|around\s+|nearly\s+|almost\s+|some\s+)?"
+    rf"(?:\d[\d,.]*|{_NUMBER_WORD}|a|an|several|a few|a couple of)"
+    rf"(?:\s*(?:and|to|-|–)\s*(?:\d[\d,.]*|{_NUMBER_WORD}))?"
+    rf"\s+{_UNITS}\s+(?:ago|later|earlier)\b)"
+)
+# Calendar dates and named times; `PATTERNS["date"]` adds the relative ones.
+ABSOLUTE_DATE = (
+    rf"\b{_MONTH}(?:\s+\d{{1,2}})?\b|\b\d{{1,2}}\s+{_MONTH}|\b(?:1[89]|20)\d{{2}}s?\b|"
+    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
+    r"\b(?:yesterday|today|tomorrow|last|next|this)\s+(?:week|month|year)\b|\bfiscal\s+\d{4}\b|"
+    r"\b(?:in|this|next|last|by|early|late|mid)[- ](?:the\s+)?(?:spring|summer|autumn|fall|winter)\b|"
+    r"\b(?:first|second|third|fourth|last)\s+(?:quarter|half)\b|"
+    r"\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
+)
+
 PATTERNS: dict[str, re.Pattern[str]] = {
     "percentage": re.compile(
         r"\d\s?%|\b\d+(?:\.\d+)?\s?(?:percent|per cent)\b|\bpercentage points?\b"
@@ -36,14 +55,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
         r"[$¥€£]\s?\d|\b\d[\d,.]*\s?(?:dollars|yen|euros?|pounds|yuan|won|rupees)\b|"
         r"\b(?:US|U\.S\.)?\$|\b\d[\d,.]*\s?(?:million|billion|trillion)\s+(?:dollars|yen|euros?)\b"
     ),
-    "date": re.compile(
-        rf"\b{_MONTH}(?:\s+\d{{1,2}})?\b|\b\d{{1,2}}\s+{_MONTH}|\b(?:1[89]|20)\d{{2}}s?\b|"
-        r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|"
-        r"\b(?:yesterday|today|tomorrow|last|next|this)\s+(?:week|month|year)\b|\bfiscal\s+\d{4}\b|"
-        r"\b(?:in|this|next|last|by|early|late|mid)[- ](?:the\s+)?(?:spring|summer|autumn|fall|winter)\b|"
-        r"\b(?:first|second|third|fourth|last)\s+(?:quarter|half)\b|"
-        r"\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"
-    ),
+    "date": re.compile(f"{ABSOLUTE_DATE}|{RELATIVE_DATE.pattern}"),
     "number": re.compile(rf"\b\d[\d,.]*\b|\b{_NUMBER_WORD}\b", re.IGNORECASE),
     "person": re.compile(
         rf"\b{_CAPITAL_WORD}\s+(?:[A-Z]\.\s+)?{_CAPITAL_WORD}\b(?!\s+{_ORG_WORD})|"
