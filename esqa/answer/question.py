@@ -32,6 +32,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "percentage",
             r"\b(?:what|which)\s+(?:share|percentage|proportion|percent|fraction|portion)\b"
+            r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:share|percentage|proportion|fraction)\s+of\b"
             r"|\bhow\s+much\s+of\b|\bwhat\s+per\s*cent",
         ),
         (
@@ -43,6 +44,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "date",
             r"^\s*when\b|\b(?:what|which)\s+(?:year|date|day|month|time)\b|\bsince\s+when\b"
+            r"|\bwhat\s+(?:is|was|are|were)\s+the\s+(?:year|date|day|month)\s+(?:of|when|on|in|that)\b"
             r"|\bhow\s+long\s+ago\b",
         ),
         (
