@@ -33,6 +33,7 @@ from esqa.index.manifest import (
     SOURCES,
     Manifest,
     SourceRecords,
+    racy_from_ns,
     read_manifest,
     read_sources,
 )
@@ -164,7 +165,7 @@ def _changes(
     """
     if not corpus.is_dir():
         return None
-    return compare_corpus(corpus, manifest.corpus_stats, records)
+    return compare_corpus(corpus, manifest.corpus_stats, records, racy_from_ns(manifest))
 
 
 def verify(index: Path | str | None = None) -> VerifyReport:

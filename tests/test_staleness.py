@@ -32,18 +32,38 @@ def recorded_sources(index) -> SourceRecords:
     return read_sources(index, directory, manifest)
 
 
+HOUR_NS = 3600 * 10**9
+
+
 @pytest.fixture
 def setup(tmp_path):
+    """A corpus last edited an hour before its build, as most corpora are."""
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B, "empty.txt": b""})
+    for path in corpus.rglob("*.txt"):
+        _shift(path, -HOUR_NS)
     index = tmp_path / "idx"
     build_index(corpus, index, HashedEmbedder())
     recorded = recorded_sources(index)
     return corpus, recorded
 
 
-def _later(path) -> None:
+def _shift(path, ns: int) -> None:
     st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + ns))
+
+
+def _later(path) -> None:
+    _shift(path, 5_000_000_000)
+
+
+def _racily_clean_edit(path, old: str, new: str) -> None:
+    """Edit a file to the same size and give it back its modification time, as a
+    second edit within the timestamp tick of the build's read leaves it."""
+    st = path.stat()
+    text = path.read_text(encoding="utf-8")
+    assert len(old) == len(new) and old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def test_a_fresh_index_is_up_to_date(setup):
@@ -121,6 +141,33 @@ def test_an_untouched_corpus_is_checked_without_hashing_a_file(setup, monkeypatc
     monkeypatch.setattr(esqa.index.changes, "sha256_file", lambda path: hashed.append(path) or "")
     assert not corpus_changes(recorded, corpus).stale
     assert hashed == []
+
+
+def test_an_edit_within_the_tick_of_the_build_is_reported(tmp_path):
+    # Written just before the build: the build reads them within a tick of their edit.
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "b.txt": B})
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    _racily_clean_edit(corpus / "a.txt", "quarter", "halfway")
+    changes = compare_corpus(
+        corpus, read_manifest(index)[1].corpus_stats, lambda: recorded_sources(index),
+        esqa.index.manifest.racy_from_ns(read_manifest(index)[1]),
+    )  # fmt: skip
+    assert changes.changed == ("a.txt",)
+    assert esqa.api._index_stale(index, corpus)
+
+
+def test_an_incremental_build_indexes_an_edit_made_within_the_tick_of_the_last_one(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "b.txt": B})
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    _racily_clean_edit(corpus / "a.txt", "quarter", "halfway")
+    report = build_index(corpus, index, HashedEmbedder())
+    assert report.incremental
+    qa = esqa.api.load(index, corpus, embedder=HashedEmbedder())
+    quotes = [h.chunk.text for h in qa.passages("central bank raised its main rate")]
+    assert any("halfway point" in q for q in quotes)
+    assert not any("quarter point" in q for q in quotes)
 
 
 def test_an_incremental_build_records_fresh_stats_so_the_index_is_up_to_date(setup):
@@ -252,8 +299,11 @@ def test_documents_carry_the_stat_of_the_file_as_read(tmp_path):
 
 @pytest.fixture
 def clean(tmp_path):
-    """A corpus of two indexed files and a skipped empty one, and its index."""
+    """A corpus of two indexed files and a skipped empty one, edited an hour before
+    its build, and its index."""
     corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B, "empty.txt": b""})
+    for path in corpus.rglob("*.txt"):
+        _shift(path, -HOUR_NS)
     index = tmp_path / "idx"
     build_index(corpus, index, HashedEmbedder())
     return corpus, index
@@ -267,14 +317,25 @@ def _compare(corpus, index):
         reads.append(1)
         return recorded_sources(index)
 
-    digest = read_manifest(index)[1].corpus_stats
-    return esqa.index.changes.compare_corpus(corpus, digest, records), bool(reads)
+    manifest = read_manifest(index)[1]
+    racy = esqa.index.manifest.racy_from_ns(manifest)
+    changes = esqa.index.changes.compare_corpus(corpus, manifest.corpus_stats, records, racy)
+    return changes, bool(reads)
 
 
 def test_an_untouched_corpus_is_compared_without_reading_the_records(clean):
     # The skipped file counts too: else one empty page would cost every check.
     changes, read = _compare(*clean)
     assert not changes.stale and not read
+
+
+def test_a_corpus_edited_within_a_tick_of_its_build_is_compared_by_its_records(tmp_path):
+    # Its stats match the digest, yet a same-size edit in the same tick would too.
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B})
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    changes, read = _compare(corpus, index)
+    assert read and not changes.stale
 
 
 def _edit(corpus):

@@ -319,7 +319,10 @@ def _incremental_plan(corpus: Path, previous: Previous) -> Plan:
         deleted_now = sum(len(previous.segment_of(s).chunk_range(s)) for s in gone)
     sources = {s: r for s, r in records.sources.items() if s not in gone}
     for source, (size, mtime_ns) in diff.touched.items():
-        sources[source] = {**sources[source], "bytes": size, "mtime_ns": mtime_ns}
+        # A touched file whose paragraphs move to the new segment is recorded
+        # afresh there, with the stat it was read with.
+        if source in sources:
+            sources[source] = {**sources[source], "bytes": size, "mtime_ns": mtime_ns}
     holding = {r["segment"] for r in sources.values()}
     kept = [s for s in previous.segments if s.name in holding]
     # Every large file a build keeps is hashed first, as before segments: a

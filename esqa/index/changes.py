@@ -49,17 +49,20 @@ class CorpusChanges:
 
 
 def compare_corpus(
-    corpus: Path, digest: str, records: Callable[[], SourceRecords]
+    corpus: Path, digest: str, records: Callable[[], SourceRecords], racy_from_ns: int = 0
 ) -> CorpusChanges:
     """What changed since the build, reading the records only if the digest differs.
 
     `digest` is the manifest's `corpus_stats`. When the corpus's files give
     the same digest, every file is recorded with its stat and a sha256 and
-    every recorded file is there: comparing record by record would find nothing.
+    every recorded file is there: comparing record by record would find
+    nothing, unless a file is racily clean (modified from `racy_from_ns` on,
+    see `esqa.index.manifest.racy_from_ns`), which only its hash can clear.
     """
     files = _files(corpus)
     try:
-        same = stats_digest(_stats(files)) == digest
+        stats = _stats(files)
+        same = stats_digest(stats) == digest and all(m < racy_from_ns for _, _, m in stats)
     except OSError:
         same = False  # a file vanished since the listing: the records say what
     return CorpusChanges() if same else _compare(records(), files)
@@ -109,13 +112,13 @@ def _compare(records: SourceRecords, files: _Files) -> CorpusChanges:
         if record is None:
             added.append(source)
             continue
-        if _changed(entry, record):
+        if _changed(entry, record, records):
             changed.append(source)
     removed = sorted(set(recorded) - seen)
     return CorpusChanges(tuple(added), tuple(changed), tuple(removed))
 
 
-def _changed(entry: os.DirEntry[str], record: dict[str, Any]) -> bool:
+def _changed(entry: os.DirEntry[str], record: dict[str, Any], records: SourceRecords) -> bool:
     """Whether a file differs from its record: by stat first, by hash to confirm."""
     try:
         stat = entry.stat(follow_symlinks=False)  # a regular file: as path.stat()
@@ -126,7 +129,7 @@ def _changed(entry: os.DirEntry[str], record: dict[str, Any]) -> bool:
         # Unreadable at build time, so never hashed. Making it readable
         # (chmod) leaves size and mtime alone, yet a build would now index it.
         return not same_stat or _readable(Path(entry.path))
-    if same_stat:
+    if records.trusts(record, stat.st_size, stat.st_mtime_ns):
         return False
     try:
         return stat.st_size != record["bytes"] or sha256_file(Path(entry.path)) != record["sha256"]

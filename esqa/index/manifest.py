@@ -10,6 +10,7 @@ nothing outside this module reads a manifest's keys by name.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -362,6 +363,30 @@ def _segments_problem(segments: list[dict[str, Any]]) -> str | None:
     return None
 
 
+# The coarsest modification-time tick a corpus may sit on (FAT's two seconds;
+# ext4's is a few milliseconds), plus a second for `created`, written in whole seconds.
+RACY_TICK_NS = 3_000_000_000
+
+
+def racy_from_ns(manifest: Manifest) -> int:
+    """From this modification time on, a file's unchanged stat proves nothing.
+
+    A file the build read within one timestamp tick of its last edit can be
+    edited again, to the same size, without its stat changing: git calls such
+    entries "racily clean" and hashes them. The build began reading files
+    `build_seconds` before `created`; every file modified from a tick before
+    that on is hashed whenever the corpus is compared, until a later build
+    reads it long enough after its edit. 0 (hash every file) when `created`
+    cannot be read.
+    """
+    try:
+        created = datetime.datetime.strptime(manifest.created, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return 0
+    started = int((created.timestamp() - manifest.build_seconds) * 1e9)
+    return max(0, started - RACY_TICK_NS)
+
+
 @dataclass(frozen=True)
 class SourceRecords:
     """What the index knows of each corpus file, to tell what changed since its build."""
@@ -371,6 +396,17 @@ class SourceRecords:
     sources: dict[str, Any]
     # Files not indexed, and why (`reason`); sha256 only where readable.
     skipped: dict[str, Any]
+    # A record whose mtime_ns is at least this is racily clean (`racy_from_ns`):
+    # its file is hashed even when its stat is unchanged. 0 hashes every file.
+    racy_from_ns: int = 0
+
+    def trusts(self, record: dict[str, Any], size: int, mtime_ns: int) -> bool:
+        """Whether a file with this stat is, without reading it, what `record` says."""
+        return (
+            size == record["bytes"]
+            and mtime_ns == record["mtime_ns"]
+            and mtime_ns < self.racy_from_ns
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"sources": self.sources, "skipped": self.skipped}
@@ -403,7 +439,7 @@ def read_sources(
     problem = _sources_problem(content)
     if problem:
         raise IndexInvalidError(f"{path} is damaged ({problem})", hint=repair_hint(index))
-    return SourceRecords(content["sources"], content["skipped"])
+    return SourceRecords(content["sources"], content["skipped"], racy_from_ns(manifest))
 
 
 def _sources_problem(content: Any) -> str | None:

@@ -19,7 +19,6 @@ segment's small metadata when it is needed. Then:
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,10 +212,14 @@ def diff_corpus(corpus: Path, records: SourceRecords) -> CorpusDiff:
         seen.add(source)
         record = records.sources.get(source)
         stat = entry.stat(follow_symlinks=False)
-        if record is not None and _same_stat(stat, record):
+        if record is not None and records.trusts(record, stat.st_size, stat.st_mtime_ns):
             continue
         skipped = records.skipped.get(source)
-        if record is None and skipped is not None and _same_stat(stat, skipped):
+        if (
+            record is None
+            and skipped is not None
+            and records.trusts(skipped, stat.st_size, stat.st_mtime_ns)
+        ):
             if "sha256" in skipped:  # read before, and not indexable: unchanged
                 diff.skipped[source] = skipped["reason"]
                 continue
@@ -224,10 +227,6 @@ def diff_corpus(corpus: Path, records: SourceRecords) -> CorpusDiff:
     diff.removed |= {s for s in records.sources if s not in seen}
     diff.documents.sort(key=lambda d: d.source)
     return diff
-
-
-def _same_stat(stat: os.stat_result, record: dict[str, Any]) -> bool:
-    return stat.st_size == record["bytes"] and stat.st_mtime_ns == record["mtime_ns"]
 
 
 def redecide_paragraphs(
