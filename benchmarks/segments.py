@@ -379,13 +379,15 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
     operations = []
     for n in range(20):  # adds, changes, renames, removals, one build each
         kind = ["add", "change", "rename", "remove"][n % 4]
+        # The generator's ten further articles: the five adds take the first
+        # five, the five changes append one of the others to a file.
         if kind == "add":
-            (corpus / f"zz-added-{n:02d}.txt").write_text(extra[20 + n], encoding="utf-8")
+            text = extra[(n // 4) % len(extra)]
+            (corpus / f"zz-added-{n:02d}.txt").write_text(text, encoding="utf-8")
         elif kind == "change":
             path = corpus / rng.choice(names)
-            path.write_text(
-                path.read_text(encoding="utf-8") + "\n" + extra[40 + n], encoding="utf-8"
-            )
+            appended = extra[(5 + n // 4) % len(extra)]
+            path.write_text(path.read_text(encoding="utf-8") + "\n" + appended, encoding="utf-8")
         elif kind == "rename":
             name = names.pop(rng.randrange(len(names)))
             (corpus / name).rename(corpus / f"renamed-{name}")
