@@ -69,6 +69,15 @@ def test_implicit_acronym_found_by_initials_elsewhere() -> None:
     assert who.paragraph == 2
 
 
+def test_a_name_with_initials_spells_no_acronym() -> None:
+    # A reference list's "Hansen, T. S." is a person, not what HTS stands for.
+    chunks = [
+        chunk(0, "Hits were confirmed by HTS of the compound library.", source="a.txt"),
+        chunk(1, "27. Stephensen, E. K.; Hansen, T. S. Danmark lukker ned.", source="b.txt"),
+    ]
+    assert "HTS" not in mine_acronyms(chunks)
+
+
 def test_name_without_the_bare_acronym_is_not_an_acronym() -> None:
     # Nobody writes "WHO" here, so the name alone does not make an acronym.
     found = mine_acronyms([chunk(0, "Officials at the World Health Organization met in Geneva.")])

@@ -44,6 +44,14 @@ NEWS = {
     "plant.txt": (
         "Factory News\n\nThe Kellogg enzyme plant closed after a fire in the warehouse.\n"
     ),
+    "tick.txt": (
+        "Tick Fever Spreads\n\n"
+        "Doctors in the valley reported new cases of ZQX this week.\n\n"
+        "ZQX is a virus carried by ticks, doctors said.\n"
+    ),
+    "council.txt": (
+        "Bridge Talks\n\nThe Atlantic Bridge Council met in Lisbon on Monday to discuss tolls.\n"
+    ),
     "dome.txt": (
         "Glass Dome Restored\n\n"
         "The curator restored the museum's glass dome with a team of volunteers.\n"
@@ -99,6 +107,20 @@ def test_a_weak_name_beside_the_class_noun_does_not_replace_the_sentence_that_an
     assert answer.answered
     assert "Salivary amylase" in answer.text
     assert "Kellogg" not in answer.text
+
+
+def test_an_acronym_nobody_spells_out_is_answered_by_its_definition(qa: api.QA) -> None:
+    answer = qa.ask("What is ZQX?")
+    assert answer.answered
+    assert "ZQX is a virus carried by ticks" in answer.text
+
+
+def test_an_acronym_is_expanded_from_a_name_in_the_passages_read(qa: api.QA) -> None:
+    # The corpus never writes "ABC", so the index mined no expansion for it.
+    answer = qa.ask("What does ABC stand for?")
+    assert answer.answered
+    assert answer.text == "Atlantic Bridge Council"
+    assert answer.span is not None and answer.span.text == "Atlantic Bridge Council"
 
 
 def test_the_figure_beats_the_vague_word(qa: api.QA) -> None:

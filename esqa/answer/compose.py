@@ -17,6 +17,7 @@ analyser (`terms`) and derives its stop terms by passing plain words through it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -192,6 +193,10 @@ class Composer:
         """The evidence for an answer: the sentences scored, the winning candidate
         answer (for a question that asks for a thing) and the best sentence."""
         q = analyse(question)
+        if q.answer_type == "acronym" and self._expansion(q, hits) is None:
+            # "What is CHIKV?" where no passage spells it out: a definition
+            # ("CHIKV is an arthropod-borne virus") answers it.
+            q = dataclasses.replace(q, answer_type="definition")
         qt, sentences = self.sentences(q, hits)
         supported: list[Supported] = []
         best = sentences[0] if sentences else None
@@ -225,7 +230,7 @@ class Composer:
         if best is None:
             return self._abstain(q, [], 0.0)
         if q.answer_type == "acronym" and q.acronym:
-            answer = self._acronym_answer(q, sentences)
+            answer = self._acronym_answer(q, sentences, hits)
             if answer is not None:
                 return answer
         if q.ordinal is not None and q.ordinal_noun:
@@ -348,11 +353,23 @@ class Composer:
             return Answer(q.text, True, text, confidence, citations, "ordinal", span)
         return None
 
-    def _acronym_answer(self, q: Question, sentences: list[Sentence]) -> Answer | None:
-        acronym = self.acronyms.get(q.acronym or "")
-        if acronym is None:
+    def _expansion(self, q: Question, hits: Sequence[Hit]) -> str | None:
+        """What the question's acronym stands for: mined from the corpus, else
+        a name in the passages read whose initials spell it."""
+        if not q.acronym:
             return None
-        pattern = re.compile(r"\s+".join(re.escape(w) for w in acronym.long.split()))
+        known = self.acronyms.get(q.acronym)
+        if known is not None:
+            return known.long
+        return infer_expansion(q.acronym, (h.chunk.text for h in hits))
+
+    def _acronym_answer(
+        self, q: Question, sentences: list[Sentence], hits: Sequence[Hit]
+    ) -> Answer | None:
+        long = self._expansion(q, hits)
+        if long is None:
+            return None
+        pattern = re.compile(r"\s+".join(re.escape(w) for w in long.split()))
         for s in sentences:
             m = pattern.search(s.text)
             if m is None:

@@ -269,6 +269,10 @@ def name_initials(text: str) -> Iterable[tuple[str, str]]:
                 word = words[j].group()
                 if word.lower() in _FUNCTION_WORDS:
                     continue
+                if len(word.rstrip(".")) == 1:
+                    # An initial ("Hansen, T. S."): a person's name, and no
+                    # stretch through it spells an acronym.
+                    break
                 letters += word[0].upper()
                 if len(letters) >= 2:
                     start = run.start() + words[i].start()
