@@ -52,6 +52,11 @@ NEWS = {
     "council.txt": (
         "Bridge Talks\n\nThe Atlantic Bridge Council met in Lisbon on Monday to discuss tolls.\n"
     ),
+    "guide.txt": (
+        "Health Guide\n\n"
+        "Distancing and the spread of the flu virus\n\n"
+        "Keeping two metres apart slows the spread of the flu virus, doctors said.\n"
+    ),
     "dome.txt": (
         "Glass Dome Restored\n\n"
         "The curator restored the museum's glass dome with a team of volunteers.\n"
@@ -121,6 +126,12 @@ def test_an_acronym_is_expanded_from_a_name_in_the_passages_read(qa: api.QA) -> 
     assert answer.answered
     assert answer.text == "Atlantic Bridge Council"
     assert answer.span is not None and answer.span.text == "Atlantic Bridge Council"
+
+
+def test_a_heading_that_restates_the_question_is_not_the_answer(qa: api.QA) -> None:
+    answer = qa.ask("How does distancing slow the spread of the flu virus?")
+    assert answer.answered
+    assert answer.citations[0].quote.startswith("Keeping two metres apart")
 
 
 def test_the_figure_beats_the_vague_word(qa: api.QA) -> None:

@@ -22,7 +22,9 @@ weighted sum (`ComposerParams.weights`, fitted: see `esqa.answer.params`):
   `typed_definition`;
 - `novel` (the share of its terms the question lacks: a sentence that merely
   restates the question has none), its length, whether it opens its passage,
-  whether it is a teaser, and how much of the question its title covers.
+  whether it is a teaser, and how much of the question its title covers;
+- `heading`: a short line without closing punctuation (a title, a section
+  heading, a label), which names a topic and answers nothing.
 """
 
 from __future__ import annotations
@@ -44,9 +46,14 @@ FEATURES = (
     "coverage", "context_coverage", "dense", "rank", "lexical", "typed", "novel",
     "log_length", "teaser", "first", "title", "proximity", "paraphrase", "bag_similarity",
     "bigrams", "previous_coverage", "next_coverage", "chunk_coverage", "typed_value",
-    "typed_entity", "typed_definition",
+    "typed_entity", "typed_definition", "heading",
 )  # fmt: skip
 _LOWER = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
+# A heading, a title or a label ("Social distancing", "4 Conclusion and
+# Limitations"): short, and no sentence's closing punctuation. It names a topic
+# and answers nothing; of 4,683 such lines read for COVID-QA, 6 held an answer.
+_HEADING_CHARS = 100
+_CLOSED = re.compile(r"[.!?:;)\]\"”’']\s*$")
 _VALUE_TYPES = frozenset({"date", "number", "percentage", "money"})
 _ENTITY_TYPES = frozenset({"person", "organisation", "place"})
 
@@ -231,6 +238,7 @@ def score_sentences(
                 f[5] * value_q,
                 f[5] * entity_q,
                 f[5] * definition_q,
+                float(_is_heading(chunk.text[start:end])),
             ]
             score = float(np.dot(w, f))
             out.append(
@@ -363,6 +371,11 @@ def _paraphrase(
         best = max((s for w, s in close.items() if w in present), default=0.0)
         soft += qt.weights.get(term, 0.0) * best
     return soft
+
+
+def _is_heading(sentence: str) -> bool:
+    text = sentence.strip()
+    return len(text) < _HEADING_CHARS and _CLOSED.search(text) is None
 
 
 def _proximity(tokens: Sequence[str], weights: dict[str, float]) -> float:
