@@ -288,6 +288,46 @@ def overlap(a: list[list[Any]], b: list[list[Any]]) -> float:
     return round(float(np.mean(shares)), 4) if shares else 1.0
 
 
+def dense_agreement(a: Path, b: Path, queries: Path) -> dict[str, float]:
+    """Where two indexes' dense top 10s differ: each against exact search over its
+    own live vectors (its graph's recall), and the two exact searches against each
+    other (what segmentation itself changes; 1.0 when it changes nothing)."""
+    from esqa.index.manifest import read_manifest
+    from esqa.index.reader import load_index
+
+    with np.load(queries.with_suffix(".npz"), allow_pickle=False) as data:
+        vectors = data["vectors"]
+    loaded = []
+    for path in (a, b):
+        _, manifest = read_manifest(path)
+        index = load_index(path, manifest.model.id, manifest.model.dimension)
+        ids = np.asarray(index.chunks.ids, dtype=np.int64)
+        stored = np.asarray(index.dense.vectors(ids.tolist()), dtype=np.float32)
+        loaded.append((index, ids, stored))
+
+    def key(index: Any, chunk_id: int) -> tuple[str, int, int]:
+        chunk = index.chunks[chunk_id]
+        return chunk.source, chunk.paragraph, chunk.line_start
+
+    shares: dict[str, list[float]] = {"recall_a": [], "recall_b": [], "exact": [], "graphs": []}
+    for vector in vectors:
+        exact, found = [], []
+        for index, ids, stored in loaded:
+            top = ids[np.argsort(-(stored @ vector))[:10]]
+            exact.append({key(index, int(i)) for i in top})
+            found.append({key(index, h.id) for h in index.dense.search(vector, 10)})
+        shares["recall_a"].append(len(found[0] & exact[0]) / 10)
+        shares["recall_b"].append(len(found[1] & exact[1]) / 10)
+        shares["exact"].append(len(exact[0] & exact[1]) / 10)
+        shares["graphs"].append(len(found[0] & found[1]) / 10)
+    return {
+        "dense_recall_at_10_segmented": round(float(np.mean(shares["recall_a"])), 4),
+        "dense_recall_at_10_full": round(float(np.mean(shares["recall_b"])), 4),
+        "exact_top10_overlap_segmented_vs_full": round(float(np.mean(shares["exact"])), 4),
+        "dense_top10_overlap_segmented_vs_full": round(float(np.mean(shares["graphs"])), 4),
+    }
+
+
 def segments_of(index: Path) -> int:
     from esqa.index.manifest import read_manifest
 
@@ -410,6 +450,7 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
     segmented = latency(index, queries, 1)
     merged = latency(full, queries, 1)
     result["top10_overlap_segmented_vs_full"] = overlap(segmented["hits"], merged["hits"])
+    result["dense_agreement"] = dense_agreement(index, full, queries)
     result["segmented"] = {k: v for k, v in segmented.items() if k != "hits"}
     result["full"] = {k: v for k, v in merged.items() if k != "hits"}
     result["load_after"] = load()
