@@ -82,10 +82,14 @@ def ranking_data(
     return groups
 
 
-def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Weights maximising the mean log-probability of the key-holding sentences."""
+def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]], only: str | None = None) -> np.ndarray:
+    """Weights maximising the mean log-probability of the key-holding sentences
+    (`only`: that feature's weight alone, the others held at their values)."""
+    start = np.array([dict(ComposerParams().weights).get(f, 0.0) for f in FEATURES])
+    free = np.ones(len(FEATURES)) if only is None else (np.array(FEATURES) == only) * 1.0
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        w = start + free * (w - start)
         total, grad = 0.0, np.zeros_like(w)
         for x, y in groups:
             s = x @ w
@@ -96,11 +100,10 @@ def fit_ranker(groups: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
             total -= math.log(zp / z)
             grad -= x[y].T @ (p[y] / zp) - x.T @ (p / z)
         n = len(groups)
-        return total / n + L2 * float(w @ w), grad / n + 2 * L2 * w
+        return total / n + L2 * float(w @ w), free * (grad / n + 2 * L2 * w)
 
-    start = np.array([dict(ComposerParams().weights).get(f, 0.0) for f in FEATURES])
     result = minimize(loss, start, jac=True, method="L-BFGS-B")
-    return np.asarray(result.x)
+    return np.asarray(start + free * (result.x - start))
 
 
 def top1(groups: list[tuple[np.ndarray, np.ndarray]], w: np.ndarray) -> float:
@@ -185,6 +188,8 @@ def main() -> None:
     parser.add_argument("--dev-corpus", type=Path, default=REPO / "seeds")
     parser.add_argument("--covid-qa", type=Path, default=SHARED / "bench/covidqa/qa.jsonl")
     parser.add_argument("--covid-corpus", type=Path, default=SHARED / "bench/covidqa/corpus")
+    parser.add_argument("--only", choices=FEATURES, help="fit this weight alone")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the report")
     args = parser.parse_args()
 
     items = read_set("dev", args.dev_qa, args.dev_index, args.dev_corpus)
@@ -196,7 +201,7 @@ def main() -> None:
     fit_groups = ranking_data(fit_items, lambda qa: _composer(qa, before))
     test_groups = ranking_data(test_items, lambda qa: _composer(qa, before))
     w0 = np.array([dict(before.weights).get(f, 0.0) for f in FEATURES])
-    w = fit_ranker(fit_groups)
+    w = fit_ranker(fit_groups, args.only)
     weights = tuple((f, round(float(v), 3)) for f, v in zip(FEATURES, w, strict=True))
     ranked = dataclasses.replace(before, weights=weights)
 
@@ -229,8 +234,8 @@ def main() -> None:
     for f, v in weights:
         print(f'    ("{f}", {v}),')
     print(")")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

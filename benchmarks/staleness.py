@@ -75,7 +75,9 @@ def write_records(corpus: Path, index: Path) -> dict[str, Any]:
             "encoding": "utf-8",
             "articles": 1,
             "chunks": 1,
+            "paragraphs": 1,
             "dropped": [],
+            "segment": "000000",
         }
     records = SourceRecords(sources, {})
     content = json.dumps(records.to_dict(), ensure_ascii=False).encode("utf-8")
@@ -83,6 +85,11 @@ def write_records(corpus: Path, index: Path) -> dict[str, Any]:
     return {
         "files": {SOURCES: {"sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}},
         CORPUS_STATS: recorded_digest(records),
+        # Written after the corpus, a tick after the last file, as a build that
+        # settled every file it read (esqa.index.changes.settle_racy).
+        "racy_files": 0,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "build_seconds": 0.0,
     }
 
 
@@ -113,13 +120,23 @@ def _check_of(layout: str, corpus: Path, index: Path, manifest: dict[str, Any]) 
         from types import SimpleNamespace
 
         from esqa.index.changes import compare_corpus
-        from esqa.index.manifest import SOURCES, FileRecord, read_sources
+        from esqa.index.manifest import SOURCES, FileRecord, build_began_ns, read_sources
 
         record = manifest["files"][SOURCES]
-        # read_sources reads only the record of sources.json.
-        typed: Any = SimpleNamespace(files={SOURCES: FileRecord(record["sha256"], record["bytes"])})
+        # read_sources reads only the record of sources.json and the build's times.
+        typed: Any = SimpleNamespace(
+            files={SOURCES: FileRecord(record["sha256"], record["bytes"])},
+            created=manifest["created"],
+            build_seconds=manifest["build_seconds"],
+        )
         digest = manifest["corpus_stats"]
-        return lambda: compare_corpus(corpus, digest, lambda: read_sources(index, index, typed))
+        return lambda: compare_corpus(
+            corpus,
+            digest,
+            lambda: read_sources(index, index, typed),
+            began_ns=build_began_ns(typed),
+            racy_files=manifest["racy_files"],
+        )
     import importlib
     import inspect
 

@@ -33,7 +33,7 @@ from esqa.index.manifest import (
     SOURCES,
     Manifest,
     SourceRecords,
-    racy_from_ns,
+    build_began_ns,
     read_manifest,
     read_sources,
 )
@@ -165,7 +165,13 @@ def _changes(
     """
     if not corpus.is_dir():
         return None
-    return compare_corpus(corpus, manifest.corpus_stats, records, racy_from_ns(manifest))
+    return compare_corpus(
+        corpus,
+        manifest.corpus_stats,
+        records,
+        began_ns=build_began_ns(manifest),
+        racy_files=manifest.racy_files,
+    )
 
 
 def verify(index: Path | str | None = None) -> VerifyReport:

@@ -78,6 +78,14 @@ def test_a_name_with_initials_spells_no_acronym() -> None:
     assert "HTS" not in mine_acronyms(chunks)
 
 
+def test_a_one_letter_word_that_is_no_initial_still_spells_an_acronym() -> None:
+    chunks = [
+        chunk(0, "Cases of HBV rose in the region.", source="a.txt"),
+        chunk(1, "Hepatitis B Virus infects the liver.", source="b.txt"),
+    ]
+    assert mine_acronyms(chunks)["HBV"].long == "Hepatitis B Virus"
+
+
 def test_name_without_the_bare_acronym_is_not_an_acronym() -> None:
     # Nobody writes "WHO" here, so the name alone does not make an acronym.
     found = mine_acronyms([chunk(0, "Officials at the World Health Organization met in Geneva.")])

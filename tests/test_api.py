@@ -106,9 +106,9 @@ def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path,
         calls["manifest"] += 1
         return real_read(*args)
 
-    def counting_changes(*args):
+    def counting_changes(*args, **kwargs):
         calls["changes"] += 1
-        return real_changes(*args)
+        return real_changes(*args, **kwargs)
 
     monkeypatch.setattr(esqa.index.reader, "read_manifest", counting_read)
     monkeypatch.setattr(api, "read_manifest", counting_read)

@@ -116,8 +116,10 @@ def test_a_weak_name_beside_the_class_noun_does_not_replace_the_sentence_that_an
 
 def test_an_acronym_nobody_spells_out_is_answered_by_its_definition(qa: api.QA) -> None:
     answer = qa.ask("What is ZQX?")
-    assert answer.answered
+    assert answer.answered and answer.answer_type == "definition"
     assert "ZQX is a virus carried by ticks" in answer.text
+    # Asked what it stands for, the articles do not say.
+    assert qa.ask("What does ZQX stand for?").answer_type == "acronym"
 
 
 def test_an_acronym_is_expanded_from_a_name_in_the_passages_read(qa: api.QA) -> None:

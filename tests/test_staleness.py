@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import pathlib
+import time
 
 import pytest
 from conftest import HashedEmbedder, write_corpus
@@ -20,7 +22,7 @@ from esqa.index.manifest import SourceRecords, read_manifest, read_sources
 
 def corpus_changes(records: SourceRecords, corpus) -> CorpusChanges:
     """The comparison record by record (a digest that never matches)."""
-    return compare_corpus(corpus, "", lambda: records)
+    return compare_corpus(corpus, "", lambda: records, began_ns=records.began_ns, racy_files=-1)
 
 
 A = "Rates rise\n\nThe central bank raised its main rate by a quarter point on Tuesday.\n"
@@ -143,23 +145,44 @@ def test_an_untouched_corpus_is_checked_without_hashing_a_file(setup, monkeypatc
     assert hashed == []
 
 
-def test_an_edit_within_the_tick_of_the_build_is_reported(tmp_path):
-    # Written just before the build: the build reads them within a tick of their edit.
-    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "b.txt": B})
+def _coarse_corpus(tmp_path, files):
+    """A corpus on a file system that keeps whole seconds (as FAT, some network
+    ones): every file's modification time is this second, to the nanosecond."""
+    corpus = write_corpus(tmp_path / "corpus", files)
+    second = time.time_ns() // 10**9 * 10**9
+    for path in corpus.rglob("*.txt"):
+        os.utime(path, ns=(second, second))
+    return corpus, second
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Set what the build's settling step takes for now (esqa.index.changes._now_ns)."""
+
+    def at(ns: int) -> None:
+        monkeypatch.setattr(esqa.index.changes, "_now_ns", lambda: ns)
+
+    return at
+
+
+def test_an_edit_within_the_tick_of_the_build_is_reported(tmp_path, clock):
+    # The build ends within the tick of the files' last edit: it cannot settle
+    # them, and a second edit in that tick leaves the stat as recorded.
+    corpus, second = _coarse_corpus(tmp_path, {"a.txt": A, "b.txt": B})
     index = tmp_path / "idx"
+    clock(second + 10**9)
     build_index(corpus, index, HashedEmbedder())
+    assert read_manifest(index)[1].racy_files == 2
     _racily_clean_edit(corpus / "a.txt", "quarter", "halfway")
-    changes = compare_corpus(
-        corpus, read_manifest(index)[1].corpus_stats, lambda: recorded_sources(index),
-        esqa.index.manifest.racy_from_ns(read_manifest(index)[1]),
-    )  # fmt: skip
-    assert changes.changed == ("a.txt",)
+    changes, read = _compare(corpus, index)
+    assert read and changes.changed == ("a.txt",)
     assert esqa.api._index_stale(index, corpus)
 
 
-def test_an_incremental_build_indexes_an_edit_made_within_the_tick_of_the_last_one(tmp_path):
-    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "b.txt": B})
+def test_an_incremental_build_indexes_an_edit_made_within_the_tick_of_the_last_one(tmp_path, clock):
+    corpus, second = _coarse_corpus(tmp_path, {"a.txt": A, "b.txt": B})
     index = tmp_path / "idx"
+    clock(second + 10**9)
     build_index(corpus, index, HashedEmbedder())
     _racily_clean_edit(corpus / "a.txt", "quarter", "halfway")
     report = build_index(corpus, index, HashedEmbedder())
@@ -168,6 +191,100 @@ def test_an_incremental_build_indexes_an_edit_made_within_the_tick_of_the_last_o
     quotes = [h.chunk.text for h in qa.passages("central bank raised its main rate")]
     assert any("halfway point" in q for q in quotes)
     assert not any("quarter point" in q for q in quotes)
+
+
+def test_a_build_that_outlasts_the_tick_settles_what_it_read(tmp_path, clock):
+    # As `esqa add` of an article just copied: by the end of the build a tick
+    # has passed, the file is as read, and the next check needs no records.
+    corpus, second = _coarse_corpus(tmp_path, {"a.txt": A, "b.txt": B})
+    index = tmp_path / "idx"
+    clock(second + 10 * 10**9)
+    build_index(corpus, index, HashedEmbedder())
+    assert read_manifest(index)[1].racy_files == 0
+    changes, read = _compare(corpus, index)
+    assert not read and not changes.stale
+
+
+def test_a_file_edited_during_the_build_is_not_settled(tmp_path, clock, monkeypatch):
+    corpus, second = _coarse_corpus(tmp_path, {"a.txt": A, "b.txt": B})
+    index = tmp_path / "idx"
+    clock(second + 10 * 10**9)
+    real = esqa.index.changes.sha256_file
+    # By the time the build settles its files, a.txt holds other words (same size, same tick).
+    monkeypatch.setattr(
+        esqa.index.changes,
+        "sha256_file",
+        lambda path: "0" * 64 if path.name == "a.txt" else real(path),
+    )
+    build_index(corpus, index, HashedEmbedder())
+    assert read_manifest(index)[1].racy_files == 1
+    assert "settled" not in recorded_sources(index).sources["a.txt"]
+
+
+def test_a_skipped_file_that_becomes_readable_text_within_the_tick_is_indexed(tmp_path, clock):
+    corpus, second = _coarse_corpus(tmp_path, {"a.txt": A, "bin.txt": b"\0" * len(B)})
+    index = tmp_path / "idx"
+    clock(second + 10**9)
+    build_index(corpus, index, HashedEmbedder())
+    assert "bin.txt" in recorded_sources(index).skipped
+    path = corpus / "bin.txt"
+    path.write_text(B, encoding="utf-8")
+    os.utime(path, ns=(second, second))
+    build_index(corpus, index, HashedEmbedder())
+    assert "bin.txt" in recorded_sources(index).sources
+
+
+def test_a_touched_file_whose_duplicate_paragraph_is_freed_is_indexed_again(tmp_path):
+    # y.txt repeats x.txt's paragraph, so its copy was dropped; with x.txt gone
+    # its own copy is kept, so y.txt moves to the new segment while touched.
+    shared = "The harbour authority approved the new ferry terminal after a long debate."
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {"x.txt": f"Ferry plan\n\n{shared}\n", "y.txt": f"Port news\n\n{shared}\n\nMore soon.\n"},
+    )
+    for path in corpus.rglob("*.txt"):
+        _shift(path, -HOUR_NS)
+    index = tmp_path / "idx"
+    build_index(corpus, index, HashedEmbedder())
+    assert recorded_sources(index).sources["y.txt"]["dropped"]
+    (corpus / "x.txt").unlink()
+    _later(corpus / "y.txt")
+    report = build_index(corpus, index, HashedEmbedder())
+    assert report.incremental
+    recorded = recorded_sources(index)
+    assert set(recorded.sources) == {"y.txt"} and not recorded.sources["y.txt"]["dropped"]
+    assert recorded.sources["y.txt"]["mtime_ns"] == (corpus / "y.txt").stat().st_mtime_ns
+    assert not corpus_changes(recorded, corpus).stale
+
+
+@pytest.mark.parametrize(
+    ("mtime", "began", "racy"),
+    [
+        (100 * 10**9, 102 * 10**9, True),  # whole seconds: within the 3 s tick
+        (100 * 10**9, 104 * 10**9, False),
+        (100 * 10**9 + 5, 100 * 10**9 + 50_000_000, True),  # finer times: a 0.1 s tick
+        (100 * 10**9 + 5, 101 * 10**9, False),
+        (105 * 10**9, 104 * 10**9, True),  # edited after the build began
+    ],
+)
+def test_a_file_is_racy_within_its_file_systems_tick_of_the_build(mtime, began, racy):
+    assert esqa.index.manifest.is_racy(mtime, began) is racy
+
+
+def test_the_build_began_build_seconds_before_it_was_created():
+    _, manifest = read_manifest_of_created("2026-12-01T18:00:10+0200", 4.5)
+    assert esqa.index.manifest.build_began_ns(manifest) == (
+        int(datetime.datetime(2026, 12, 1, 16, 0, 5, 500000, datetime.UTC).timestamp() * 1e9)
+    )
+    _, unreadable = read_manifest_of_created("yesterday", 4.5)
+    assert esqa.index.manifest.build_began_ns(unreadable) == 0  # every file racy
+
+
+def read_manifest_of_created(created: str, seconds: float):
+    manifest = esqa.index.manifest.Manifest.__new__(esqa.index.manifest.Manifest)
+    object.__setattr__(manifest, "created", created)
+    object.__setattr__(manifest, "build_seconds", seconds)
+    return None, manifest
 
 
 def test_an_incremental_build_records_fresh_stats_so_the_index_is_up_to_date(setup):
@@ -318,8 +435,13 @@ def _compare(corpus, index):
         return recorded_sources(index)
 
     manifest = read_manifest(index)[1]
-    racy = esqa.index.manifest.racy_from_ns(manifest)
-    changes = esqa.index.changes.compare_corpus(corpus, manifest.corpus_stats, records, racy)
+    changes = esqa.index.changes.compare_corpus(
+        corpus,
+        manifest.corpus_stats,
+        records,
+        began_ns=esqa.index.manifest.build_began_ns(manifest),
+        racy_files=manifest.racy_files,
+    )
     return changes, bool(reads)
 
 
@@ -329,10 +451,11 @@ def test_an_untouched_corpus_is_compared_without_reading_the_records(clean):
     assert not changes.stale and not read
 
 
-def test_a_corpus_edited_within_a_tick_of_its_build_is_compared_by_its_records(tmp_path):
+def test_a_corpus_left_racy_by_its_build_is_compared_by_its_records(tmp_path, clock):
     # Its stats match the digest, yet a same-size edit in the same tick would too.
-    corpus = write_corpus(tmp_path / "corpus", {"a.txt": A, "sub/b.txt": B})
+    corpus, second = _coarse_corpus(tmp_path, {"a.txt": A, "sub/b.txt": B})
     index = tmp_path / "idx"
+    clock(second + 10**9)
     build_index(corpus, index, HashedEmbedder())
     changes, read = _compare(corpus, index)
     assert read and not changes.stale

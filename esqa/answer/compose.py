@@ -65,6 +65,7 @@ _GIVEN = re.compile(
     re.IGNORECASE,
 )
 _QUESTION_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9&]{1,7}\b")
+_WHAT_IS = re.compile(r"\s*what\s+(?:is|are)\b", re.IGNORECASE)
 
 Terms = Callable[[str], list[str]]
 _NO_TERMS = QuestionTerms({}, {}, {}, frozenset())
@@ -84,6 +85,7 @@ class Evidence:
     support: float  # how much of the question the best evidence covers
     margin: float  # best score over the best of another paragraph
     opinion: bool = False  # a first-person sentence whose writer the article's bio names
+    expansion: str | None = None  # what an acronym question's acronym stands for, if known
 
 
 def expand_query(question: str, acronyms: dict[str, Acronym]) -> str:
@@ -193,9 +195,11 @@ class Composer:
         """The evidence for an answer: the sentences scored, the winning candidate
         answer (for a question that asks for a thing) and the best sentence."""
         q = analyse(question)
-        if q.answer_type == "acronym" and self._expansion(q, hits) is None:
+        expansion = self._expansion(q, hits) if q.answer_type == "acronym" else None
+        if q.answer_type == "acronym" and expansion is None and _WHAT_IS.match(q.text):
             # "What is CHIKV?" where no passage spells it out: a definition
-            # ("CHIKV is an arthropod-borne virus") answers it.
+            # ("CHIKV is an arthropod-borne virus") answers it. "What does
+            # CHIKV stand for?" asks for the expansion only.
             q = dataclasses.replace(q, answer_type="definition")
         qt, sentences = self.sentences(q, hits)
         supported: list[Supported] = []
@@ -221,7 +225,7 @@ class Composer:
         rival = next((s for s in sentences if best is not None and s.key != best.key), None)
         margin = best.score - rival.score if best is not None and rival is not None else 1.0
         winner = supported[0] if supported else None
-        return Evidence(q, qt, sentences, best, winner, support, margin, opinion)
+        return Evidence(q, qt, sentences, best, winner, support, margin, opinion, expansion)
 
     def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
         """Answer the question from the hits, or decline; see the module docstring."""
@@ -229,8 +233,8 @@ class Composer:
         q, sentences, best = ev.q, ev.sentences, ev.best
         if best is None:
             return self._abstain(q, [], 0.0)
-        if q.answer_type == "acronym" and q.acronym:
-            answer = self._acronym_answer(q, sentences, hits)
+        if q.answer_type == "acronym" and ev.expansion is not None:
+            answer = self._acronym_answer(q, sentences, ev.expansion)
             if answer is not None:
                 return answer
         if q.ordinal is not None and q.ordinal_noun:
@@ -363,12 +367,7 @@ class Composer:
             return known.long
         return infer_expansion(q.acronym, (h.chunk.text for h in hits))
 
-    def _acronym_answer(
-        self, q: Question, sentences: list[Sentence], hits: Sequence[Hit]
-    ) -> Answer | None:
-        long = self._expansion(q, hits)
-        if long is None:
-            return None
+    def _acronym_answer(self, q: Question, sentences: list[Sentence], long: str) -> Answer | None:
         pattern = re.compile(r"\s+".join(re.escape(w) for w in long.split()))
         for s in sentences:
             m = pattern.search(s.text)

@@ -38,7 +38,8 @@ FITTED_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("typed_value", 0.585),
     ("typed_entity", -1.543),
     ("typed_definition", 1.388),
-    # Fitted alone, the others held (fit half: top-1 key sentence 0.609 -> 0.618).
+    # Fitted alone, the others held: `benchmarks/fit_composer.py --only heading`
+    # (fit half: top-1 key sentence 0.609 -> 0.618).
     ("heading", -3.219),
 )
 
@@ -70,10 +71,11 @@ class ComposerParams:
     other_kind: float = 0.5
     focus_adjacent: float = 1.5
     # A name found beside the focus noun of a question that names a class
-    # ("which team", "what virus") replaces the best sentence only when its
-    # evidence reaches this much of the best sentence's (a support of 1 is a
-    # name in the best sentence itself); weaker, the best sentence stands.
-    # Measured on the fit half of COVID-QA: 0.2 to 1.0 give the same answers.
+    # ("which team", "what virus") but outside the best sentence replaces it
+    # only when its support (`esqa.answer.evidence`: a sentence as good as the
+    # best counts 1, one a point below exp(-1), less for distance) reaches this;
+    # weaker, the best sentence stands. On the fit half of COVID-QA every
+    # value from 0.2 to 1.0 gives the same answers.
     focus_min_support: float = 0.35
     # A candidate in the sentence before the one that supports it ("The same
     # year, ...") counts at this share.

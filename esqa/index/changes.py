@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from esqa.fileio import sha256_file
-from esqa.index.manifest import SourceRecords
+from esqa.index.manifest import SourceRecords, is_racy, mtime_tick_ns
 from esqa.ingest.files import walk_corpus
 
 # (source, directory entry) of each corpus file that may be read.
@@ -49,23 +50,69 @@ class CorpusChanges:
 
 
 def compare_corpus(
-    corpus: Path, digest: str, records: Callable[[], SourceRecords], racy_from_ns: int = 0
+    corpus: Path,
+    digest: str,
+    records: Callable[[], SourceRecords],
+    *,
+    began_ns: int,
+    racy_files: int,
 ) -> CorpusChanges:
     """What changed since the build, reading the records only if the digest differs.
 
     `digest` is the manifest's `corpus_stats`. When the corpus's files give
     the same digest, every file is recorded with its stat and a sha256 and
     every recorded file is there: comparing record by record would find
-    nothing, unless a file is racily clean (modified from `racy_from_ns` on,
-    see `esqa.index.manifest.racy_from_ns`), which only its hash can clear.
+    nothing, unless the build left files racily clean (`racy_files` of them,
+    read within a tick of their last edit after it began at `began_ns`: see
+    `esqa.index.manifest.is_racy`), which only their hash can clear.
     """
     files = _files(corpus)
     try:
         stats = _stats(files)
-        same = stats_digest(stats) == digest and all(m < racy_from_ns for _, _, m in stats)
+        same = stats_digest(stats) == digest and (
+            racy_files == 0 or not any(is_racy(m, began_ns) for _, _, m in stats)
+        )
     except OSError:
         same = False  # a file vanished since the listing: the records say what
     return CorpusChanges() if same else _compare(records(), files)
+
+
+def settle_racy(corpus: Path, records: SourceRecords, began_ns: int) -> int:
+    """Mark `settled` the records racy against `began_ns` whose file, a tick after
+    its last edit, still has their stat and hash; return how many are not.
+
+    Once a tick has passed since a file's modification time, a later edit gives
+    it another one, so a file unchanged now is trusted by its stat again: the
+    article `esqa add` has just copied is settled by the end of its build, and
+    the next check takes the digest's fast path.
+    """
+    left = 0
+    for table in (records.sources, records.skipped):
+        for source, record in table.items():
+            record.pop("settled", None)
+            if not is_racy(record["mtime_ns"], began_ns):
+                continue
+            if _settles(corpus / source, record):
+                record["settled"] = True
+            else:
+                left += 1
+    return left
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+def _settles(path: Path, record: dict[str, Any]) -> bool:
+    mtime = record["mtime_ns"]
+    if "sha256" not in record or _now_ns() < mtime + mtime_tick_ns(mtime):
+        return False
+    try:
+        stat = path.stat()
+        same = (stat.st_size, stat.st_mtime_ns) == (record["bytes"], mtime)
+        return same and sha256_file(path) == record["sha256"]
+    except OSError:
+        return False
 
 
 def stats_digest(stats: Iterable[tuple[str, int, int]]) -> str:

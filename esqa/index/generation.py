@@ -22,7 +22,7 @@ import numpy as np
 from esqa import __version__
 from esqa.embed.base import Embedder, describe_embedder
 from esqa.fileio import sha256_file
-from esqa.index.changes import recorded_digest
+from esqa.index.changes import recorded_digest, settle_racy
 from esqa.index.manifest import (
     ACRONYMS,
     SOURCES,
@@ -167,6 +167,11 @@ def write_generation(
     records_out = SourceRecords(
         dict(sorted(sources.items())), _skipped_records(corpus, plan.skipped)
     )
+    # The files read within a tick of their last edit; a second earlier than
+    # the build began, as `build_began_ns` will make of the manifest's whole
+    # seconds, so that every file a check will count as racy is looked at.
+    began_ns = time.time_ns() - int((time.monotonic() - started) * 1e9)
+    racy = settle_racy(corpus, records_out, began_ns - 1_000_000_000)
     (directory / SOURCES).write_text(
         json.dumps(records_out.to_dict(), ensure_ascii=False), encoding="utf-8"
     )
@@ -204,6 +209,7 @@ def write_generation(
         ),
         warnings=tuple(plan.warnings),
         corpus_stats=recorded_digest(records_out),
+        racy_files=racy,
         segments=tuple(ordered),
         deleted=len(plan.deleted),
     )

@@ -128,6 +128,9 @@ class Manifest:
     # Which backend embedded the build's new chunks; informational.
     embedder: dict[str, Any] = field(default_factory=dict)
     files: dict[str, FileRecord] = field(default_factory=dict)  # every other index file
+    # Files the build read within a tick of their last edit (`is_racy`) and could
+    # not settle (`esqa.index.changes.settle_racy`); -1: not known (an older index).
+    racy_files: int = -1
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +152,7 @@ class Manifest:
                 SegmentRecord(**{k: s[k] for k in _SEGMENT_RECORD}) for s in data["segments"]
             ),
             deleted=data["deleted"],
+            racy_files=data.get("racy_files", -1),
             corpus=data["corpus"],
             model=ModelRecord(**{k: data["model"][k] for k in _MODEL}),
             chunking=data["chunking"],
@@ -363,28 +367,37 @@ def _segments_problem(segments: list[dict[str, Any]]) -> str | None:
     return None
 
 
-# The coarsest modification-time tick a corpus may sit on (FAT's two seconds;
-# ext4's is a few milliseconds), plus a second for `created`, written in whole seconds.
-RACY_TICK_NS = 3_000_000_000
+# How long after a file's modification time an edit may still leave it: a
+# file system that keeps whole seconds (FAT keeps two) gets three; one that
+# keeps finer times (ext4, XFS, tmpfs: the kernel's clock tick, a few ms) a
+# tenth of a second.
+COARSE_TICK_NS = 3_000_000_000
+FINE_TICK_NS = 100_000_000
 
 
-def racy_from_ns(manifest: Manifest) -> int:
-    """From this modification time on, a file's unchanged stat proves nothing.
+def mtime_tick_ns(mtime_ns: int) -> int:
+    """The tick of the file system a file with this modification time sits on."""
+    return COARSE_TICK_NS if mtime_ns % 1_000_000_000 == 0 else FINE_TICK_NS
 
-    A file the build read within one timestamp tick of its last edit can be
-    edited again, to the same size, without its stat changing: git calls such
-    entries "racily clean" and hashes them. The build began reading files
-    `build_seconds` before `created`; every file modified from a tick before
-    that on is hashed whenever the corpus is compared, until a later build
-    reads it long enough after its edit. 0 (hash every file) when `created`
-    cannot be read.
-    """
+
+def is_racy(mtime_ns: int, began_ns: int) -> bool:
+    """Whether a build that began reading at `began_ns` may have read the file
+    within a tick of its last edit, so that a second edit, to the same size,
+    leaves its stat as recorded: git calls such entries "racily clean"."""
+    return mtime_ns >= began_ns - mtime_tick_ns(mtime_ns)
+
+
+def build_began_ns(manifest: Manifest) -> int:
+    """When the build began reading files: `build_seconds` (a monotonic duration)
+    before `created` (wall time, truncated to the second, which only makes it
+    earlier: the safe side). 0 when `created` cannot be read, and then every
+    file counts as racy. A clock stepped back during a build, or a network
+    file system whose server clock runs ahead, can still hide an edit."""
     try:
         created = datetime.datetime.strptime(manifest.created, "%Y-%m-%dT%H:%M:%S%z")
     except ValueError:
         return 0
-    started = int((created.timestamp() - manifest.build_seconds) * 1e9)
-    return max(0, started - RACY_TICK_NS)
+    return max(0, int((created.timestamp() - manifest.build_seconds) * 1e9))
 
 
 @dataclass(frozen=True)
@@ -396,16 +409,17 @@ class SourceRecords:
     sources: dict[str, Any]
     # Files not indexed, and why (`reason`); sha256 only where readable.
     skipped: dict[str, Any]
-    # A record whose mtime_ns is at least this is racily clean (`racy_from_ns`):
-    # its file is hashed even when its stat is unchanged. 0 hashes every file.
-    racy_from_ns: int = 0
+    # When the build that wrote them began reading (`build_began_ns`): a record
+    # racy against it (`is_racy`) and not `settled` by the build is trusted by
+    # its hash only. The default distrusts every record.
+    began_ns: int = 0
 
     def trusts(self, record: dict[str, Any], size: int, mtime_ns: int) -> bool:
         """Whether a file with this stat is, without reading it, what `record` says."""
         return (
             size == record["bytes"]
             and mtime_ns == record["mtime_ns"]
-            and mtime_ns < self.racy_from_ns
+            and (not is_racy(mtime_ns, self.began_ns) or record.get("settled") is True)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -439,7 +453,7 @@ def read_sources(
     problem = _sources_problem(content)
     if problem:
         raise IndexInvalidError(f"{path} is damaged ({problem})", hint=repair_hint(index))
-    return SourceRecords(content["sources"], content["skipped"], racy_from_ns(manifest))
+    return SourceRecords(content["sources"], content["skipped"], build_began_ns(manifest))
 
 
 def _sources_problem(content: Any) -> str | None:

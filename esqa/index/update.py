@@ -278,8 +278,8 @@ def read_moved(
 
     A file is moved because a decision about one of its paragraphs changed;
     its content is expected to be what its record says (its stat did not
-    change). One edited within the same tick as its record slips past a stat
-    comparison (see the README's "Staleness"): the build reads it as changed.
+    change, and it is not racily clean); one found edited after all, since
+    the comparison, is read as changed.
     """
     same, changed = [], []
     for source in moved:

@@ -269,9 +269,10 @@ def name_initials(text: str) -> Iterable[tuple[str, str]]:
                 word = words[j].group()
                 if word.lower() in _FUNCTION_WORDS:
                     continue
-                if len(word.rstrip(".")) == 1:
+                if _INITIAL.fullmatch(word):
                     # An initial ("Hansen, T. S."): a person's name, and no
-                    # stretch through it spells an acronym.
+                    # stretch through it spells an acronym ("Hepatitis B Virus",
+                    # without the period, still spells HBV).
                     break
                 letters += word[0].upper()
                 if len(letters) >= 2:
@@ -290,6 +291,7 @@ def infer_expansion(short: str, texts: Iterable[str]) -> str | None:
     return None
 
 
+_INITIAL = re.compile(r"[A-Z]\.")
 _CAPITALISED_RUN = re.compile(
     r"[A-Z][\w'’.&-]*(?:(?:,?\s+(?:of|and|for|the|on|in|to|&)\s+|,\s+|\s+)[A-Z][\w'’.&-]*)+"
 )
