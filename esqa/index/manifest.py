@@ -324,6 +324,8 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
     for key, kind in _TOP_LEVEL.items():
         if not _is(manifest.get(key), kind):
             return f"{key!r} is missing or of the wrong type"
+    if not _is(manifest.get("racy_files", -1), int):  # absent in indexes written before it
+        return "'racy_files' is of the wrong type"
     problem = (
         _record_problem("'model'", manifest["model"], _MODEL)
         or _record_problem("'build'", manifest["build"], _BUILD)
