@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from esqa import settings
 from esqa.answer.compose import Composer, expand_query
 from esqa.answer.paraphrase import WordVectors
+from esqa.answer.sentences import SentenceSpace
 from esqa.articles import ArticleEntry, Catalog, SourceText
 from esqa.embed.base import Embedder, bundled_model_path
 from esqa.embed.choice import make_embedder, with_precision
@@ -302,6 +305,10 @@ def info(index: Path | str | None = None, corpus: Path | str | None = None) -> I
     return _info_of(index, directory, manifest, sources, where, changes)
 
 
+# Query vectors a QA keeps: `ask` embeds its question once for the search and the composer.
+_KEPT_QUERIES = 16
+
+
 @functools.cache
 def _word_vectors() -> WordVectors | None:
     """The bundled model's word-piece vectors, for paraphrases; None without the model."""
@@ -334,6 +341,7 @@ class QA:
         # process was writing it), or None.
         self.refresh_skipped = refresh_skipped
         self.__composer: Composer | None = None
+        self.__vectors: dict[str, np.ndarray] = {}
         # `info()` reads `sources.json` only when asked (parsing it at load
         # would cost seconds on a large corpus), and two rebuilds later the
         # generation it is in may be removed. An open descriptor keeps the
@@ -374,8 +382,19 @@ class QA:
 
     def _hits(self, text: str, k: int) -> list[Hit]:
         query = expand_query(text, self.index.acronyms)
-        vector = self.embedder.embed([query])[0]
-        return hybrid_search(self.index, query, vector, k)
+        return hybrid_search(self.index, query, self._query_vector(query), k)
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The query's vector; the last few are kept, as `ask` searches with the
+        question's (spelled out where it names a known acronym) and the composer
+        compares the question's own with the sentences read: one vector when the
+        two are the same text."""
+        vector = self.__vectors.get(query)
+        if vector is None:
+            if len(self.__vectors) >= _KEPT_QUERIES:
+                self.__vectors.pop(next(iter(self.__vectors)))
+            vector = self.__vectors[query] = self.embedder.embed([query])[0]
+        return vector
 
     def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
         """The answer to a question from passages already read (see `passages`)."""
@@ -396,6 +415,14 @@ class QA:
                 self.index.acronyms,
                 self._article_chunks,
                 vectors=_word_vectors(),
+                # The question as asked: the expansions added for search
+                # ("(Severe Acute Respiratory Syndrome)") moved the sentence
+                # similarities away from it (held-out top-1 key sentence 0.607
+                # with them, 0.618 without: see the README's "Results").
+                space=SentenceSpace(
+                    self._query_vector,
+                    lambda chunk: self.index.chunks.sentence_vectors(chunk.id),
+                ),
             )
         return self.__composer
 

@@ -74,7 +74,7 @@ class _ProgressBar:
         from tqdm import tqdm
 
         self.close()
-        unit = "file" if stage == "chunking" else "chunk"
+        unit = {"chunking": "file", "embedding sentences": "sentence"}.get(stage, "chunk")
         # disable=None: no bar when stderr is not a terminal (a log, a pipe, CI).
         self.bar = tqdm(
             total=total, desc=stage, unit=unit, file=sys.stderr, leave=False, disable=None
@@ -235,6 +235,8 @@ def _echo_build(report: Any) -> None:
         work = f"reused {report.reused:,} chunks, embedded {report.embedded:,}"
     else:
         work = f"embedded all {report.embedded:,}"
+    if report.embedded_sentences:
+        work += f"; {report.embedded_sentences:,} sentences"
     segments = f"{report.segments:,} segment{'s' if report.segments != 1 else ''}"
     if report.deleted:
         segments += f", {report.deleted:,} replaced chunks deleted"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from esqa.types import Chunk
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -59,6 +61,11 @@ class HashedEmbedder:
             if progress is not None:
                 progress(len(batch))
         return out
+
+
+def sentence_rows(chunks: Iterable[Chunk]) -> int:
+    """How many sentence vectors the chunks have: one per sentence span, one for a chunk without."""
+    return sum(max(1, len(c.sentences)) for c in chunks)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HashedEmbedder, write_corpus
+from conftest import HashedEmbedder, sentence_rows, write_corpus
 
 import esqa.index.build
 import esqa.index.reader
@@ -86,13 +86,23 @@ def test_build_reports_progress_for_every_file_chunked_and_chunk_embedded(corpus
         return done.setdefault(stage, []).append
 
     report = api.build(corpus, tmp_path / "idx", embedder=HashedEmbedder(), progress=factory)
-    assert totals == [("chunking", report.files), ("embedding", report.chunks)]
+    sentences = report.embedded_sentences
+    assert totals == [
+        ("chunking", report.files),
+        ("embedding", report.chunks),
+        ("embedding sentences", sentences),
+    ]
     assert sum(done["chunking"]) == report.files and sum(done["embedding"]) == report.chunks
+    assert sum(done["embedding sentences"]) == sentences >= report.chunks
 
     write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
     totals.clear()
     report = api.build(corpus, tmp_path / "idx", embedder=HashedEmbedder(), progress=factory)
-    assert totals == [("chunking", 1), ("embedding", report.embedded)]
+    assert totals == [
+        ("chunking", 1),
+        ("embedding", report.embedded),
+        ("embedding sentences", report.embedded_sentences),
+    ]
 
 
 def test_load_compares_the_corpus_once_and_exposes_the_changes(corpus, tmp_path, monkeypatch):
@@ -127,7 +137,9 @@ def test_load_with_refresh_updates_a_stale_index_first(corpus, tmp_path):
     qa = api.load(index, corpus, embedder=embedder, refresh=True)
     assert qa.built is not None and qa.built.incremental
     new_chunks = [c for c in qa.index.chunks.values() if c.source == "c.txt"]
-    assert embedder.calls == qa.built.embedded == len(new_chunks) > 0
+    assert qa.built.embedded == len(new_chunks) > 0
+    assert qa.built.embedded_sentences == sentence_rows(new_chunks)
+    assert embedder.calls == qa.built.embedded + qa.built.embedded_sentences
     assert qa.changes is not None and not qa.changes.stale
     assert qa.search("Korea ports", k=1)[0].source == "c.txt"
 
@@ -157,7 +169,8 @@ def test_build_full_reuses_nothing(corpus, tmp_path):
     api.build(corpus, index, embedder=HashedEmbedder())
     embedder = HashedEmbedder()
     report = api.build(corpus, index, embedder=embedder, full=True)
-    assert not report.incremental and embedder.calls == report.chunks
+    assert not report.incremental
+    assert embedder.calls == report.chunks + report.embedded_sentences
 
 
 def test_info_says_how_the_index_was_built(corpus, tmp_path):

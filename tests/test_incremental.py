@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEEDS, HashedEmbedder, write_corpus
+from conftest import SEEDS, HashedEmbedder, sentence_rows, write_corpus
 
 import esqa.index.build
 from esqa.index.build import build_index
@@ -81,9 +81,14 @@ def content(index: Path, model: tuple[str, int] = MODEL) -> tuple[list[dict], st
 
 
 def vectors(index: Path, model: tuple[str, int] = MODEL) -> list[bytes]:
+    """Each live chunk's vector and its sentences' vectors, in corpus order."""
     loaded = load_index(index, *model)
     ids = sorted(loaded.chunks, key=loaded.chunks.order_key)
-    return [row.tobytes() for row in loaded.dense.vectors(ids)]
+    sentences = [loaded.chunks.sentence_vectors(i) for i in ids]
+    assert all(s is not None for s in sentences)
+    return [row.tobytes() for row in loaded.dense.vectors(ids)] + [
+        s.tobytes() for s in sentences if s is not None
+    ]
 
 
 def top_k(index: Path) -> list[list[tuple[str, int, int, str, float, float | None, float | None]]]:
@@ -132,7 +137,8 @@ def test_after_adding_changing_and_removing_files_the_index_equals_a_full_build(
     report = build_index(corpus, index, embedder)
 
     assert report.incremental
-    assert report.embedded == embedder.calls  # what the report says it embedded, it did
+    # What the report says it embedded (chunks and their sentences), it did.
+    assert report.embedded + report.embedded_sentences == embedder.calls
     assert report.reused + report.embedded == report.chunks
     assert report.reused > 10 * report.embedded
     assert report.chunked_files == 2  # the new file and the edited one
@@ -147,7 +153,9 @@ def test_only_the_new_file_is_embedded(corpus, index):
     loaded = load_index(index, embedder.model_id, embedder.dimension)
     new_chunks = [c for c in loaded.chunks.values() if c.source == "extra.txt"]
     assert new_chunks
-    assert embedder.calls == report.embedded == len(new_chunks)
+    assert report.embedded == len(new_chunks)
+    assert report.embedded_sentences == sentence_rows(new_chunks)
+    assert embedder.calls == report.embedded + report.embedded_sentences
 
 
 def test_a_rebuild_of_an_unchanged_corpus_never_touches_the_model(corpus, index, tmp_path):
@@ -209,7 +217,8 @@ def test_full_embeds_every_chunk(corpus, index):
     embedder = HashedEmbedder()
     report = build_index(corpus, index, embedder, full=True)
     assert not report.incremental
-    assert report.embedded == report.chunks == embedder.calls
+    assert report.embedded == report.chunks
+    assert embedder.calls == report.chunks + report.embedded_sentences
     assert report.chunked_files == report.files
 
 
@@ -235,7 +244,7 @@ def test_an_index_of_another_model_is_not_reused(corpus, index, tmp_path):
     embedder = OtherModel()
     report = build_index(corpus, index, embedder)
     assert not report.incremental
-    assert embedder.calls == report.chunks
+    assert embedder.calls == report.chunks + report.embedded_sentences
     assert any("not reused" in w for w in report.warnings)
 
 
@@ -249,7 +258,8 @@ def test_a_damaged_previous_index_is_rebuilt_from_scratch(corpus, index, tmp_pat
     dense.write_bytes(dense.read_bytes()[:-100])
     embedder = HashedEmbedder()
     report = build_index(corpus, index, embedder)
-    assert not report.incremental and embedder.calls == report.chunks
+    assert not report.incremental
+    assert embedder.calls == report.chunks + report.embedded_sentences
     warning = next(w for w in report.warnings if "not reused" in w)
     assert "dense.faiss" in warning
     assert_same_as_full_build(corpus, index, tmp_path)
@@ -262,7 +272,8 @@ def test_new_chunking_parameters_rechunk_every_file_but_reuse_vectors_of_same_te
     embedder = HashedEmbedder()
     report = build_index(corpus, index, embedder, params=params)
     assert report.incremental and report.chunked_files == report.files
-    assert embedder.calls == report.embedded < report.chunks
+    assert embedder.calls == report.embedded + report.embedded_sentences
+    assert report.embedded < report.chunks
     full = tmp_path / "full"
     build_index(corpus, full, HashedEmbedder(), params=params, full=True)
     assert content(index) == content(full)

@@ -36,6 +36,7 @@ from esqa.answer.sentences import (
     ChunkText,
     QuestionTerms,
     Sentence,
+    SentenceSpace,
     analyse_chunk,
     matched_terms,
     score_sentences,
@@ -103,7 +104,8 @@ class Composer:
     """Composes answers from retrieved hits; holds what it needs from the index.
 
     `terms` is the lexical store's analyser, `idf` its term weights; `vectors`
-    (optional) the embedding model's word vectors, for paraphrases.
+    (optional) the embedding model's word vectors, for paraphrases; `space`
+    (optional) its vectors of the question and of each sentence read.
     """
 
     def __init__(
@@ -114,12 +116,14 @@ class Composer:
         neighbours: Neighbours | None = None,
         vectors: WordVectors | None = None,
         params: ComposerParams | None = None,
+        space: SentenceSpace | None = None,
     ) -> None:
         self._terms = terms
         self._idf = idf
         self.acronyms = acronyms
         self._neighbours = neighbours or (lambda chunk: [chunk])
         self._vectors = vectors
+        self._space = space
         self.params = params or ComposerParams()
         weights = dict(self.params.weights)
         self._weights = tuple(weights.get(name, 0.0) for name in FEATURES)
@@ -141,8 +145,9 @@ class Composer:
     def with_params(self, params: ComposerParams) -> Composer:
         """The same composer with other parameters (an experiment, a fit)."""
         return Composer(
-            self._terms, self._idf, self.acronyms, self._neighbours, self._vectors, params
-        )
+            self._terms, self._idf, self.acronyms, self._neighbours, self._vectors, params,
+            self._space,
+        )  # fmt: skip
 
     def _analysed(self, words: Sequence[str]) -> frozenset[str]:
         return frozenset(t for w in words for t in self._terms(w))
@@ -185,9 +190,10 @@ class Composer:
     def sentences(self, q: Question, hits: Sequence[Hit]) -> tuple[QuestionTerms, list[Sentence]]:
         """Every sentence of the hits scored as evidence for the question, best first."""
         qt = self.question_terms(q, hits)
+        similarities = self._space.similarities(q.text) if self._space is not None else None
         scored = score_sentences(
             q, qt, hits, self._chunk_text, self._common, self._weights, self._vectors,
-            self.params.paraphrase_similarity, self.params.candidate_sentences,
+            self.params.paraphrase_similarity, self.params.candidate_sentences, similarities,
         )  # fmt: skip
         return qt, scored
 

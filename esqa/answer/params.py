@@ -17,31 +17,32 @@ from dataclasses import dataclass, field
 
 # Fitted by benchmarks/fit_composer.py (see the README, "Results"); the order is FEATURES'.
 FITTED_WEIGHTS: tuple[tuple[str, float], ...] = (
-    ("coverage", 0.715),
-    ("context_coverage", 5.059),
-    ("dense", 1.62),
-    ("rank", 1.156),
-    ("lexical", 0.588),
-    ("typed", 1.809),
-    ("novel", -0.255),
-    ("log_length", 0.383),
-    ("teaser", -0.186),
-    ("first", 0.031),
-    ("title", -0.163),
-    ("proximity", 0.108),
-    ("paraphrase", -0.167),
-    ("bag_similarity", 1.723),
-    ("bigrams", 2.429),
-    ("previous_coverage", 0.482),
-    ("next_coverage", 0.649),
-    ("chunk_coverage", 3.465),
-    ("typed_value", 0.585),
-    ("typed_entity", -1.543),
-    ("typed_definition", 1.388),
-    # Fitted alone, the others held: `benchmarks/fit_composer.py --only heading`
-    # (fit half: top-1 key sentence 0.609 -> 0.620; the likelihood is flat from
-    # about -1.4 to -3.2, and the fit's small L2 penalty picks the smallest).
-    ("heading", -1.445),
+    ("coverage", -0.165),
+    ("context_coverage", 4.684),
+    ("dense", 0.932),
+    ("rank", 1.002),
+    ("lexical", 0.893),
+    ("typed", 1.799),
+    ("novel", 0.244),
+    ("log_length", 0.425),
+    ("teaser", -0.146),
+    ("first", -0.022),
+    ("title", 0.016),
+    ("proximity", 0.102),
+    ("paraphrase", -0.088),
+    ("bag_similarity", 1.467),
+    ("bigrams", 2.341),
+    ("previous_coverage", 0.363),
+    ("next_coverage", 0.54),
+    ("chunk_coverage", 3.672),
+    ("typed_value", 0.512),
+    ("typed_entity", -1.441),
+    ("typed_definition", 1.395),
+    ("heading", -1.525),
+    # With a sentence's own vector, a sentence that adds to the question
+    # (`novel`) now gains: the one that restates it no longer needs to be
+    # preferred for being near it (-0.255 before this feature).
+    ("sentence_dense", 3.74),
 )
 
 
@@ -85,7 +86,7 @@ class ComposerParams:
     candidate_sentences: int = 40
     # Confidence: a logistic regression of "the answer is right" on the evidence
     # (Composer.confidence), fitted by benchmarks/fit_composer.py as the weights are.
-    confidence_bias: float = -1.871
-    confidence_support: float = 0.611
-    confidence_margin: float = 1.053
-    confidence_share: float = 0.15
+    confidence_bias: float = -2.073
+    confidence_support: float = 0.925
+    confidence_margin: float = 1.129
+    confidence_share: float = -0.061

@@ -24,7 +24,10 @@ weighted sum (`ComposerParams.weights`, fitted: see `esqa.answer.params`):
   restates the question has none), its length, whether it opens its passage,
   whether it is a teaser, and how much of the question its title covers;
 - `heading`: a short line without closing punctuation (a title, a section
-  heading, a label), which names a topic and answers nothing.
+  heading, a label), which names a topic and answers nothing;
+- `sentence_dense`: the cosine of the sentence's own vector (stored at build
+  time: `esqa.index.sentence_vectors`) to the question's; the passage's
+  `dense` stands in where none is given.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ FEATURES = (
     "coverage", "context_coverage", "dense", "rank", "lexical", "typed", "novel",
     "log_length", "teaser", "first", "title", "proximity", "paraphrase", "bag_similarity",
     "bigrams", "previous_coverage", "next_coverage", "chunk_coverage", "typed_value",
-    "typed_entity", "typed_definition", "heading",
+    "typed_entity", "typed_definition", "heading", "sentence_dense",
 )  # fmt: skip
 _LOWER = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
 # A heading, a title or a label ("Social distancing", "4 Conclusion and
@@ -58,6 +61,30 @@ _VALUE_TYPES = frozenset({"date", "number", "percentage", "money"})
 _ENTITY_TYPES = frozenset({"person", "organisation", "place"})
 
 Terms = Callable[[str], list[str]]
+# A chunk's sentences' cosines to the question, one per span of `chunk.sentences`, or None.
+Similarities = Callable[[Chunk], np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class SentenceSpace:
+    """The embedding model's view of a question and of the sentences read:
+    `question` gives a question's vector, `sentences` a chunk's sentence vectors
+    (rows as `chunk.sentences`); either may give None."""
+
+    question: Callable[[str], np.ndarray | None]
+    sentences: Callable[[Chunk], np.ndarray | None]
+
+    def similarities(self, question: str) -> Similarities | None:
+        """Each chunk's sentences' cosines to the question (the vectors are normalised)."""
+        vector = self.question(question)
+        if vector is None:
+            return None
+
+        def of(chunk: Chunk) -> np.ndarray | None:
+            rows = self.sentences(chunk)
+            return None if rows is None else rows @ vector
+
+        return of
 
 
 @dataclass(frozen=True)
@@ -165,6 +192,7 @@ def score_sentences(
     vectors: WordVectors | None,
     threshold: float,
     candidate_sentences: int,
+    similarities: Similarities | None = None,
 ) -> list[Sentence]:
     """Every sentence of `hits`, best first; the best `candidate_sentences` with
     their candidate answers when the question asks for a thing."""
@@ -183,6 +211,9 @@ def score_sentences(
                 sum(qt.weights[t] for t in qt.weights if t in text.title) / total
             )
         title_cover = titles[chunk.article_title]
+        own_dense = similarities(chunk) if similarities is not None else None
+        if own_dense is not None and len(own_dense) != len(spans):
+            own_dense = None  # not this chunk's sentences: the passage's similarity stands in
         rows: list[tuple[int, int, int, set[str], float, list[float], bool]] = []
         previous: set[str] = set()
         earlier: set[str] = set()
@@ -239,6 +270,7 @@ def score_sentences(
                 f[5] * entity_q,
                 f[5] * definition_q,
                 float(_is_heading(chunk.text[start:end])),
+                float(own_dense[index]) if own_dense is not None else f[2],
             ]
             score = float(np.dot(w, f))
             out.append(

@@ -53,6 +53,12 @@ from esqa.index.segments import (
     SegmentContents,
     StoredSegment,
 )
+from esqa.index.sentence_vectors import (
+    SENTENCE_FILES,
+    SentenceVectors,
+    quantise,
+    sentence_texts,
+)
 from esqa.index.update import (
     Previous,
     Unusable,
@@ -99,6 +105,7 @@ class BuildReport:
     incremental: bool = False  # the previous index was reused
     reused: int = 0  # live chunks not embedded by this build (kept in place, or vectors copied)
     embedded: int = 0  # chunks embedded by this build
+    embedded_sentences: int = 0  # sentences embedded by this build (the rest were copied)
     chunked_files: int = 0  # files read and chunked by this build; the others kept their chunks
     segments: int = 1  # segments of the new index
     deleted: int = 0  # chunks this build marked deleted
@@ -210,7 +217,9 @@ def _build(
     # Before the slow part, so that a server that cannot be reached fails the build at once.
     stores = _new_stores(index, embedder, spec, previous)
     kept = stores.kept(chunks)
-    vectors, copied = _vectors(chunks, previous, embedder, progress, kept)
+    found = _embedded_before(chunks, previous)
+    vectors, copied = _vectors(chunks, previous, found, embedder, progress, kept)
+    sentences, embedded_sentences = _sentence_vectors(chunks, previous, found, embedder, progress)
     # A server engine's description names its collection and generation: known once filled.
     dense_engine, lexical_engine = engine_descriptions(dimension) if embedded_engine else ({}, {})
     new_contents = None
@@ -226,6 +235,7 @@ def _build(
             paragraphs=plan.paragraphs,
             occurrences=acronym_occurrences(chunks),
             stores=stores,
+            sentences=sentences,
         )
     if not plan.kept and new_contents is None:
         raise CorpusError(f"no article files (*.txt with text) in {corpus}; add some first")
@@ -255,6 +265,7 @@ def _build(
         incremental=incremental,
         reused=counts_.chunks - embedded,
         embedded=embedded,
+        embedded_sentences=embedded_sentences,
         chunked_files=len(plan.documents),
         segments=len(manifest.segments),
         deleted=manifest.build.deleted_chunks,
@@ -370,9 +381,37 @@ def _chunk(
     return chunks, counts
 
 
+def _embedded_before(
+    chunks: Sequence[Chunk], previous: Previous | None
+) -> dict[int, tuple[StoredSegment, int]]:
+    """The chunks whose text a segment of the previous index holds (live or
+    deleted: a renamed file), by position: that segment and the chunk's place in it.
+
+    Texts are found by their hash (`chunks.texts.npy`) and compared in full.
+    """
+    found: dict[int, tuple[StoredSegment, int]] = {}
+    if previous is None or not chunks:
+        return found
+    wanted: dict[int, list[int]] = {}
+    for i, chunk in enumerate(chunks):
+        wanted.setdefault(text_hash(chunk.text), []).append(i)
+    keys = np.array(sorted(wanted), dtype=np.uint64)
+    for segment in previous.segments:
+        with reading_previous(f"segment {segment.name}"):
+            hashes = np.asarray(segment.text_hashes)
+            hits = np.flatnonzero(np.isin(hashes, keys))
+            for position in hits.tolist():
+                text = segment.chunks[position].text
+                for i in wanted.get(int(hashes[position]), ()):
+                    if i not in found and chunks[i].text == text:
+                        found[i] = (segment, position)
+    return found
+
+
 def _vectors(
     chunks: Sequence[Chunk],
     previous: Previous | None,
+    found: dict[int, tuple[StoredSegment, int]],
     embedder: Embedder,
     progress: ProgressFactory | None,
     kept: Sequence[int] = (),
@@ -380,45 +419,62 @@ def _vectors(
     """Every new chunk's vector, and how many were copied from the previous index.
 
     A vector depends only on the text and the model, so a chunk whose text any
-    segment holds (live or deleted: a renamed file) copies its vector. Texts
-    are found by their hash (`chunks.texts.npy`) and compared in full. The
-    chunks at `kept` stay in the stores as they are and need none (a server
-    changed in place): their rows stay zero, and they count as copied.
+    segment holds (`found`) copies its vector. The chunks at `kept` stay in
+    the stores as they are and need none (a server changed in place): their
+    rows stay zero, and they count as copied.
     """
     vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
     skip = set(kept)
-    found: dict[int, tuple[StoredSegment, int]] = {}
-    if previous is not None and chunks:
-        wanted: dict[int, list[int]] = {}
-        for i, chunk in enumerate(chunks):
-            if i not in skip:
-                wanted.setdefault(text_hash(chunk.text), []).append(i)
-        keys = np.array(sorted(wanted), dtype=np.uint64)
-        for segment in previous.segments:
-            with reading_previous(f"segment {segment.name}"):
-                hashes = np.asarray(segment.text_hashes)
-                hits = np.flatnonzero(np.isin(hashes, keys))
-                for position in hits.tolist():
-                    text = segment.chunks[position].text
-                    for i in wanted.get(int(hashes[position]), ()):
-                        if i not in found and chunks[i].text == text:
-                            found[i] = (segment, position)
-        by_segment: dict[str, list[int]] = {}
-        for i, (segment, _) in found.items():
-            by_segment.setdefault(segment.name, []).append(i)
+    copy = {i: where for i, where in found.items() if i not in skip}
+    by_segment: dict[str, list[int]] = {}
+    for i, (segment, _) in copy.items():
+        by_segment.setdefault(segment.name, []).append(i)
+    if previous is not None:
         manifest = previous.manifest
         for rows in by_segment.values():
-            segment = found[rows[0]][0]
+            segment = copy[rows[0]][0]
             with reading_previous(f"segment {segment.name}"):
                 if f"{segment.record.directory}/dense.faiss" in previous.manifest.files:
                     previous.verify(segment, "dense.faiss")
                 stores = segment.stores(embedder.dimension, manifest.dense, manifest.lexical)
-                vectors[rows] = stores.dense.vectors([found[i][1] for i in rows])
-    todo = [i for i in range(len(chunks)) if i not in found and i not in skip]
+                vectors[rows] = stores.dense.vectors([copy[i][1] for i in rows])
+    todo = [i for i in range(len(chunks)) if i not in copy and i not in skip]
     # Loading the model takes seconds: a build that embeds nothing never loads it.
     if todo:
         vectors[todo] = embedder.embed(
             [chunks[i].text for i in todo],
             progress=progress(len(todo), "embedding") if progress else None,
         )
-    return vectors, len(found) + len(skip)
+    return vectors, len(copy) + len(skip)
+
+
+def _sentence_vectors(
+    chunks: Sequence[Chunk],
+    previous: Previous | None,
+    found: dict[int, tuple[StoredSegment, int]],
+    embedder: Embedder,
+    progress: ProgressFactory | None,
+) -> tuple[SentenceVectors, int]:
+    """The sentence vectors of every chunk, and how many sentences were embedded:
+    copied as stored where the previous index holds the chunk's text (the same
+    text has the same sentences), else embedded."""
+    parts: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(chunks)
+    for i, (segment, position) in found.items():
+        assert previous is not None
+        with reading_previous(f"segment {segment.name}"):
+            for name in SENTENCE_FILES:
+                previous.verify(segment, name)
+            parts[i] = segment.sentences.part(position)
+    todo = [i for i, part in enumerate(parts) if part is None]
+    texts = [sentence_texts(chunks[i]) for i in todo]
+    flat = [t for group in texts for t in group]
+    if flat:
+        vectors = embedder.embed(
+            flat, progress=progress(len(flat), "embedding sentences") if progress else None
+        )
+        start = 0
+        for i, group in zip(todo, texts, strict=True):
+            parts[i] = quantise(vectors[start : start + len(group)])
+            start += len(group)
+    joined = SentenceVectors.join([p for p in parts if p is not None], embedder.dimension)
+    return joined, len(flat)

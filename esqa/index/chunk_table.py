@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from esqa.errors import IndexInvalidError
+from esqa.index.sentence_vectors import SentenceVectors
 from esqa.types import Chunk
 
 CHUNKS = "chunks.jsonl"
@@ -161,11 +162,18 @@ class SegmentedChunks(Mapping[int, Chunk]):
     """
 
     def __init__(
-        self, tables: Sequence[ChunkTable], bases: Sequence[int], deleted: np.ndarray
+        self,
+        tables: Sequence[ChunkTable],
+        bases: Sequence[int],
+        deleted: np.ndarray,
+        sentences: Sequence[SentenceVectors] | None = None,
     ) -> None:
         if list(bases) != sorted(bases):
             raise ValueError("segments must be given by base")
+        if sentences is not None and [len(s) for s in sentences] != [len(t) for t in tables]:
+            raise ValueError("the sentence vectors do not match the chunk tables")
         self._tables = list(tables)
+        self._sentences = None if sentences is None else list(sentences)
         self._bases = [int(b) for b in bases]
         self._deleted = np.asarray(deleted, dtype=np.int64)
         self._dead = set(self._deleted.tolist())
@@ -205,6 +213,14 @@ class SegmentedChunks(Mapping[int, Chunk]):
 
     def __contains__(self, chunk_id: object) -> bool:
         return self._locate(chunk_id) is not None
+
+    def sentence_vectors(self, chunk_id: int) -> np.ndarray | None:
+        """The vectors of a live chunk's sentences, one row per span of
+        `chunk.sentences` (`esqa.index.sentence_vectors`); None where none are kept."""
+        if self._sentences is None or self._locate(chunk_id) is None:
+            return None
+        number = bisect.bisect_right(self._bases, int(chunk_id)) - 1
+        return self._sentences[number].vectors(int(chunk_id) - self._bases[number])
 
     @property
     def ids(self) -> np.ndarray:

@@ -28,7 +28,8 @@ from esqa.index.chunk_table import CHUNK_FILES
 # 4: an index is a list of immutable segments (`segments/NNNNNN/`, each its
 # own chunk table, dense and lexical stores, paragraphs and acronym
 # occurrences) plus deleted chunk ids (`deleted.npy`); BM25 keeps raw counts.
-FORMAT_VERSION = 4
+# 5: each segment keeps its chunks' sentence vectors (`sentences.*.npy`).
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 MANIFEST_SHA256 = "manifest_sha256"
 ACRONYMS = "acronyms.json"

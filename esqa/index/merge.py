@@ -1,8 +1,9 @@
 """Merging segments into one: their live chunks, vectors, postings, paragraphs, acronyms.
 
-A merge reads what the segments keep and renumbers it; it never reads the
-corpus, embeds, or tokenises. The merged segment holds the live files of the
-merged segments in corpus order, so merging every segment of an index gives
+A merge reads what the segments keep and renumbers it (sentence vectors are
+copied as stored); it never reads the corpus, embeds, or tokenises. The merged
+segment holds the live files of the merged segments in corpus order, so
+merging every segment of an index gives
 the segment a build from scratch writes (`esqa index build --optimize`). Which
 segments merge is `esqa.index.merge_policy`'s decision; a merge is part of a
 build, written into the new generation like any segment, so it is atomic and
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from esqa.index.segments import SegmentContents, StoredSegment
+from esqa.index.sentence_vectors import SentenceVectors
 from esqa.ingest.acronyms import AcronymOccurrences
 from esqa.ingest.dedup import take_rows
 from esqa.stores.factory import merge_stores
@@ -45,11 +47,13 @@ def merge_segments(
     positions = [np.full(seg.record.chunks, -1, dtype=np.int64) for seg in segments]
     chunks: list[Chunk] = []
     counts: list[int] = []
+    sentences = []
     for source, n in order:
         span = segments[n].chunk_range(source)
         for local in span:
             positions[n][local] = len(chunks)
             chunks.append(replace(segments[n].chunks[local], id=len(chunks)))
+            sentences.append(segments[n].sentences.part(local))
         counts.append(len(span))
     vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
     parts = []
@@ -76,6 +80,7 @@ def merge_segments(
         paragraphs=table,
         occurrences=_merge_occurrences(segments, positions),
         stores=merge_stores(dimension, chunks, vectors, parts),
+        sentences=SentenceVectors.join(sentences, dimension),
     )
 
 

@@ -30,6 +30,7 @@ from esqa.index.manifest import (
     repair_hint,
 )
 from esqa.index.segments import read_deleted
+from esqa.index.sentence_vectors import SentenceVectors
 from esqa.ingest.acronyms import Acronym
 from esqa.stores.base import DenseSearch, LexicalSearch
 from esqa.stores.factory import SegmentFiles, open_index
@@ -92,7 +93,7 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
             raise ValueError(
                 f"deleted.npy holds {len(deleted)} ids, the manifest counts {manifest.deleted}"
             )
-        tables, parts = [], []
+        tables, parts, sentences = [], [], []
         for segment in manifest.segments:
             where = directory / segment.directory
             table = ChunkTable.open(where, repair_hint(index))
@@ -106,10 +107,11 @@ def load_index(index: Path, model_id: str, dimension: int, verify: Verify = "loa
                     f"segment {segment.name} has {len(mine)} deleted chunks, not {segment.deleted}"
                 )
             tables.append(table)
+            sentences.append(SentenceVectors.open(where, segment.chunks))
             parts.append(SegmentFiles(where, segment.base, table, mine - segment.base))
         if sum(s.deleted for s in manifest.segments) != len(deleted):
             raise ValueError("deleted.npy names chunks outside every segment")
-        chunks = SegmentedChunks(tables, [s.base for s in manifest.segments], deleted)
+        chunks = SegmentedChunks(tables, [s.base for s in manifest.segments], deleted, sentences)
         stores = open_index(parts, manifest.dense, manifest.lexical, dimension, chunks.order_key)
         acronyms = {
             k: Acronym(**v)

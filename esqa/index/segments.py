@@ -8,7 +8,8 @@ first chunk id, counts), `deleted.npy` (the chunk ids no longer live, sorted),
 and `acronyms.json`. A segment holds:
 
 - its chunk table (`esqa.index.chunk_table`; a chunk's id in the index is the
-  segment's base plus its line number),
+  segment's base plus its line number) and its chunks' sentence vectors
+  (`esqa.index.sentence_vectors`),
 - its stores' files (`dense.faiss`, `lexical/`: `esqa.stores`),
 - `paragraphs/`: every paragraph of its files, indexed or not, as the
   near-duplicate decision needs them (`esqa.ingest.dedup.Paragraphs`: order
@@ -43,6 +44,7 @@ import numpy as np
 
 from esqa.index.chunk_table import TEXTS, ChunkTable, write_chunks
 from esqa.index.manifest import DELETED, SEGMENTS, SegmentRecord
+from esqa.index.sentence_vectors import SentenceVectors
 from esqa.ingest.acronyms import AcronymOccurrences
 from esqa.ingest.dedup import Paragraphs
 from esqa.stores.factory import Stores
@@ -76,6 +78,7 @@ class SegmentContents:
     paragraphs: Paragraphs  # its files' paragraphs, decided; `sources` as above
     occurrences: AcronymOccurrences
     stores: Stores  # filled with the chunks
+    sentences: SentenceVectors  # the chunks' sentence vectors
 
 
 def write_segment(
@@ -85,7 +88,10 @@ def write_segment(
     relative = f"{SEGMENTS}/{name}"
     directory = generation / relative
     directory.mkdir(parents=True)
+    if len(contents.sentences) != len(contents.chunks):
+        raise ValueError("a segment needs the sentence vectors of each of its chunks")
     names = write_chunks(directory, contents.chunks)
+    names += contents.sentences.save(directory)
     names += contents.stores.save(directory)
     names += _write_paragraphs(directory, contents.paragraphs)
     (directory / OCCURRENCES).write_text(
@@ -232,6 +238,10 @@ class StoredSegment:
     @cached_property
     def chunks(self) -> ChunkTable:
         return ChunkTable.open(self.directory)
+
+    @cached_property
+    def sentences(self) -> SentenceVectors:
+        return SentenceVectors.open(self.directory, self.record.chunks)
 
     @cached_property
     def text_hashes(self) -> np.ndarray:
