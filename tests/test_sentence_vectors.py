@@ -11,7 +11,7 @@ import test_incremental
 from conftest import FIRST_SEGMENT, HashedEmbedder, sentence_rows, write_corpus
 
 from esqa.answer.compose import Composer
-from esqa.answer.sentences import SentenceSpace
+from esqa.answer.sentences import FEATURES, SentenceSpace
 from esqa.errors import IndexInvalidError
 from esqa.index.build import build_index
 from esqa.index.reader import load_index
@@ -122,7 +122,8 @@ def test_without_sentence_vectors_the_passage_similarity_stands_in():
     nothing = SentenceSpace(lambda q: None, lambda chunk: None)
     for space in (None, nothing):
         ev = _composer(space).weigh("What do bats keep?", [hit])
-        assert {s.features[-1] for s in ev.sentences} == {hit.dense_score}
+        at = FEATURES.index("sentence_dense")
+        assert {s.features[at] for s in ev.sentences} == {hit.dense_score}
 
 
 def test_a_corpus_built_from_scratch_reports_the_sentences_it_embedded(tmp_path: Path):
