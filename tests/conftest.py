@@ -63,9 +63,10 @@ class HashedEmbedder:
         return out
 
 
-def sentence_rows(chunks: Iterable[Chunk]) -> int:
-    """How many sentence vectors the chunks have: one per sentence span, one for a chunk without."""
-    return sum(max(1, len(c.sentences)) for c in chunks)
+def distinct_sentences(chunks: Iterable[Chunk]) -> int:
+    """How many distinct sentences the chunks have (a chunk without spans is one):
+    what a build embeds for them, besides the chunks themselves."""
+    return len({c.text[a:b] for c in chunks for a, b in c.sentences or ((0, len(c.text)),)})
 
 
 @pytest.fixture

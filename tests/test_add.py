@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import HashedEmbedder, sentence_rows, write_corpus
+from conftest import HashedEmbedder, distinct_sentences, write_corpus
 
 import esqa
 import esqa.index.publish
@@ -60,7 +60,7 @@ def test_an_added_file_is_copied_and_indexed_without_embedding_the_others(corpus
     qa = api.load(index, corpus, embedder=HashedEmbedder())
     new_chunks = [c for c in qa.index.chunks.values() if c.source == "cables.txt"]
     assert result.build.embedded == len(new_chunks) > 0
-    assert result.build.embedded_sentences == sentence_rows(new_chunks)
+    assert result.build.embedded_sentences == distinct_sentences(new_chunks)
     assert embedder.calls == result.build.embedded + result.build.embedded_sentences
     assert qa.search("undersea cables", k=1)[0].source == "cables.txt"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import HashedEmbedder, sentence_rows, write_corpus
+from conftest import HashedEmbedder, distinct_sentences, write_corpus
 
 import esqa.index.build
 import esqa.index.reader
@@ -93,7 +93,7 @@ def test_build_reports_progress_for_every_file_chunked_and_chunk_embedded(corpus
         ("embedding sentences", sentences),
     ]
     assert sum(done["chunking"]) == report.files and sum(done["embedding"]) == report.chunks
-    assert sum(done["embedding sentences"]) == sentences >= report.chunks
+    assert sum(done["embedding sentences"]) == sentences > 0
 
     write_corpus(corpus, {"c.txt": A.replace("Japan", "Korea")})
     totals.clear()
@@ -138,7 +138,7 @@ def test_load_with_refresh_updates_a_stale_index_first(corpus, tmp_path):
     assert qa.built is not None and qa.built.incremental
     new_chunks = [c for c in qa.index.chunks.values() if c.source == "c.txt"]
     assert qa.built.embedded == len(new_chunks) > 0
-    assert qa.built.embedded_sentences == sentence_rows(new_chunks)
+    assert qa.built.embedded_sentences == distinct_sentences(new_chunks)
     assert embedder.calls == qa.built.embedded + qa.built.embedded_sentences
     assert qa.changes is not None and not qa.changes.stale
     assert qa.search("Korea ports", k=1)[0].source == "c.txt"

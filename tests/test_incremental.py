@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEEDS, HashedEmbedder, sentence_rows, write_corpus
+from conftest import SEEDS, HashedEmbedder, distinct_sentences, write_corpus
 
 import esqa.index.build
 from esqa.index.build import build_index
@@ -154,7 +154,7 @@ def test_only_the_new_file_is_embedded(corpus, index):
     new_chunks = [c for c in loaded.chunks.values() if c.source == "extra.txt"]
     assert new_chunks
     assert report.embedded == len(new_chunks)
-    assert report.embedded_sentences == sentence_rows(new_chunks)
+    assert report.embedded_sentences == distinct_sentences(new_chunks)
     assert embedder.calls == report.embedded + report.embedded_sentences
 
 

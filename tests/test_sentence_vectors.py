@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import test_incremental
-from conftest import FIRST_SEGMENT, HashedEmbedder, sentence_rows, write_corpus
+from conftest import FIRST_SEGMENT, HashedEmbedder, distinct_sentences, write_corpus
 
 from esqa.answer.compose import Composer
 from esqa.answer.sentences import FEATURES, SentenceSpace
@@ -58,7 +58,7 @@ def test_an_added_file_embeds_only_its_own_sentences_and_merging_keeps_them(
     report = build_index(corpus, index, embedder)
     loaded = load_index(index, *MODEL)
     new = [loaded.chunks[i] for i in loaded.chunks if loaded.chunks[i].source == "extra.txt"]
-    assert report.embedded_sentences == sentence_rows(new) > 0
+    assert report.embedded_sentences == distinct_sentences(new) > 0
     before = {i: loaded.chunks.sentence_vectors(i) for i in loaded.chunks}
     texts = {i: loaded.chunks[i].text for i in loaded.chunks}
 
@@ -132,5 +132,5 @@ def test_a_corpus_built_from_scratch_reports_the_sentences_it_embedded(tmp_path:
     embedder = HashedEmbedder()
     report = build_index(corpus, tmp_path / "idx", embedder)
     loaded = load_index(tmp_path / "idx", *MODEL)
-    assert report.embedded_sentences == sentence_rows(loaded.chunks.values())
+    assert report.embedded_sentences == distinct_sentences(loaded.chunks.values())
     assert embedder.calls == report.embedded + report.embedded_sentences

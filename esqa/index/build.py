@@ -105,7 +105,7 @@ class BuildReport:
     incremental: bool = False  # the previous index was reused
     reused: int = 0  # live chunks not embedded by this build (kept in place, or vectors copied)
     embedded: int = 0  # chunks embedded by this build
-    embedded_sentences: int = 0  # sentences embedded by this build (the rest were copied)
+    embedded_sentences: int = 0  # distinct sentences embedded by this build (others copied)
     chunked_files: int = 0  # files read and chunked by this build; the others kept their chunks
     segments: int = 1  # segments of the new index
     deleted: int = 0  # chunks this build marked deleted
@@ -455,7 +455,7 @@ def _sentence_vectors(
     embedder: Embedder,
     progress: ProgressFactory | None,
 ) -> tuple[SentenceVectors, int]:
-    """The sentence vectors of every chunk, and how many sentences were embedded:
+    """The sentence vectors of every chunk, and how many distinct sentences were embedded:
     copied as stored where the previous index holds the chunk's text (the same
     text has the same sentences), else embedded."""
     parts: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(chunks)
@@ -467,14 +467,16 @@ def _sentence_vectors(
             parts[i] = segment.sentences.part(position)
     todo = [i for i, part in enumerate(parts) if part is None]
     texts = [sentence_texts(chunks[i]) for i in todo]
-    flat = [t for group in texts for t in group]
-    if flat:
+    # Each distinct text once: neighbouring chunks share a sentence (the
+    # overlap), and a vector depends on nothing but its text.
+    distinct = list(dict.fromkeys(t for group in texts for t in group))
+    if distinct:
         vectors = embedder.embed(
-            flat, progress=progress(len(flat), "embedding sentences") if progress else None
+            distinct,
+            progress=progress(len(distinct), "embedding sentences") if progress else None,
         )
-        start = 0
+        row = {text: n for n, text in enumerate(distinct)}
         for i, group in zip(todo, texts, strict=True):
-            parts[i] = quantise(vectors[start : start + len(group)])
-            start += len(group)
+            parts[i] = quantise(vectors[[row[t] for t in group]])
     joined = SentenceVectors.join([p for p in parts if p is not None], embedder.dimension)
-    return joined, len(flat)
+    return joined, len(distinct)
