@@ -171,3 +171,29 @@ def test_no_character_is_lost_when_a_long_span_is_cut_again_at_sentence_ends():
     result = windows(text, lambda ts: [len(t.split()) for t in ts], ChunkingParams(max_tokens=6))
     covered = {i for w in result for i in range(w.span.start, w.span.end)}
     assert [text[i] for i, ch in enumerate(text) if not ch.isspace() and i not in covered] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        # A short word before a period followed by a lower-case word is an
+        # abbreviation: the quote must not start at "albopictus".
+        (
+            "Ae. albopictus became the main vector. It spread fast.",
+            ["Ae. albopictus became the main vector.", "It spread fast."],
+        ),
+        (
+            "Coccidiosis due to Eimeria spp. infections in lambs is costly. Next.",
+            ["Coccidiosis due to Eimeria spp. infections in lambs is costly.", "Next."],
+        ),
+        ("Use e.g. the tool. Done.", ["Use e.g. the tool.", "Done."]),
+        # A number before the period, or a capital after it, ends the sentence.
+        (
+            "Thus, c = 0.5. e) Since January it grew.",
+            ["Thus, c = 0.5.", "e) Since January it grew."],
+        ),
+        ("He went home. iPhone sales rose.", ["He went home.", "iPhone sales rose."]),
+    ],
+)
+def test_a_sentence_is_not_cut_at_an_abbreviation_before_a_lower_case_word(text, sentences):
+    assert [text[s.start : s.end] for s in split_sentences(text)] == sentences

@@ -95,8 +95,25 @@ def split_sentences(text: str) -> list[Span]:
     """Sentence spans of text, as offsets; text[s.start:s.end] is a stripped sentence."""
     spans: list[Span] = []
     for span in _segment(text):
-        spans.extend(_resplit(text, span) if span.end - span.start > _LONG_SENTENCE else [span])
+        for part in _resplit(text, span) if span.end - span.start > _LONG_SENTENCE else [span]:
+            if spans and _continues(text, spans[-1], part):
+                spans[-1] = Span(spans[-1].start, part.end)
+            else:
+                spans.append(part)
     return spans
+
+
+# A word of one to three letters before a period ("Ae.", "spp.", "in.") or one
+# with a period inside ("e.g."): an abbreviation more often than a sentence's end.
+_SHORT_WORD_END = re.compile(r"(?:^|\s)(?:[A-Za-z]{1,3}|[A-Za-z]+\.[A-Za-z]+)\.$")
+
+
+def _continues(text: str, previous: Span, span: Span) -> bool:
+    """Whether `span` goes on the sentence `previous` ended at an abbreviation: it
+    starts with a lower-case letter, which no sentence does ("Ae. | albopictus
+    became the main vector", "Eimeria spp. | infections in lambs")."""
+    first = text[span.start : span.start + 1]
+    return first.islower() and bool(_SHORT_WORD_END.search(text[previous.start : previous.end]))
 
 
 def _segment(text: str) -> list[Span]:
