@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,6 +42,7 @@ from esqa.answer.sentences import (
     matched_terms,
     score_sentences,
 )
+from esqa.answer.spelling import corrections
 from esqa.ingest.acronyms import Acronym, infer_expansion
 from esqa.types import Answer, AnswerSpan, Chunk, Hit
 
@@ -159,6 +161,12 @@ class Composer:
         if given:
             skip = skip | set(self._terms(given.group(1)))
         sequence = [t for t in self._terms(q.text) if t not in skip]
+        # A misspelt term ("carageenan") stands for the passages' word ("carrageenan").
+        passages = Counter(
+            t for h in hits for tokens in self._chunk_text(h.chunk).tokens for t in tokens
+        )
+        fixed = corrections(sequence, passages)
+        sequence = [fixed.get(t, t) for t in sequence]
         weights = self._idf(sequence) if sequence else {}
         words: dict[str, str] = {}
         for word in words_of(q.text):
