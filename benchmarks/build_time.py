@@ -32,10 +32,12 @@ def size(index: Path) -> int:
     return sum(p.stat().st_size for p in index.resolve().rglob("*") if p.is_file())
 
 
-def run(corpus: Path, before: Path, runs: int, work: Path) -> dict[str, Any]:
+def run(
+    corpus: Path, before: Path, runs: int, work: Path, others: dict[str, Path] | None = None
+) -> dict[str, Any]:
     load_before = os.getloadavg()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    checkouts = {"this checkout": REPO, "before": before}
+    checkouts = {"this checkout": REPO, "before": before, **(others or {})}
     seconds: dict[str, list[float]] = {name: [] for name in checkouts}
     sizes: dict[str, int] = {}
     for n in range(runs):
@@ -65,11 +67,16 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=COVID)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--also", type=Path, action="append", default=[], help="a further checkout to time"
+    )
     args = parser.parse_args()
     if not (args.before / "esqa" / "__init__.py").is_file():
         parser.error(f"--before {args.before}: no esqa package there")
     with tempfile.TemporaryDirectory(prefix="esqa-build-time-") as work:
-        write_result(args.out, run(args.corpus, args.before.resolve(), args.runs, Path(work)))
+        others = {str(p): p.resolve() for p in args.also}
+        result = run(args.corpus, args.before.resolve(), args.runs, Path(work), others)
+        write_result(args.out, result)
 
 
 if __name__ == "__main__":

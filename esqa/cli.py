@@ -74,7 +74,7 @@ class _ProgressBar:
         from tqdm import tqdm
 
         self.close()
-        unit = {"chunking": "file", "embedding sentences": "sentence"}.get(stage, "chunk")
+        unit = "file" if stage == "chunking" else "text"
         # disable=None: no bar when stderr is not a terminal (a log, a pipe, CI).
         self.bar = tqdm(
             total=total, desc=stage, unit=unit, file=sys.stderr, leave=False, disable=None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -36,6 +37,8 @@ class HashedEmbedder:
 
     def __init__(self) -> None:
         self.calls = 0  # texts embedded so far
+        # A build embeds chunks and sentences on two threads at once.
+        self._lock = threading.Lock()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(text.split()) for text in texts]
@@ -57,7 +60,8 @@ class HashedEmbedder:
                     out[i] /= norm
                 else:
                     out[i, 0] = 1.0
-            self.calls += len(batch)
+            with self._lock:
+                self.calls += len(batch)
             if progress is not None:
                 progress(len(batch))
         return out

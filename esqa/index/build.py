@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ from esqa.stores.factory import (
 from esqa.types import Chunk
 
 # Given how many items a stage has and its name ("chunking" files, "embedding"
-# chunks), returns the callback that is told how many were just done.
+# chunk and sentence texts), returns the callback that is told how many were just done.
 ProgressFactory = Callable[[int, str], ProgressFn]
 
 
@@ -217,14 +218,12 @@ def _build(
     # Before the slow part, so that a server that cannot be reached fails the build at once.
     stores = _new_stores(index, embedder, spec, previous)
     kept = stores.kept(chunks)
-    found = _embedded_before(chunks, previous)
-    vectors, copied = _vectors(chunks, previous, found, embedder, progress, kept)
-    sentences, embedded_sentences = _sentence_vectors(chunks, previous, found, embedder, progress)
+    done = _embed(chunks, previous, embedder, progress, kept)
     # A server engine's description names its collection and generation: known once filled.
     dense_engine, lexical_engine = engine_descriptions(dimension) if embedded_engine else ({}, {})
     new_contents = None
     if chunks:
-        stores.dense.add(chunks, vectors)
+        stores.dense.add(chunks, done.vectors)
         stores.lexical.add(chunks)
         if not embedded_engine:
             dense_engine, lexical_engine = stores.dense.describe(), stores.lexical.describe()
@@ -235,11 +234,11 @@ def _build(
             paragraphs=plan.paragraphs,
             occurrences=acronym_occurrences(chunks),
             stores=stores,
-            sentences=sentences,
+            sentences=done.sentences,
         )
     if not plan.kept and new_contents is None:
         raise CorpusError(f"no article files (*.txt with text) in {corpus}; add some first")
-    embedded = len(chunks) - copied
+    embedded = len(chunks) - done.copied
 
     def write(directory: Path) -> Manifest:
         return write_generation(
@@ -265,7 +264,7 @@ def _build(
         incremental=incremental,
         reused=counts_.chunks - embedded,
         embedded=embedded,
-        embedded_sentences=embedded_sentences,
+        embedded_sentences=done.sentences_embedded,
         chunked_files=len(plan.documents),
         segments=len(manifest.segments),
         deleted=manifest.build.deleted_chunks,
@@ -408,23 +407,79 @@ def _embedded_before(
     return found
 
 
-def _vectors(
+@dataclass(frozen=True)
+class _Embedded:
+    """The vectors of a build's chunks and of their sentences, and what was embedded."""
+
+    vectors: np.ndarray  # one row per chunk
+    copied: int  # chunks whose vector came from the previous index, or stayed in place
+    sentences: SentenceVectors
+    sentences_embedded: int  # distinct sentences embedded
+
+
+def _embed(
     chunks: Sequence[Chunk],
     previous: Previous | None,
-    found: dict[int, tuple[StoredSegment, int]],
     embedder: Embedder,
     progress: ProgressFactory | None,
     kept: Sequence[int] = (),
-) -> tuple[np.ndarray, int]:
-    """Every new chunk's vector, and how many were copied from the previous index.
+) -> _Embedded:
+    """Every chunk's vector and its sentences' vectors: copied where a segment of
+    the previous index holds the chunk's text, else embedded.
 
     A vector depends only on the text and the model, so a chunk whose text any
-    segment holds (`found`) copies its vector. The chunks at `kept` stay in
-    the stores as they are and need none (a server changed in place): their
-    rows stay zero, and they count as copied.
+    segment holds (live or deleted: a renamed file) copies its vector and its
+    sentences' (the same text has the same sentences). The chunks at `kept`
+    stay in the stores as they are and need no vector (a server changed in
+    place): their rows stay zero, and they count as copied. Each distinct
+    sentence is embedded once: neighbouring chunks share one (the overlap).
+
+    The chunks and the sentences are embedded side by side on two threads,
+    which the model's runtime lets run at once (it releases the GIL), as one
+    progress stage: on two cores the sentences then cost little more than the
+    chunks alone.
     """
-    vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+    found = _embedded_before(chunks, previous)
     skip = set(kept)
+    todo = [i for i in range(len(chunks)) if i not in found and i not in skip]
+    unfound = [i for i in range(len(chunks)) if i not in found]
+    texts = [sentence_texts(chunks[i]) for i in unfound]
+    distinct = list(dict.fromkeys(t for group in texts for t in group))
+    total = len(todo) + len(distinct)
+    # Loading the model takes seconds: a build that embeds nothing never loads it.
+    report = progress(total, "embedding") if progress is not None and total else None
+    # Copied first: a previous index that turns out unreadable stops the build
+    # (which starts afresh) before any embedding.
+    vectors = _copied_vectors(chunks, previous, found, embedder.dimension, skip)
+    parts = _copied_sentences(chunks, previous, found)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        chunk_rows = pool.submit(_embed_texts, embedder, [chunks[i].text for i in todo], report)
+        sentence_rows = pool.submit(_embed_texts, embedder, distinct, report)
+        if todo:
+            vectors[todo] = chunk_rows.result()
+        rows = sentence_rows.result()
+    row = {text: n for n, text in enumerate(distinct)}
+    for i, group in zip(unfound, texts, strict=True):
+        parts[i] = quantise(rows[[row[t] for t in group]])
+    sentences = SentenceVectors.join([p for p in parts if p is not None], embedder.dimension)
+    return _Embedded(vectors, len(chunks) - len(todo), sentences, len(distinct))
+
+
+def _embed_texts(embedder: Embedder, texts: list[str], report: ProgressFn | None) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return embedder.embed(texts, progress=report)
+
+
+def _copied_vectors(
+    chunks: Sequence[Chunk],
+    previous: Previous | None,
+    found: dict[int, tuple[StoredSegment, int]],
+    dimension: int,
+    skip: set[int],
+) -> np.ndarray:
+    """A row per chunk: the vector of each found chunk not skipped, zeros elsewhere."""
+    vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
     copy = {i: where for i, where in found.items() if i not in skip}
     by_segment: dict[str, list[int]] = {}
     for i, (segment, _) in copy.items():
@@ -436,28 +491,17 @@ def _vectors(
             with reading_previous(f"segment {segment.name}"):
                 if f"{segment.record.directory}/dense.faiss" in previous.manifest.files:
                     previous.verify(segment, "dense.faiss")
-                stores = segment.stores(embedder.dimension, manifest.dense, manifest.lexical)
+                stores = segment.stores(dimension, manifest.dense, manifest.lexical)
                 vectors[rows] = stores.dense.vectors([copy[i][1] for i in rows])
-    todo = [i for i in range(len(chunks)) if i not in copy and i not in skip]
-    # Loading the model takes seconds: a build that embeds nothing never loads it.
-    if todo:
-        vectors[todo] = embedder.embed(
-            [chunks[i].text for i in todo],
-            progress=progress(len(todo), "embedding") if progress else None,
-        )
-    return vectors, len(copy) + len(skip)
+    return vectors
 
 
-def _sentence_vectors(
+def _copied_sentences(
     chunks: Sequence[Chunk],
     previous: Previous | None,
     found: dict[int, tuple[StoredSegment, int]],
-    embedder: Embedder,
-    progress: ProgressFactory | None,
-) -> tuple[SentenceVectors, int]:
-    """The sentence vectors of every chunk, and how many distinct sentences were embedded:
-    copied as stored where the previous index holds the chunk's text (the same
-    text has the same sentences), else embedded."""
+) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Each found chunk's sentence rows as stored (codes, scales); None elsewhere."""
     parts: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(chunks)
     for i, (segment, position) in found.items():
         assert previous is not None
@@ -465,18 +509,4 @@ def _sentence_vectors(
             for name in SENTENCE_FILES:
                 previous.verify(segment, name)
             parts[i] = segment.sentences.part(position)
-    todo = [i for i, part in enumerate(parts) if part is None]
-    texts = [sentence_texts(chunks[i]) for i in todo]
-    # Each distinct text once: neighbouring chunks share a sentence (the
-    # overlap), and a vector depends on nothing but its text.
-    distinct = list(dict.fromkeys(t for group in texts for t in group))
-    if distinct:
-        vectors = embedder.embed(
-            distinct,
-            progress=progress(len(distinct), "embedding sentences") if progress else None,
-        )
-        row = {text: n for n, text in enumerate(distinct)}
-        for i, group in zip(todo, texts, strict=True):
-            parts[i] = quantise(vectors[[row[t] for t in group]])
-    joined = SentenceVectors.join([p for p in parts if p is not None], embedder.dimension)
-    return joined, len(distinct)
+    return parts
