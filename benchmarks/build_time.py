@@ -1,12 +1,12 @@
 """Benchmark: how long a build from scratch takes, against another checkout of esqa.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/build_time.py --before /tmp/base [--runs 2]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/build_time.py [--before DIR] [--also DIR] [--runs 2]
 
 Each run builds the same corpus (COVID-QA's 98 papers by default) from scratch
-with `esqa index build --full`, once with this checkout and once with the
-`--before` checkout, interleaved so that other work on the machine slows both
-alike; the result is the median wall time of each and their ratio, with the
-index sizes and the machine's load. Issue 13 allows a build at most twice as
+with `esqa index build --full`, once with this checkout and once with each
+other checkout given (`--before`, `--also`), interleaved so that other work on
+the machine slows all alike; the result is the median wall time of each, the
+ratio of this checkout's to `--before`'s, the index sizes and the machine's load. Issue 13 allows a build at most twice as
 long as before it.
 """
 
@@ -33,11 +33,15 @@ def size(index: Path) -> int:
 
 
 def run(
-    corpus: Path, before: Path, runs: int, work: Path, others: dict[str, Path] | None = None
+    corpus: Path,
+    before: Path | None,
+    runs: int,
+    work: Path,
+    others: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
     load_before = os.getloadavg()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    checkouts = {"this checkout": REPO, "before": before, **(others or {})}
+    checkouts = {"this checkout": REPO, **({"before": before} if before else {}), **(others or {})}
     seconds: dict[str, list[float]] = {name: [] for name in checkouts}
     sizes: dict[str, int] = {}
     for n in range(runs):
@@ -54,16 +58,16 @@ def run(
         "corpus": str(corpus),
         "runs": seconds,
         "median_seconds": medians,
-        "ratio": round(medians["this checkout"] / medians["before"], 3),
+        "ratio": round(medians["this checkout"] / medians["before"], 3) if before else None,
         "index_bytes": sizes,
-        "before": str(before),
+        "before": str(before) if before else None,
         "machine": machine(load_before),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", type=Path, required=True, help="another checkout of esqa")
+    parser.add_argument("--before", type=Path, help="another checkout of esqa to time beside")
     parser.add_argument("--corpus", type=Path, default=COVID)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
@@ -71,11 +75,13 @@ def main() -> None:
         "--also", type=Path, action="append", default=[], help="a further checkout to time"
     )
     args = parser.parse_args()
-    if not (args.before / "esqa" / "__init__.py").is_file():
-        parser.error(f"--before {args.before}: no esqa package there")
+    for other in [args.before, *args.also]:
+        if other is not None and not (other / "esqa" / "__init__.py").is_file():
+            parser.error(f"{other}: no esqa package there")
     with tempfile.TemporaryDirectory(prefix="esqa-build-time-") as work:
         others = {str(p): p.resolve() for p in args.also}
-        result = run(args.corpus, args.before.resolve(), args.runs, Path(work), others)
+        before = args.before.resolve() if args.before is not None else None
+        result = run(args.corpus, before, args.runs, Path(work), others)
         write_result(args.out, result)
 
 
