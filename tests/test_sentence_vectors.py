@@ -3,6 +3,7 @@ checked at load, and read by the composer to prefer the sentence nearest the que
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,42 @@ def test_a_corpus_built_from_scratch_reports_the_sentences_it_embedded(tmp_path:
     loaded = load_index(tmp_path / "idx", *MODEL)
     assert report.embedded_sentences == distinct_sentences(loaded.chunks.values())
     assert embedder.calls == report.embedded + report.embedded_sentences
+
+
+class _SlowThenFailing(HashedEmbedder):
+    """Its first list is embedded a text at a time, slowly; its second fails at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+
+    def embed(self, texts, batch_size=32, progress=None):
+        with self._lock:
+            self.lists += 1
+            failing = self.lists == 2
+        if failing:
+            raise RuntimeError("the model failed")
+        out = []
+        for text in texts:
+            time.sleep(0.01)
+            out.append(super().embed([text], batch_size=1, progress=progress))
+        return np.concatenate(out)
+
+
+def test_when_one_embedding_thread_fails_the_other_stops_and_the_error_reaches_the_caller(
+    tmp_path: Path,
+):
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {
+            f"a{i}.txt": f"Title {i}\n\nSentence one of {i}. Sentence two of {i}.\n"
+            for i in range(60)
+        },
+    )
+    embedder = _SlowThenFailing()
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the model failed"):
+        build_index(corpus, tmp_path / "idx", embedder)
+    # 60 chunks and 120 sentences: the slow list would take over half a second alone.
+    assert embedder.calls < 20 and time.monotonic() - started < 5
+    assert not (tmp_path / "idx").exists()

@@ -31,9 +31,10 @@ error that names the command to run.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -446,18 +447,14 @@ def _embed(
     texts = [sentence_texts(chunks[i]) for i in unfound]
     distinct = list(dict.fromkeys(t for group in texts for t in group))
     total = len(todo) + len(distinct)
-    # Loading the model takes seconds: a build that embeds nothing never loads it.
     report = progress(total, "embedding") if progress is not None and total else None
     # Copied first: a previous index that turns out unreadable stops the build
     # (which starts afresh) before any embedding.
     vectors = _copied_vectors(chunks, previous, found, embedder.dimension, skip)
     parts = _copied_sentences(chunks, previous, found)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        chunk_rows = pool.submit(_embed_texts, embedder, [chunks[i].text for i in todo], report)
-        sentence_rows = pool.submit(_embed_texts, embedder, distinct, report)
-        if todo:
-            vectors[todo] = chunk_rows.result()
-        rows = sentence_rows.result()
+    chunk_rows, rows = _side_by_side(embedder, [[chunks[i].text for i in todo], distinct], report)
+    if todo:
+        vectors[todo] = chunk_rows
     row = {text: n for n, text in enumerate(distinct)}
     for i, group in zip(unfound, texts, strict=True):
         parts[i] = quantise(rows[[row[t] for t in group]])
@@ -465,10 +462,46 @@ def _embed(
     return _Embedded(vectors, len(chunks) - len(todo), sentences, len(distinct))
 
 
-def _embed_texts(embedder: Embedder, texts: list[str], report: ProgressFn | None) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    return embedder.embed(texts, progress=report)
+class _Stopped(Exception):
+    """Raised in an embedding thread once the other one has failed."""
+
+
+def _side_by_side(
+    embedder: Embedder, lists: list[list[str]], report: ProgressFn | None
+) -> list[np.ndarray]:
+    """Each list of texts embedded on a thread of its own, all at once.
+
+    When one fails, or the build is interrupted (Ctrl-C), the others stop at
+    their next progress report (every few texts) instead of embedding all
+    they were given before the error reaches the user.
+    """
+    stop = threading.Event()
+
+    def tick(done: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+        if report is not None:
+            report(done)
+
+    def run(texts: list[str]) -> np.ndarray:
+        if not texts:  # loading the model takes seconds: nothing to embed, no model
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
+        return embedder.embed(texts, progress=tick)
+
+    pool = ThreadPoolExecutor(max_workers=len(lists))
+    try:
+        jobs = [pool.submit(run, texts) for texts in lists]
+        finished, _ = wait(jobs, return_when=FIRST_EXCEPTION)
+        for job in finished:
+            error = job.exception()
+            if error is not None:
+                raise error
+        return [job.result() for job in jobs]
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _copied_vectors(
