@@ -94,6 +94,49 @@ def test_a_number_inside_a_label_is_not_a_quantity() -> None:
     assert not any(c.kind == "number" for c in extract("Cases of COVID-19 were reported.", common))
 
 
+def test_a_year_that_opens_a_name_is_not_a_date() -> None:
+    # "2019-nCoV" names a virus; the date of the sentence is still found.
+    dates = [c.text for c in extract("The 2019-nCoV outbreak began in May 2019.", common)]
+    assert dates == ["May 2019"]
+
+
+PLACE_KINDS = frozenset({"place", "name", "organisation", "location"})
+
+
+@pytest.mark.parametrize(
+    ("sentence", "place"),
+    [
+        ("The protein moves to the nucleus within hours.", "nucleus"),
+        ("The virus replicates in the lining of the nose.", "lining of the nose"),
+        ("The hormone was first found in human urine.", "human urine"),
+        ("The talks were held at a hotel near the airport.", "hotel"),
+    ],
+)
+def test_a_place_named_by_a_common_noun_answers_where(sentence: str, place: str) -> None:
+    locations = {c.text: c.kind for c in extract(sentence, common, PLACE_KINDS)}
+    assert locations.get(place) == "location"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "In addition, the council voted to protect the shore.",  # a fixed phrase, an infinitive
+        "The share rose from 2 to 5 percent.",  # a range
+        "The vote is at least a start.",
+    ],
+)
+def test_phrases_that_only_look_like_places_are_not_locations(sentence: str) -> None:
+    assert not [c.text for c in extract(sentence, common, PLACE_KINDS) if c.kind == "location"]
+
+
+def test_a_named_place_stays_a_name_and_locations_are_asked_for_by_where_only() -> None:
+    assert {c.text: c.kind for c in extract("They met in Reykjavik.", common, PLACE_KINDS)} == {
+        "Reykjavik": "place"
+    }
+    assert "location" in analyse("Where was the hormone first found?").expected_kinds
+    assert "location" not in analyse("Who designed the dress?").expected_kinds
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "answers"),
     [

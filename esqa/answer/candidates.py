@@ -22,6 +22,7 @@ from esqa.answer.values import ABSOLUTE_DATE, RELATIVE_DATE
 
 KINDS = (
     "person", "organisation", "place", "work", "date", "number", "money", "percentage", "name",
+    "location",
 )  # fmt: skip
 VALUE_KINDS = frozenset({"date", "number", "money", "percentage"})
 ENTITY_KINDS = frozenset({"person", "organisation", "place", "work", "name"})
@@ -72,6 +73,29 @@ _SAYS_AFTER = re.compile(r"^\s*(?:,\s*(?:who|a|an|the)\b|said\b|says\b|told\b|ad
 _PLACE_BEFORE = re.compile(
     r"\b(?:in|at|from|near|across|throughout|outside|inside|to|into|toward|towards|of)\s+(?:the\s+)?$"
 )
+# A place named by a common noun: "replicate in the mucosa of the nasopharynx",
+# "localizes to the nucleus", "held at a rally". Only prepositions of place
+# start one; "to", "into" and "from" need an article, as they also start
+# infinitives and ranges ("to protect", "from 2 to 5"). The phrase runs over
+# lower-case words and "of" to the first function word or punctuation.
+_LOCATIVE = re.compile(
+    r"\b(?:(?:in|within|inside|at|on|throughout|across|among|near|along|beneath|around)"
+    r"\s+(?:the\s+|an?\s+)?|(?:to|into|onto|from)\s+(?:the|an?)\s+)(?=[a-z])"
+)
+_PHRASE_WORD = re.compile(r"[a-z][\w-]*")
+# A phrase ends where another begins ("the nucleus | within hours").
+_PREPOSITIONS = frozenset(
+    {"in", "within", "inside", "at", "on", "throughout", "across", "among", "near", "along",
+     "beneath", "around", "to", "into", "onto", "from", "with", "without", "for", "by", "during",
+     "after", "before", "until", "since", "via", "through", "over", "under", "between"}
+)  # fmt: skip
+_LOCATIVE_WORDS = 6
+# Fixed phrases of English that start like a place and name none.
+_NOT_A_PLACE = frozenset(
+    {"addition", "order", "contrast", "particular", "fact", "general", "part", "turn", "response",
+     "least", "most", "present", "first", "times", "average", "total", "case", "terms", "time",
+     "place", "detail", "practice", "principle", "short", "brief", "summary", "conclusion"}
+)  # fmt: skip
 _CALENDAR = re.compile(
     r"^(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$"
@@ -86,6 +110,8 @@ _QUOTED = re.compile(r"[“\"](?P<title>[A-Z][^“”\"]{1,80}?)[”\"]")
 _VALUE_ORDER = ("money", "percentage", "date", "number")
 # A number that is part of a name or a label, not a quantity ("COVID-19", "H1N1").
 _GLUED = re.compile(r"[A-Za-z]-?$")
+# ... or that opens one ("2019-nCoV"): a hyphen, then a word with a capital.
+_OPENS_NAME = re.compile(r"-[a-z]*[A-Z]")
 
 
 def _trim_name(
@@ -183,7 +209,10 @@ def extract(
         # never taken for the number 5.
         if kinds & VALUE_KINDS or names:
             for a, b in _value_spans(sentence, kind):
-                add(a, b, kind)
+                if _OPENS_NAME.match(sentence, b):
+                    taken.append((a, b))  # part of a name: neither a value nor a name's piece
+                else:
+                    add(a, b, kind)
     for m in _NAME_RUN.finditer(sentence) if names else ():
         start, end = _trim_name(sentence, m.start(), m.end(), common, ordinary)
         if end <= start:
@@ -197,8 +226,37 @@ def extract(
             if not re.fullmatch(r"[A-Z]{2,}\d*", words[0]):
                 continue
         add(start, end, _name_kind(sentence, start, end))
+    if "location" in kinds:
+        for a, b in _locative_spans(sentence, common):
+            add(a, b, "location")
     out.sort(key=lambda c: c.start)
     return out
+
+
+def _locative_spans(sentence: str, common: Callable[[str], bool]) -> Iterable[tuple[int, int]]:
+    """The objects of the locative phrases of a sentence ("the nucleus" of "to the
+    nucleus"): lower-case words, "of the" between them, up to the first function
+    word or punctuation ("infected cells" of "in infected cells and ...")."""
+    for m in _LOCATIVE.finditer(sentence):
+        start = end = m.end()
+        at, words, after_of = start, 0, False
+        while words < _LOCATIVE_WORDS:
+            w = _PHRASE_WORD.match(sentence, at)
+            if w is None:
+                break
+            word = w.group()
+            if word == "of" or (word == "the" and after_of):
+                after_of = word == "of"
+            elif common(word) or word in _PREPOSITIONS or (not words and word in _NOT_A_PLACE):
+                break
+            else:
+                end, after_of, words = w.end(), False, words + 1
+            gap = re.match(r" +", sentence[w.end() :])
+            if gap is None:
+                break
+            at = w.end() + gap.end()
+        if end > start:
+            yield start, end
 
 
 # A quantity: the number with its scale word and, for a count, the noun it counts.

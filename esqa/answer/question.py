@@ -107,7 +107,8 @@ _NOT_FOCUS = _VERBS | {"kind", "kinds", "type", "types", "sort", "the", "a", "an
 EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "person": frozenset({"person", "name"}),
     "organisation": frozenset({"organisation", "name"}),
-    "place": frozenset({"place", "name", "organisation"}),
+    # A place may be a name ("in Wuhan") or a common noun ("in human urine").
+    "place": frozenset({"place", "name", "organisation", "location"}),
     "date": frozenset({"date"}),
     "number": frozenset({"number", "money", "percentage"}),
     "percentage": frozenset({"percentage"}),
