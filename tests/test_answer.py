@@ -71,6 +71,13 @@ CORPUS = {
         "\n"
         "The curator Helena Marsh restored the museum's glass dome with a team of volunteers.\n"
     ),
+    "pier.txt": (
+        "Floating Pier Opens at Eastholm\n"
+        "\n"
+        "The floating pier at Eastholm has a number of advantages as a ferry landing. "
+        "Ferries can dock at any tide, and storms cannot tear its moorings loose. "
+        "Repairs take hours instead of weeks.\n"
+    ),
     "transport.txt": (
         "County Publishes Annual Transport Report\n\n" + LONG_SENTENCE + "\n\n"
         "Officials did not say how much the changes would cost.\n"
@@ -97,6 +104,7 @@ QUESTIONS = [
     "Into which groups did the survey divide the households of Ashdale valley?",
     "What did the rural clinic trial of the new malaria test in the Osse valley show?",
     "When did Helena Marsh restore the museum's glass dome?",
+    "What are the advantages of the floating pier at Eastholm?",
 ]
 
 
@@ -214,6 +222,17 @@ def test_a_lead_in_ending_with_a_colon_is_quoted_with_what_it_announces(
     assert "into three groups:" in answer.text
     assert "Farming families, commuters to the city, and seasonal orchard workers." in answer.text
     assert [c.paragraph for c in answer.citations[:2]] == [2, 3]
+
+
+def test_a_sentence_that_announces_a_set_is_quoted_with_its_members(
+    answers: dict[str, Answer],
+) -> None:
+    # "has a number of advantages" says there are some; the next two sentences say which.
+    answer = answers["What are the advantages of the floating pier at Eastholm?"]
+    assert answer.answered
+    assert "a number of advantages" in answer.text
+    assert "Ferries can dock at any tide" in answer.text
+    assert "Repairs take hours instead of weeks." in answer.text
 
 
 def test_a_sentence_that_carries_the_answer_on_is_quoted_with_it(

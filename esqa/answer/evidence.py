@@ -42,7 +42,7 @@ class Supported:
     start: int  # where the sentence holding the candidate starts in the chunk
 
 
-def _is_term(word: str, terms: frozenset[str]) -> bool:
+def is_term(word: str, terms: frozenset[str]) -> bool:
     """Whether a surface word is one of the question's stemmed terms (stems are
     prefixes of their words, or the word less its last letter: "studi")."""
     w = word.casefold()
@@ -54,7 +54,7 @@ def _term_positions(sentence: Sentence) -> list[tuple[int, int]]:
     return [
         (m.start(), n)
         for n, m in enumerate(_WORD.finditer(sentence.text))
-        if _is_term(m.group(), sentence.matched)
+        if is_term(m.group(), sentence.matched)
     ]
 
 

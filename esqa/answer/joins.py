@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from esqa.answer.evidence import is_term
 from esqa.answer.params import ComposerParams
 from esqa.answer.question import Question
 from esqa.answer.sentences import Sentence, typed_candidates
@@ -26,6 +27,16 @@ _LEANS_BACK = re.compile(
     r"(?:It|This|These|They|Those|Such|Its|Their|He|She|His|Her|Moreover|Furthermore|"
     r"In addition|Additionally|However|Thus|Therefore|As a result|Consequently)\b"
 )
+# "Baculoviruses have a number of advantages as vaccine vectors.": a sentence
+# that announces a set (a quantifier, then a plural noun near its end) and
+# does not list it; the sentences after it give the members.
+_ANNOUNCES = re.compile(
+    r"\b(?:a\s+(?:number|variety|range|series|set)\s+of|several|various|multiple|"
+    r"the\s+following|two|three|four|five|six|seven|eight|nine|ten|[2-9])\s+"
+    r"(?:[\w-]+\s+){0,2}?(?P<noun>[a-z][\w-]*s)\b(?P<rest>[^,;:]*)$"
+)
+_VALUE_TYPES = frozenset({"number", "date", "percentage", "money"})
+_ANNOUNCEMENT_TAIL = 8  # words after the noun: more, and the sentence says something else
 _FIRST_PERSON = re.compile(r"\b(?:I|me|my|I'm|I've)\b")
 _AUTHOR_BIO = re.compile(
     r"^(?P<name>[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){1,3})\s*(?:\([^)]*\)?\s*)?"
@@ -68,13 +79,33 @@ def _previous_holds_value(d: Draft) -> list[Sentence]:
     return []
 
 
+def announces(sentence: Sentence) -> bool:
+    """Whether the sentence announces a set of what the question asks about
+    ("... has a number of advantages", "... in two phases") without listing it."""
+    m = _ANNOUNCES.search(sentence.text.rstrip(" .!"))
+    return (
+        m is not None
+        and len(m.group("rest").split()) <= _ANNOUNCEMENT_TAIL
+        and is_term(m.group("noun"), sentence.matched)
+    )
+
+
 def _next_completes(d: Draft) -> list[Sentence]:
-    """A lead-in ending with a colon, a missing value, or the subject carried on
-    ("This ...", the question's terms again) in few enough words to quote both."""
+    """A lead-in ending with a colon or announcing a set, a missing value, or the
+    subject carried on ("This ...", the question's terms again) in few enough
+    words to quote both. The members of an announced set may take two sentences."""
     following = _following(d)
     if following is None:
         return []
     best = d.best
+    # For "how many", "two phases" is the answer itself, not an announcement.
+    if d.q.answer_type not in _VALUE_TYPES and announces(best):
+        added = [following]
+        after = d.sibling(2) if following.hit is best.hit else None
+        if after is not None and len(d.chosen) + 2 <= d.params.max_sentences:
+            added.append(after)
+        d.chosen.extend(added)
+        return added
     joins = (
         best.text.rstrip().endswith(":")
         or (len(d.chosen) == 1 and not best.has_type and following.has_type)
