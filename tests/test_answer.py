@@ -18,6 +18,7 @@ from synthetic_news import BRIDGE, HARBOUR
 from esqa import api
 from esqa.answer.compose import Composer
 from esqa.answer.params import ComposerParams
+from esqa.answer.question import analyse
 from esqa.types import Answer
 
 MAX_ANSWER_CHARS = ComposerParams().max_answer_chars
@@ -492,3 +493,11 @@ def test_real_answers_what_the_seeds_say(
     assert any(
         c.source == source and c.line_start <= line <= c.line_end for c in answer.citations[:3]
     )
+
+
+def test_an_acronym_that_spells_a_question_word_is_a_question_term(qa: api.QA) -> None:
+    # "WHO" is what the question is about; "who" only asks for a person.
+    asked = qa.composer.question_terms(analyse("What did the WHO recommend for travellers?"), [])
+    assert "who" in asked.words.values()
+    asked = qa.composer.question_terms(analyse("Who recommended masks for travellers?"), [])
+    assert "who" not in asked.words.values()

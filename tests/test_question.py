@@ -29,6 +29,10 @@ from esqa.answer.question import ANSWER_TYPES, analyse
         ("What is the share of imports that came from abroad?", "percentage"),
         ("Who chaired the opening session?", "person"),
         ("Who is the director of the museum?", "person"),
+        ("Whose plan did the council adopt?", "person"),
+        # "WHO" in capitals is the World Health Organization, not "who".
+        ("What is the WHO guidance on masks in schools?", "definition"),
+        ("What did the WHO recommend for travellers?", "other"),
         ("Where was the summit held?", "place"),
         ("In which city did the ministers meet?", "place"),
         ("Why did the ministry hold an emergency meeting?", "reason"),

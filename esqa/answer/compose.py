@@ -157,6 +157,8 @@ class Composer:
     def question_terms(self, q: Question, hits: Sequence[Hit]) -> QuestionTerms:
         """The question's weighted terms, the words they come from, and acronym expansions."""
         skip = self._stop | self._type_stop.get(q.answer_type, frozenset())
+        # An acronym is never a question word, whatever it spells ("the WHO criteria").
+        skip = skip - {t for w in _QUESTION_ACRONYM.findall(q.text) for t in self._terms(w)}
         given = _GIVEN.search(q.text)
         if given:
             skip = skip | set(self._terms(given.group(1)))

@@ -77,8 +77,9 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "person",
-            r"^\s*(?:who|whom|whose)\b|\bwhich\s+(?:person|official|minister|executive|"
-            r"leader|expert|professor|panelist|president)\b|\bwho\b",
+            # "WHO" in capitals is the World Health Organization, not a question word.
+            r"(?-i:^\s*(?:[Ww]ho|[Ww]hom|[Ww]hose)\b)|\bwhich\s+(?:person|official|minister|"
+            r"executive|leader|expert|professor|panelist|president)\b|(?-i:\bwho\b)",
         ),
         (
             "definition",
