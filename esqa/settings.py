@@ -24,9 +24,10 @@ from pathlib import Path
 DEFAULT_CORPUS = Path("seeds")
 DEFAULT_INDEX = Path("indexes/default")
 # Passages the composer reads its candidate sentences from. More passages find
-# more answers (COVID-QA answer accuracy 0.457 at 16, 0.467 at 24) for about a
-# quarter more time per question; the development set is the same at both.
-ANSWER_PASSAGES = 24
+# more answers (COVID-QA answer accuracy 0.457 at 16, 0.467 at 24; later 0.518
+# at 24, 0.526 at 40 with the weights refitted) for a few milliseconds more per
+# question; the development set is the same at all three.
+ANSWER_PASSAGES = 40
 SEARCH_HITS = 5  # passages `esqa search` and `qa.search()` return
 # A corpus file larger than this, or of more lines, is skipped with a warning
 # (and listed as skipped): an article is kilobytes, and ingesting and
