@@ -100,6 +100,22 @@ def test_a_year_that_opens_a_name_is_not_a_date() -> None:
     assert dates == ["May 2019"]
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The plan was endorsed by the council [4] [7, 9-11] .",  # references
+        "Residents named (1) the cost and (2) the noise.",  # item labels
+    ],
+)
+def test_references_and_item_labels_are_not_quantities(sentence: str) -> None:
+    assert not [c.text for c in extract(sentence, common) if c.kind == "number"]
+
+
+def test_a_quantity_in_brackets_is_still_one() -> None:
+    numbers = [c.text for c in extract("Turnout was high (about 5,000 voters) [3].", common)]
+    assert numbers == ["about 5,000"]
+
+
 PLACE_KINDS = frozenset({"place", "name", "organisation", "location"})
 
 
@@ -167,6 +183,9 @@ def test_given_by_compares_whole_words() -> None:
         ("What is the capital of Norway?", None),
         ("What will the council decide?", None),
         ("Who designed the dress?", None),
+        # "How many" names the class it counts.
+        ("How many different species were found in the pond?", "species"),
+        ("How many people live on the island?", "people"),
     ],
 )
 def test_the_focus_noun_is_the_class_the_question_names(question: str, focus: str | None) -> None:

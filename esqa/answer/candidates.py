@@ -110,6 +110,8 @@ _QUOTED = re.compile(r"[“\"](?P<title>[A-Z][^“”\"]{1,80}?)[”\"]")
 _VALUE_ORDER = ("money", "percentage", "date", "number")
 # A number that is part of a name or a label, not a quantity ("COVID-19", "H1N1").
 _GLUED = re.compile(r"[A-Za-z]-?$")
+# A reference or an item label, not a quantity: "[6]", "[6, 18-20]", "(1)".
+_REFERENCE = re.compile(r"\[\s*\d[\d,;\s–-]*\]|\(\s*\d{1,2}\s*\)")
 # ... or that opens one ("2019-nCoV"): a hyphen, then a word with a capital.
 _OPENS_NAME = re.compile(r"-[a-z]*[A-Z]")
 
@@ -204,6 +206,7 @@ def extract(
     if names:
         for m in _QUOTED.finditer(sentence):
             add(m.start("title"), m.end("title"), "work")
+    taken.extend(m.span() for m in _REFERENCE.finditer(sentence))
     for kind in _VALUE_ORDER:
         # Every value kind is looked for when one is, so that "$5 million" is
         # never taken for the number 5.

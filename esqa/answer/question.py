@@ -99,6 +99,13 @@ _FOCUS = re.compile(
     r"from|by|with|that|who|which)\b|\s*\?|\s*$)",
     re.IGNORECASE,
 )
+# "How many genotypes ...": the noun counted is the class of the answer too.
+_COUNTED = re.compile(
+    r"\bhow\s+many\s+(?P<words>(?:[\w-]+\s+){0,3}?[\w-]+?)(?:\s+(?:is|are|was|were|do|does|"
+    r"did|has|have|had|will|would|can|could|should|may|might|must|of|in|on|at|for|to|from|by|"
+    r"with|that|who|which)\b|\s*\?|\s*$)",
+    re.IGNORECASE,
+)
 _VERBS = {
     "is", "are", "was", "were", "be", "do", "does", "did", "has", "have", "had", "will", "would",
     "can", "could", "should", "shall", "may", "might", "must",
@@ -151,7 +158,15 @@ def _focus(text: str) -> tuple[str | None, bool]:
     """The focus noun, and whether the question gives it as a possessive ("team's")."""
     m = _FOCUS.search(text)
     if m is None:
-        return None, False
+        counted = _COUNTED.search(text)
+        if counted is None:
+            return None, False
+        # The noun is the first plural ("how many different pathogens"), else
+        # the first word ("how many people live there").
+        words = [w for w in counted.group("words").lower().split() if w not in _NOT_FOCUS]
+        if not words:
+            return None, False
+        return next((w for w in words if w.endswith("s") and len(w) > 3), words[0]), False
     words = m.group("words").lower().split()
     if words[0] in _VERBS:
         return None, False  # "what is X": X is the topic, not the class of the answer
