@@ -34,6 +34,8 @@ def found(sentence: str) -> dict[str, str]:
         ("The budget rose to 40 million euros over a decade.", "40 million euros", "money"),
         ("About 35% of residents live near the shore.", "35%", "percentage"),
         ("Turnout fell to 48.5 percent this year.", "48.5 percent", "percentage"),
+        ("Nearly one third of the town's homes flooded.", "Nearly one third", "percentage"),
+        ("Two-thirds of the members voted for the plan.", "Two-thirds", "percentage"),
         ("The bridge was opened in September 1987 after six years.", "September 1987", "date"),
         ("The law took effect on June 30, 2017, after a long debate.", "June 30, 2017", "date"),
         ("Around 18,000 vehicles cross the bridge every day.", "Around 18,000", "number"),
@@ -109,6 +111,15 @@ def test_a_year_that_opens_a_name_is_not_a_date() -> None:
 )
 def test_references_and_item_labels_are_not_quantities(sentence: str) -> None:
     assert not [c.text for c in extract(sentence, common) if c.kind == "number"]
+
+
+def test_a_fraction_is_a_share_only_of_something() -> None:
+    # "half an hour" is no share; "half of the votes" is.
+    assert not [
+        c for c in extract("The talks lasted half an hour.", common) if c.kind == "percentage"
+    ]
+    shares = [c.text for c in extract("Half of the votes were counted.", common)]
+    assert shares == ["Half"]
 
 
 def test_a_quantity_in_brackets_is_still_one() -> None:

@@ -282,6 +282,10 @@ _MONEY = re.compile(
 )
 _PERCENT = re.compile(
     r"\b\d[\d,]*(?:\.\d+)?(?:\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s?(?:%|percent\b|per cent\b|percentage points?\b)"
+    # A share in words: "one third of", "over half of", "two-thirds of".
+    r"|\b(?:(?:about|around|nearly|almost|over|more than|less than|roughly)\s+)?"
+    r"(?:(?:one|two|three|a|an)[\s-]+)?(?:half|thirds?|quarters?|fifths?|tenths?)(?=\s+of\b)",
+    re.IGNORECASE,
 )
 _DATE = re.compile(
     ABSOLUTE_DATE
