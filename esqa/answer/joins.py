@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from esqa.answer.evidence import is_term
 from esqa.answer.params import ComposerParams
-from esqa.answer.question import Question
+from esqa.answer.question import VALUE_TYPES, Question
 from esqa.answer.sentences import Sentence, typed_candidates
 from esqa.answer.values import has_value
 from esqa.types import Chunk, Hit
@@ -35,7 +35,6 @@ _ANNOUNCES = re.compile(
     r"the\s+following|two|three|four|five|six|seven|eight|nine|ten|[2-9])\s+"
     r"(?:[\w-]+\s+){0,2}?(?P<noun>[a-z][\w-]*s)\b(?P<rest>[^,;:]*)$"
 )
-_VALUE_TYPES = frozenset({"number", "date", "percentage", "money"})
 _ANNOUNCEMENT_TAIL = 8  # words after the noun: more, and the sentence says something else
 _FIRST_PERSON = re.compile(r"\b(?:I|me|my|I'm|I've)\b")
 _AUTHOR_BIO = re.compile(
@@ -99,7 +98,7 @@ def _next_completes(d: Draft) -> list[Sentence]:
         return []
     best = d.best
     # For "how many", "two phases" is the answer itself, not an announcement.
-    if d.q.answer_type not in _VALUE_TYPES and announces(best):
+    if d.q.answer_type not in VALUE_TYPES and announces(best):
         added = [following]
         after = d.sibling(2) if following.hit is best.hit else None
         if after is not None and len(d.chosen) + 2 <= d.params.max_sentences:

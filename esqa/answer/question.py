@@ -122,6 +122,9 @@ EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "percentage": frozenset({"percentage"}),
     "money": frozenset({"money", "number"}),
 }
+# Answer types that ask for a value, and for a named entity.
+VALUE_TYPES = frozenset({"date", "number", "percentage", "money"})
+ENTITY_TYPES = frozenset({"person", "organisation", "place"})
 # A focus noun that names no answer type still asks for a name ("which team").
 FOCUS_KINDS = frozenset({"name", "organisation", "place", "person", "work"})
 

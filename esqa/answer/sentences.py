@@ -41,7 +41,7 @@ import numpy as np
 
 from esqa.answer.candidates import CandidateAnswer, extract, given_by
 from esqa.answer.paraphrase import WordVectors, close_words, words_of
-from esqa.answer.question import Question
+from esqa.answer.question import ENTITY_TYPES, VALUE_TYPES, Question
 from esqa.answer.values import has_value
 from esqa.types import Chunk, Hit
 
@@ -57,8 +57,6 @@ _LOWER = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
 # and answers nothing; of 4,683 such lines read for COVID-QA, 6 held an answer.
 _HEADING_CHARS = 100
 _CLOSED = re.compile(r"[.!?:;)\]\"”’']\s*$")
-_VALUE_TYPES = frozenset({"date", "number", "percentage", "money"})
-_ENTITY_TYPES = frozenset({"person", "organisation", "place"})
 
 Terms = Callable[[str], list[str]]
 # A chunk's sentences' cosines to the question, one per span of `chunk.sentences`, or None.
@@ -258,8 +256,8 @@ def score_sentences(
             ]
             rows.append((index, start, end, matched, context, f, typed))
         best_in_chunk = max((r[5][0] for r in rows), default=0.0)
-        value_q = q.answer_type in _VALUE_TYPES
-        entity_q = q.answer_type in _ENTITY_TYPES
+        value_q = q.answer_type in VALUE_TYPES
+        entity_q = q.answer_type in ENTITY_TYPES
         definition_q = q.answer_type == "definition"
         for j, (index, start, end, matched, context, f, typed) in enumerate(rows):
             f += [
@@ -309,7 +307,7 @@ def _with_candidates(
     the sentence holds a candidate of that kind; a focus noun alone ("what
     role") keeps the surface test, as most such classes are not names.
     """
-    if q.answer_type not in _VALUE_TYPES | _ENTITY_TYPES:
+    if q.answer_type not in VALUE_TYPES | ENTITY_TYPES:
         # Only a name beside the focus noun counts (esqa.answer.evidence):
         # sentences without the noun are not searched.
         stem = (q.focus or "")[:-1] if len(q.focus or "") > 4 else (q.focus or "")
@@ -321,7 +319,7 @@ def _with_candidates(
         ]
         return head + ranked[top:]
     typed_at = FEATURES.index("typed")
-    by_kind = FEATURES.index("typed_value" if q.answer_type in _VALUE_TYPES else "typed_entity")
+    by_kind = FEATURES.index("typed_value" if q.answer_type in VALUE_TYPES else "typed_entity")
     head = []
     for s in ranked[:top]:
         candidates = typed_candidates(q, s.text, common, ordinary)
