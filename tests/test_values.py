@@ -32,6 +32,27 @@ def test_a_sentence_that_only_mentions_the_term_does_not_define_it(sentence: str
 
 
 @pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        # A plural term is defined without an article.
+        ("What are sea walls?", "Sea walls are concrete barriers built along a shore."),
+        # The definition names the term after describing it.
+        ("What is the tide gauge?", "Engineers installed a sensor known as the tide gauge."),
+    ],
+)
+def test_a_plural_term_or_one_named_after_its_description_is_defined(
+    question: str, sentence: str
+) -> None:
+    assert has_value(sentence, "definition", question)
+
+
+def test_a_plural_term_that_is_only_described_is_not_defined() -> None:
+    assert not has_value(
+        "Sea walls are not enough, the mayor said.", "definition", "What are sea walls?"
+    )
+
+
+@pytest.mark.parametrize(
     "sentence",
     [
         "The bridge opened in September 1987.",

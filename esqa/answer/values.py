@@ -130,8 +130,13 @@ _DEFINED = re.compile(
 # What follows a term that a sentence defines: "EGR1 is a ...", "CHIKV, an arbovirus,".
 _DEFINES = (
     r"(?:\s*\([^)]{1,60}\))?\s*(?:,\s*(?:an?|the)\s|(?:is|are|was|were)\s+(?:an?|the|one)\s"
+    r"|(?:are|were)\s+(?!not\b|also\b|used\b|found\b|being\b)[a-z]"
     r"|refers?\s+to\b|means\b|stands?\s+for\b|(?:is|are)\s+(?:defined|known)\s+as\b)"
 )
+
+
+# What names a term it defines from before: "a response called the interferon pathway".
+_NAMES_IT = r"\b(?:called|termed|named|known\s+as|referred\s+to\s+as)"
 
 
 def _defines(sentence: str, question: str) -> bool:
@@ -140,4 +145,7 @@ def _defines(sentence: str, question: str) -> bool:
     if m is None:
         return bool(PATTERNS["definition"].search(sentence))
     term = r"\s+".join(re.escape(w) for w in m.group("term").split())
-    return re.search(rf"(?<!\w){term}(?!\w){_DEFINES}", sentence, re.IGNORECASE) is not None
+    return (
+        re.search(rf"(?<!\w){term}(?!\w){_DEFINES}", sentence, re.IGNORECASE) is not None
+        or re.search(rf"{_NAMES_IT}\s+(?:the\s+)?{term}(?!\w)", sentence, re.IGNORECASE) is not None
+    )
