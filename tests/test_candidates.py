@@ -194,6 +194,12 @@ def test_given_by_compares_whole_words() -> None:
         ("What is the capital of Norway?", None),
         ("What will the council decide?", None),
         ("Who designed the dress?", None),
+        # The focus stops before a verb, listed or not ("won", "built").
+        ("Which team won the cup?", "team"),
+        ("Which company built the tunnel?", "company"),
+        # A type of something is named by modifiers, not by a name beside it.
+        ("What type of vaccine did the clinic use?", None),
+        ("What kind of boats does the ferry line run?", None),
         # "How many" names the class it counts.
         ("How many different species were found in the pond?", "species"),
         ("How many people live on the island?", "people"),

@@ -173,8 +173,13 @@ def _focus(text: str) -> tuple[str | None, bool]:
     words = m.group("words").lower().split()
     if words[0] in _VERBS:
         return None, False  # "what is X": X is the topic, not the class of the answer
-    words = [w for w in words if w not in _NOT_FOCUS]
     possessive = text[m.end("words") : m.end("words") + 1] in ("'", "’")
+    # "Which team won the cup?": an article starts the object of a verb the
+    # pattern does not know ("won"); the focus is the noun before that verb.
+    article = next((i for i, w in enumerate(words) if w in ("the", "a", "an")), None)
+    if article is not None and article >= 2:
+        words, possessive = words[: article - 1], False
+    words = [w for w in words if w not in _NOT_FOCUS]
     return (words[-1], possessive) if words else (None, False)
 
 
