@@ -197,6 +197,8 @@ def test_given_by_compares_whole_words() -> None:
         # The focus stops before a verb, listed or not ("won", "built").
         ("Which team won the cup?", "team"),
         ("Which company built the tunnel?", "company"),
+        ("Which think tank hosted the forum in Delhi?", "tank"),
+        ("Which of the bridges opened first?", None),
         # A type of something is named by modifiers, not by a name beside it.
         ("What type of vaccine did the clinic use?", None),
         ("What kind of boats does the ferry line run?", None),

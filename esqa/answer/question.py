@@ -96,7 +96,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _FOCUS = re.compile(
     r"\b(?:which|what)\s+(?P<words>(?:[\w-]+\s+){0,3}?[\w-]+?)(?:['’]s\b|\s+(?:is|are|was|were|"
     r"do|does|did|has|have|had|will|would|can|could|should|may|might|must|of|in|on|at|for|to|"
-    r"from|by|with|that|who|which)\b|\s*\?|\s*$)",
+    r"from|by|with|that|who|which)\b|(?P<article>\s+(?:the|a|an)\b)|\s*\?|\s*$)",
     re.IGNORECASE,
 )
 # "How many genotypes ...": the noun counted is the class of the answer too.
@@ -110,7 +110,7 @@ _VERBS = {
     "is", "are", "was", "were", "be", "do", "does", "did", "has", "have", "had", "will", "would",
     "can", "could", "should", "shall", "may", "might", "must",
 }  # fmt: skip
-_NOT_FOCUS = _VERBS | {"kind", "kinds", "type", "types", "sort", "the", "a", "an"}
+_NOT_FOCUS = _VERBS | {"kind", "kinds", "type", "types", "sort", "the", "a", "an", "of"}
 # The kinds of candidate answer each answer type expects (see esqa.answer.candidates).
 EXPECTED_KINDS: dict[str, frozenset[str]] = {
     "person": frozenset({"person", "name"}),
@@ -174,11 +174,10 @@ def _focus(text: str) -> tuple[str | None, bool]:
     if words[0] in _VERBS:
         return None, False  # "what is X": X is the topic, not the class of the answer
     possessive = text[m.end("words") : m.end("words") + 1] in ("'", "’")
-    # "Which team won the cup?": an article starts the object of a verb the
-    # pattern does not know ("won"); the focus is the noun before that verb.
-    article = next((i for i, w in enumerate(words) if w in ("the", "a", "an")), None)
-    if article is not None and article >= 2:
-        words, possessive = words[: article - 1], False
+    if m.group("article") and len(words) >= 2:
+        # "Which team won the cup?": the article starts the object of a verb
+        # the pattern does not list ("won"); the focus is the noun before it.
+        words = words[:-1]
     words = [w for w in words if w not in _NOT_FOCUS]
     return (words[-1], possessive) if words else (None, False)
 
