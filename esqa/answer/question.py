@@ -92,20 +92,20 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 # "Which baseball team's owner ...", "what state has ...": the noun after
 # which/what, before the verb, a possessive or a preposition, is the class of
-# the answer (its focus). Auxiliaries and prepositions are English grammar.
+# the answer (its focus). Auxiliaries, prepositions and relative pronouns are
+# English grammar; they end the noun phrase after "which", "what" and "how many".
+_PHRASE_END = (
+    r"\s+(?:is|are|was|were|do|does|did|has|have|had|will|would|can|could|should|may|might|"
+    r"must|of|in|on|at|for|to|from|by|with|that|who|which)\b"
+)
+_NOUN_PHRASE = r"(?P<words>(?:[\w-]+\s+){0,3}?[\w-]+?)"
 _FOCUS = re.compile(
-    r"\b(?:which|what)\s+(?P<words>(?:[\w-]+\s+){0,3}?[\w-]+?)(?:['’]s\b|\s+(?:is|are|was|were|"
-    r"do|does|did|has|have|had|will|would|can|could|should|may|might|must|of|in|on|at|for|to|"
-    r"from|by|with|that|who|which)\b|(?P<article>\s+(?:the|a|an)\b)|\s*\?|\s*$)",
+    rf"\b(?:which|what)\s+{_NOUN_PHRASE}(?:['’]s\b|{_PHRASE_END}"
+    r"|(?P<article>\s+(?:the|a|an)\b)|\s*\?|\s*$)",
     re.IGNORECASE,
 )
 # "How many genotypes ...": the noun counted is the class of the answer too.
-_COUNTED = re.compile(
-    r"\bhow\s+many\s+(?P<words>(?:[\w-]+\s+){0,3}?[\w-]+?)(?:\s+(?:is|are|was|were|do|does|"
-    r"did|has|have|had|will|would|can|could|should|may|might|must|of|in|on|at|for|to|from|by|"
-    r"with|that|who|which)\b|\s*\?|\s*$)",
-    re.IGNORECASE,
-)
+_COUNTED = re.compile(rf"\bhow\s+many\s+{_NOUN_PHRASE}(?:{_PHRASE_END}|\s*\?|\s*$)", re.I)
 _VERBS = {
     "is", "are", "was", "were", "be", "do", "does", "did", "has", "have", "had", "will", "would",
     "can", "could", "should", "shall", "may", "might", "must",
