@@ -437,6 +437,18 @@ def test_real_quotes_are_byte_exact_for_every_dev_question(real_qa: api.QA) -> N
     assert bad == []
 
 
+@pytest.mark.real
+def test_real_a_word_of_the_model_vocabulary_is_not_taken_for_a_misspelling(
+    real_qa: api.QA,
+) -> None:
+    # No seed passage writes "founded"; "funded" is one edit away, but "founded"
+    # is an English word, so the question keeps it.
+    question = analyse("Where was the Hudson Institute founded?")
+    terms = real_qa.composer.question_terms(question, real_qa.passages(question.text))
+    assert terms.words.get("found") == "founded"
+    assert "fund" not in terms.weights
+
+
 ABSENT = [
     "What is the population of Brazil?",
     "Who won the 1998 football World Cup?",

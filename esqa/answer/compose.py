@@ -164,10 +164,18 @@ class Composer:
             skip = skip | set(self._terms(given.group(1)))
         sequence = [t for t in self._terms(q.text) if t not in skip]
         # A misspelt term ("carageenan") stands for the passages' word ("carrageenan").
+        # A word of the model's vocabulary is spelt right ("founded" is not "funded"),
+        # even where no passage read writes it.
         passages = Counter(
             t for h in hits for tokens in self._chunk_text(h.chunk).tokens for t in tokens
         )
-        fixed = corrections(sequence, passages)
+        spelt = {
+            term
+            for word in words_of(q.text)
+            if self._vectors is not None and self._vectors.knows(word)
+            for term in self._terms(word)
+        }
+        fixed = corrections([t for t in sequence if t not in spelt], passages)
         sequence = [fixed.get(t, t) for t in sequence]
         weights = self._idf(sequence) if sequence else {}
         words: dict[str, str] = {}

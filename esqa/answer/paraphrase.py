@@ -64,6 +64,11 @@ class WordVectors:
         vocabulary.pop("", None)
         return cls(matrix, vocabulary)
 
+    def knows(self, word: str) -> bool:
+        """Whether the word is one word piece of the model's vocabulary (an English
+        word or name common enough to have a row of its own)."""
+        return word in self._vocabulary
+
     def rows(self, words: Iterable[str]) -> tuple[list[str], np.ndarray]:
         """The words that are one word piece, and their unit vectors (one row each)."""
         known = [(w, i) for w in words if (i := self._vocabulary.get(w)) is not None]
