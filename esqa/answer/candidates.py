@@ -78,16 +78,22 @@ _PLACE_BEFORE = re.compile(
 # start one; "to", "into" and "from" need an article, as they also start
 # infinitives and ranges ("to protect", "from 2 to 5"). The phrase runs over
 # lower-case words and "of" to the first function word or punctuation.
+_PLACE_PREPOSITIONS = (
+    "in", "within", "inside", "at", "on", "throughout", "across", "among", "near", "along",
+    "beneath", "around",
+)  # fmt: skip
+_ARTICLE_PREPOSITIONS = ("to", "into", "onto", "from")  # need an article to start a place
 _LOCATIVE = re.compile(
-    r"\b(?:(?:in|within|inside|at|on|throughout|across|among|near|along|beneath|around)"
-    r"\s+(?:the\s+|an?\s+)?|(?:to|into|onto|from)\s+(?:the|an?)\s+)(?=[a-z])"
+    rf"\b(?:(?:{'|'.join(_PLACE_PREPOSITIONS)})\s+(?:the\s+|an?\s+)?"
+    rf"|(?:{'|'.join(_ARTICLE_PREPOSITIONS)})\s+(?:the|an?)\s+)(?=[a-z])"
 )
 _PHRASE_WORD = re.compile(r"[a-z][\w-]*")
+_SPACES = re.compile(r" +")
 # A phrase ends where another begins ("the nucleus | within hours").
 _PREPOSITIONS = frozenset(
-    {"in", "within", "inside", "at", "on", "throughout", "across", "among", "near", "along",
-     "beneath", "around", "to", "into", "onto", "from", "with", "without", "for", "by", "during",
-     "after", "before", "until", "since", "via", "through", "over", "under", "between"}
+    _PLACE_PREPOSITIONS + _ARTICLE_PREPOSITIONS
+    + ("with", "without", "for", "by", "during", "after", "before", "until", "since", "via",
+       "through", "over", "under", "between")
 )  # fmt: skip
 _LOCATIVE_WORDS = 6
 # Fixed phrases of English that start like a place and name none.
@@ -254,10 +260,10 @@ def _locative_spans(sentence: str, common: Callable[[str], bool]) -> Iterable[tu
                 break
             else:
                 end, after_of, words = w.end(), False, words + 1
-            gap = re.match(r" +", sentence[w.end() :])
+            gap = _SPACES.match(sentence, w.end())
             if gap is None:
                 break
-            at = w.end() + gap.end()
+            at = gap.end()
         if end > start:
             yield start, end
 

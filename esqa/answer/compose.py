@@ -169,20 +169,16 @@ class Composer:
         passages = Counter(
             t for h in hits for tokens in self._chunk_text(h.chunk).tokens for t in tokens
         )
-        spelt = {
-            term
-            for word in words_of(q.text)
-            if self._vectors is not None and self._vectors.knows(word)
-            for term in self._terms(word)
-        }
+        analysed = [(word, self._terms(word)) for word in words_of(q.text)]
+        vectors = self._vectors
+        spelt = {t for word, terms in analysed if vectors and vectors.knows(word) for t in terms}
         fixed = corrections([t for t in sequence if t not in spelt], passages)
         sequence = [fixed.get(t, t) for t in sequence]
         weights = self._idf(sequence) if sequence else {}
         words: dict[str, str] = {}
-        for word in words_of(q.text):
-            analysed = self._terms(word)
-            if analysed and analysed[0] in weights:
-                words.setdefault(analysed[0], word)
+        for word, terms in analysed:
+            if terms and terms[0] in weights:
+                words.setdefault(terms[0], word)
         return QuestionTerms(
             weights,
             self._synonyms(q.text, hits),
