@@ -58,8 +58,8 @@ def test_the_store_is_an_hnsw_graph_above_the_threshold():
     assert described["type"] == "IDMap2,HNSW32_SQfp16"
     assert described["hnsw"] == {
         "M": 32,
-        "ef_construction": 80,
-        "ef_search": 128,
+        "ef_construction": 200,
+        "ef_search": 256,
         "storage": "fp16",
     }
     assert described["hnsw_threshold"] == THRESHOLD

@@ -49,6 +49,7 @@ from esqa.errors import CorpusError
 from esqa.stores.base import ScoredId, chunk_ids
 from esqa.stores.bm25_lexical import bm25s_tokenizer, tokenize
 from esqa.stores.bm25_reader import QueryTokenizer, bm25_idf
+from esqa.stores.faiss_dense import HnswParams
 from esqa.stores.hybrid import RRF_K, FusedId
 from esqa.stores.milvus_expr import MilvusSpec, one_of, parse_spec, quoted, visible_at
 from esqa.stores.milvus_server import K1, B, Server, Tags, new_name, pymilvus
@@ -62,7 +63,7 @@ DF_FILE = "milvus-df.json"
 # query's filter until the next build.
 REWRITE_SHARE = 0.5
 MAX_CHANGED_SOURCES = 200
-EF_SEARCH = 128  # HNSW candidates while searching, as the embedded store's
+EF_SEARCH = HnswParams().ef_search  # HNSW candidates while searching, as the embedded store's
 INSERT_BATCH = 500
 FETCH_BATCH = 1_000
 OUTPUT = ["chunk"]

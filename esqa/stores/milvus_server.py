@@ -18,11 +18,13 @@ from typing import Any
 
 from esqa import settings
 from esqa.errors import StoreUnavailableError
+from esqa.stores.faiss_dense import HnswParams
 from esqa.stores.milvus_expr import MilvusSpec
 
 FAMILY = "__esqa_"  # each collection of an alias is ALIAS__esqa_<token>
 HNSW_THRESHOLD = 50_000  # rows; a new collection this large gets an HNSW graph, as FAISS does
-HNSW = {"M": 32, "efConstruction": 80}
+# The embedded store's graph parameters (see esqa.stores.faiss_dense for how they were chosen).
+HNSW = {"M": HnswParams().m, "efConstruction": HnswParams().ef_construction}
 K1, B = 1.5, 0.75  # the embedded lexical store's BM25 parameters
 CONNECT_SECONDS = 10.0
 # pymilvus pings every 10 s even on an idle channel; a server that enforces
