@@ -59,7 +59,7 @@ def test_the_store_is_an_hnsw_graph_above_the_threshold():
     assert described["hnsw"] == {
         "M": 32,
         "ef_construction": 200,
-        "ef_search": 256,
+        "ef_search": 512,
         "storage": "fp16",
     }
     assert described["hnsw_threshold"] == THRESHOLD

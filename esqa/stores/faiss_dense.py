@@ -15,7 +15,7 @@ project's 2-core machine, one query for 50 candidates, one thread:
   of the 20 ms that a hybrid search may take. At the threshold it is still a
   small part of answering a question (about 10 to 30 ms).
 - Above it: `IndexIDMap2` over `IndexHNSWSQ` (M = 32, efConstruction 200,
-  efSearch 256, vectors kept as float16), whose query time hardly grows with
+  efSearch 512, vectors kept as float16), whose query time hardly grows with
   the corpus. With the earlier efConstruction 80 and efSearch 128 it took 0.26 ms at 58,612 real vectors and 1.8 ms at a million
   Gaussian ones, the hardest case, and on 58,612 real all-MiniLM-L6-v2
   passage vectors, queried with 1,357 COVID-QA questions and 1,000 held-out
@@ -88,7 +88,7 @@ class HnswParams:
 
     m: int = 32  # neighbours per node (64 at the bottom level)
     ef_construction: int = 200  # candidates while linking a node: build time vs graph quality
-    ef_search: int = 256  # candidates while searching: latency vs recall
+    ef_search: int = 512  # candidates while searching: latency vs recall
     storage: str = "fp16"  # how the graph keeps its vectors: "fp16" or "float32"
 
     def __post_init__(self) -> None:
