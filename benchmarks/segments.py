@@ -227,8 +227,27 @@ def query_set(index: Path, count: int, seed: int) -> tuple[np.ndarray, list[str]
     return vectors.astype(np.float32), texts
 
 
-def worker(index: Path, queries: Path) -> dict[str, Any]:
+def search_graphs_with(ef_search: int | None) -> None:
+    """Make every graph loaded from now on search with `ef_search` candidates
+    instead of this version's efSearch (`HnswParams`); None changes nothing.
+
+    A loaded store takes its efSearch in `set_ef_search`, and the parameters
+    that leave deleted ids out copy it from there, so this is the one place."""
+    if ef_search is None:
+        return
+    from esqa.stores.faiss_dense import FaissDenseStore
+
+    own = FaissDenseStore.set_ef_search
+
+    def searching_with(store: FaissDenseStore, _: int) -> None:
+        own(store, ef_search)
+
+    FaissDenseStore.set_ef_search = searching_with  # type: ignore[method-assign,assignment]
+
+
+def worker(index: Path, queries: Path, ef_search: int | None = None) -> dict[str, Any]:
     """In a new process: load as `esqa ask` does, time hybrid search, return the hits."""
+    search_graphs_with(ef_search)
     from esqa.index.manifest import read_manifest
     from esqa.index.reader import load_index
     from esqa.index.search import hybrid_search
@@ -257,11 +276,12 @@ def worker(index: Path, queries: Path) -> dict[str, Any]:
     }
 
 
-def latency(index: Path, queries: Path, runs: int) -> dict[str, Any]:
+def latency(index: Path, queries: Path, runs: int, ef_search: int | None = None) -> dict[str, Any]:
     results = []
+    ef = ["--ef-search", str(ef_search)] if ef_search else []
     for _ in range(runs):
         done = subprocess.run(
-            [sys.executable, __file__, "--worker", str(index), "--queries", str(queries)],
+            [sys.executable, __file__, "--worker", str(index), "--queries", str(queries), *ef],
             capture_output=True,
             text=True,
             check=True,
@@ -404,8 +424,7 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
     root = args.work / "news"
     extra = news_corpus(root, args.news_articles, args.seed)
     runs = args.work / "overlap-runs"
-    shutil.rmtree(runs, ignore_errors=True)
-    corpus = copy_corpus(root / "corpus", runs / "corpus")
+    corpus = runs / "corpus"
     index, full = runs / "index", runs / "full"
     result: dict[str, Any] = {"load_before": load()}
 
@@ -413,6 +432,14 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
         where = ("--corpus", str(corpus), "--index", str(target))
         esqa(None, "index", "build", *options, *where, vectors=args.vectors)
 
+    queries = runs / "queries"
+    built = all(p.exists() for p in (index, full, queries.with_suffix(".npz")))
+    if args.reuse and built:
+        print("== overlap: reusing the indexes and queries of the last run", flush=True)
+        result.update(json.loads((runs / "built.json").read_text(encoding="utf-8")))
+        return ef_sweep(args, index, full, queries, result)
+    shutil.rmtree(runs, ignore_errors=True)
+    corpus = copy_corpus(root / "corpus", runs / "corpus")
     build(index, "--full")
     rng = random.Random(args.seed)
     names = sorted(p.name for p in corpus.iterdir())
@@ -438,13 +465,13 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
     result["operations"] = operations
     result["segments"] = segments_of(index)
     build(full, "--full")
+    (runs / "built.json").write_text(json.dumps(result), encoding="utf-8")
     # Queries: 300 sentences' worth of words from the corpus, embedded by the real model.
     sys.path.insert(0, str(BENCH))
     from precomputed import PrecomputedEmbedder
 
     _, texts = query_set(index, 300 + WARM_UP, args.seed + 1)
     vectors = PrecomputedEmbedder().embed(texts)
-    queries = runs / "queries"
     np.savez(queries.with_suffix(".npz"), vectors=vectors)
     queries.with_suffix(".json").write_text(json.dumps(texts), encoding="utf-8")
     segmented = latency(index, queries, 1)
@@ -454,6 +481,36 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
     result["segmented"] = {k: v for k, v in segmented.items() if k != "hits"}
     result["full"] = {k: v for k, v in merged.items() if k != "hits"}
     result["load_after"] = load()
+    return ef_sweep(args, index, full, queries, result)
+
+
+def ef_sweep(
+    args: argparse.Namespace, index: Path, full: Path, queries: Path, result: dict[str, Any]
+) -> dict[str, Any]:
+    """The overlap and recall again with each efSearch of `--ef-sweep` (graphs unchanged)."""
+    sweep = []
+    for ef in [int(x) for x in args.ef_sweep.split(",") if x]:
+        segmented = latency(index, queries, 1, ef)
+        merged = latency(full, queries, 1, ef)
+        done = subprocess.run(
+            [sys.executable, __file__, "--agreement", str(index), str(full)]
+            + ["--queries", str(queries), "--ef-search", str(ef)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+        )
+        row = {
+            "ef_search": ef,
+            "top10_overlap_segmented_vs_full": overlap(segmented["hits"], merged["hits"]),
+            "hybrid_p50_ms_segmented": segmented["hybrid_p50_ms"],
+            "hybrid_p50_ms_full": merged["hybrid_p50_ms"],
+            **json.loads(done.stdout.strip().splitlines()[-1]),
+        }
+        print(f"    {row}", flush=True)
+        sweep.append(row)
+    result["ef_sweep"] = sweep
+    result["load_after_sweep"] = load()
     return result
 
 
@@ -469,11 +526,24 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/esqa-bench-segments"))
     parser.add_argument("--rebuild", action="store_true", help="build the synthetic index again")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--ef-sweep", default="128,256,384,512", help="overlap: efSearch values to compare"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="overlap: the last run's indexes, only the sweep"
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--agreement", type=Path, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--queries", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--ef-search", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.queries)))
+        print(json.dumps(worker(args.worker, args.queries, args.ef_search)))
+        return
+    if args.agreement:
+        search_graphs_with(args.ef_search)
+        segmented, full = args.agreement
+        print(json.dumps(dense_agreement(segmented, full, args.queries)))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     results = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
