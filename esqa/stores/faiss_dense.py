@@ -16,23 +16,21 @@ project's 2-core machine, one query for 50 candidates, one thread:
   small part of answering a question (about 10 to 30 ms).
 - Above it: `IndexIDMap2` over `IndexHNSWSQ` (M = 32, efConstruction 200,
   efSearch 512, vectors kept as float16), whose query time hardly grows with
-  the corpus. With the earlier efConstruction 80 and efSearch 128 it took 0.26 ms at 58,612 real vectors and 1.8 ms at a million
-  Gaussian ones, the hardest case, and on 58,612 real all-MiniLM-L6-v2
-  passage vectors, queried with 1,357 COVID-QA questions and 1,000 held-out
-  passages, recall@10 against exact search was 0.995. On vectors that crowd
-  together it was not: 57,569 chunks of news drawn from five articles with
-  words substituted, queried with 8-word runs of their text
-  (`benchmarks/graph_params.py`), gave recall@10 0.950 and two graphs of the
-  same vectors built in another order agreed on 0.949 of their top 10, so a
-  segmented index and a full build of the same chunks gave different
-  answers. The graph's quality is what was missing: efConstruction 200 gives
-  0.977 at efSearch 128 and 0.990 at 256, where the two graphs agree on
-  0.991 of their top 10, for 0.8 ms a query; efSearch 1024 on the old graph
-  reaches the same agreement only at 2.2 ms. The price is the build: 21 s
-  instead of 9.5 s for those 57,569 vectors (about 10 minutes per million
-  Gaussian ones before), paid only when a graph segment is written (a build
-  from scratch, a merge of large segments). A graph built before keeps its
-  efConstruction and searches with this version's efSearch.
+  the corpus. With the earlier efConstruction 80 and efSearch 128 it took
+  0.26 ms at 58,612 real vectors and 1.8 ms at a million Gaussian ones, and
+  found 0.995 of the exact top 10 on 58,612 real all-MiniLM-L6-v2 passage
+  vectors queried with COVID-QA questions. On vectors that crowd together
+  it did not: on 57,569 news chunks drawn from five articles with words
+  substituted (`benchmarks/graph_params.py`) it found 0.950, and two graphs
+  of the same vectors built in another order (a segmented index and a full
+  build) agreed on 0.946 of their top 10. The graph's quality is most of
+  the fix: efConstruction 200 agrees on 0.976 at efSearch 128 and 0.995 at
+  512 (recall@10 0.995, recall@50 0.992), where the old graph needs
+  efSearch 1024. Building takes 2.3 times as long (about 10 minutes per
+  million Gaussian vectors before), paid only when a graph segment is
+  written (a build from scratch, a merge of large segments); efSearch 512
+  adds about 1.5 ms a query. A graph built before keeps its efConstruction
+  and searches with this version's efSearch.
 - float16, not float32: the same recall (0.9952 against 0.9954 at 58,612),
   each component within 2.5e-4, and 1,040 bytes per vector instead of 1,808,
   so a million chunks need 1.0 GB of index, not 1.73 GB, which keeps a
