@@ -18,12 +18,12 @@ from typing import Any
 
 from esqa import settings
 from esqa.errors import StoreUnavailableError
-from esqa.stores.faiss_dense import HnswParams
+from esqa.stores.faiss_dense import HNSW_THRESHOLD, HnswParams
 from esqa.stores.milvus_expr import MilvusSpec
 
 FAMILY = "__esqa_"  # each collection of an alias is ALIAS__esqa_<token>
-HNSW_THRESHOLD = 50_000  # rows; a new collection this large gets an HNSW graph, as FAISS does
-# The embedded store's graph parameters (see esqa.stores.faiss_dense for how they were chosen).
+# A new collection of more than HNSW_THRESHOLD rows gets an HNSW graph of the
+# embedded store's parameters (see esqa.stores.faiss_dense for how they were chosen).
 HNSW = {"M": HnswParams().m, "efConstruction": HnswParams().ef_construction}
 K1, B = 1.5, 0.75  # the embedded lexical store's BM25 parameters
 CONNECT_SECONDS = 10.0
