@@ -57,7 +57,9 @@ def query_texts(corpus: Path, count: int, seed: int) -> list[str]:
     return texts
 
 
-def graph(vectors: np.ndarray, order: np.ndarray, m: int, ef_construction: int) -> Any:
+def graph(
+    vectors: np.ndarray, order: np.ndarray, m: int, ef_construction: int
+) -> tuple[FaissDenseStore, float]:
     """esqa's dense store as a graph over `vectors` added in `order`; and its build time."""
     store = FaissDenseStore(
         vectors.shape[1], hnsw_threshold=0, hnsw=HnswParams(m=m, ef_construction=ef_construction)

@@ -276,18 +276,23 @@ def worker(index: Path, queries: Path, ef_search: int | None = None) -> dict[str
     }
 
 
+def in_new_process(*args: str) -> Any:
+    """Run this script with `args` (a hidden worker option) in a new process; its JSON line."""
+    done = subprocess.run(
+        [sys.executable, __file__, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def latency(index: Path, queries: Path, runs: int, ef_search: int | None = None) -> dict[str, Any]:
-    results = []
     ef = ["--ef-search", str(ef_search)] if ef_search else []
-    for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, __file__, "--worker", str(index), "--queries", str(queries), *ef],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
-        )
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    results = [
+        in_new_process("--worker", str(index), "--queries", str(queries), *ef) for _ in range(runs)
+    ]
     return {
         "runs": runs,
         "load_index_s": median([r["load_index_s"] for r in results]),
@@ -439,7 +444,7 @@ def overlap_section(args: argparse.Namespace) -> dict[str, Any]:
         result.update(json.loads((runs / "built.json").read_text(encoding="utf-8")))
         return ef_sweep(args, index, full, queries, result)
     shutil.rmtree(runs, ignore_errors=True)
-    corpus = copy_corpus(root / "corpus", runs / "corpus")
+    copy_corpus(root / "corpus", corpus)
     build(index, "--full")
     rng = random.Random(args.seed)
     names = sorted(p.name for p in corpus.iterdir())
@@ -492,20 +497,15 @@ def ef_sweep(
     for ef in [int(x) for x in args.ef_sweep.split(",") if x]:
         segmented = latency(index, queries, 1, ef)
         merged = latency(full, queries, 1, ef)
-        done = subprocess.run(
-            [sys.executable, __file__, "--agreement", str(index), str(full)]
-            + ["--queries", str(queries), "--ef-search", str(ef)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+        agreement = in_new_process(
+            "--agreement", str(index), str(full), "--queries", str(queries), "--ef-search", str(ef)
         )
         row = {
             "ef_search": ef,
             "top10_overlap_segmented_vs_full": overlap(segmented["hits"], merged["hits"]),
             "hybrid_p50_ms_segmented": segmented["hybrid_p50_ms"],
             "hybrid_p50_ms_full": merged["hybrid_p50_ms"],
-            **json.loads(done.stdout.strip().splitlines()[-1]),
+            **agreement,
         }
         print(f"    {row}", flush=True)
         sweep.append(row)
