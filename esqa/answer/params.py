@@ -17,33 +17,41 @@ from dataclasses import dataclass, field
 
 # Fitted by benchmarks/fit_composer.py (see the README, "Results"); the order is FEATURES'.
 FITTED_WEIGHTS: tuple[tuple[str, float], ...] = (
-    ("coverage", -0.221),
-    ("context_coverage", 4.851),
-    ("dense", 0.867),
-    ("rank", 1.029),
-    ("lexical", 0.742),
-    ("typed", 1.984),
-    ("novel", 0.096),
-    ("log_length", 0.463),
-    ("teaser", -0.141),
-    ("first", -0.054),
-    ("title", -0.217),
-    ("proximity", 0.24),
-    ("paraphrase", -0.185),
-    ("bag_similarity", 1.553),
-    ("bigrams", 2.334),
-    ("previous_coverage", 0.303),
-    ("next_coverage", 0.484),
-    ("chunk_coverage", 3.86),
-    ("typed_value", 0.472),
-    ("typed_entity", -0.616),
-    ("typed_definition", 1.299),
-    ("heading", -1.541),
+    ("coverage", -0.856),
+    ("context_coverage", 4.055),
+    ("dense", 0.492),
+    ("rank", 0.856),
+    ("lexical", 0.968),
+    ("typed", 2.016),
+    ("novel", 0.3),
+    ("log_length", 0.45),
+    ("teaser", -0.098),
+    ("first", 0.265),
+    ("title", -0.231),
+    ("proximity", 0.236),
+    ("paraphrase", -0.306),
+    ("bag_similarity", 0.613),
+    ("bigrams", 1.963),
+    ("previous_coverage", 0.006),
+    ("next_coverage", 0.278),
+    ("chunk_coverage", 3.406),
+    ("typed_value", 1.123),
+    ("typed_entity", -0.614),
+    ("typed_definition", 1.17),
+    ("heading", -1.42),
     # With a sentence's own vector, a sentence that adds to the question
     # (`novel`) no longer loses: the one that restates it need not be
     # preferred for being near it (-0.255 before this feature, +0.244 with it
     # at 24 passages read, +0.096 at 40).
-    ("sentence_dense", 3.667),
+    ("sentence_dense", 2.688),
+    ("soft_coverage", 2.727),
+    ("previous_dense", 0.913),
+    ("next_dense", 0.32),
+    ("passage_dense", 2.457),
+    ("subject", 0.452),
+    ("first_term", 0.29),
+    ("after", 0.432),
+    ("symbols", 0.804),
 )
 
 
@@ -87,7 +95,7 @@ class ComposerParams:
     candidate_sentences: int = 40
     # Confidence: a logistic regression of "the answer is right" on the evidence
     # (Composer.confidence), fitted by benchmarks/fit_composer.py as the weights are.
-    confidence_bias: float = -1.99
-    confidence_support: float = 0.871
-    confidence_margin: float = 1.126
-    confidence_share: float = 0.036
+    confidence_bias: float = -1.681
+    confidence_support: float = 0.642
+    confidence_margin: float = 0.918
+    confidence_share: float = 0.589

@@ -27,7 +27,19 @@ weighted sum (`ComposerParams.weights`, fitted: see `esqa.answer.params`):
   heading, a label), which names a topic and answers nothing;
 - `sentence_dense`: the cosine of the sentence's own vector (stored at build
   time: `esqa.index.sentence_vectors`) to the question's; the passage's
-  `dense` stands in where none is given.
+  `dense` stands in where none is given. `previous_dense` and `next_dense`
+  are its neighbours', `passage_dense` the best of its passage;
+- `soft_coverage`: for each word of the question, the best cosine of its
+  word-piece vector to a word of the sentence, averaged: coverage that
+  neither thresholds nor weights (a common word such as "symptoms" or
+  "effect" often names what is asked for);
+- where the question's terms sit: `subject` (one among the sentence's first
+  three terms: the sentence is about what is asked), `first_term` (the share
+  of its terms before the first) and `after` (the share of its terms after
+  the last that are not the question's: what the sentence adds comes after
+  what it repeats);
+- `symbols`: the share of its characters that are neither letters nor
+  spaces (tables, references, catalogue numbers).
 """
 
 from __future__ import annotations
@@ -49,7 +61,8 @@ FEATURES = (
     "coverage", "context_coverage", "dense", "rank", "lexical", "typed", "novel",
     "log_length", "teaser", "first", "title", "proximity", "paraphrase", "bag_similarity",
     "bigrams", "previous_coverage", "next_coverage", "chunk_coverage", "typed_value",
-    "typed_entity", "typed_definition", "heading", "sentence_dense",
+    "typed_entity", "typed_definition", "heading", "sentence_dense", "soft_coverage",
+    "previous_dense", "next_dense", "passage_dense", "subject", "first_term", "after", "symbols",
 )  # fmt: skip
 _LOWER = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
 # A heading, a title or a label ("Social distancing", "4 Conclusion and
@@ -57,6 +70,7 @@ _LOWER = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
 # and answers nothing; of 4,683 such lines read for COVID-QA, 6 held an answer.
 _HEADING_CHARS = 100
 _CLOSED = re.compile(r"[.!?:;)\]\"”’']\s*$")
+_LETTERS_AND_SPACES = re.compile(r"[^\W\d_]+|\s+")
 
 Terms = Callable[[str], list[str]]
 # A chunk's sentences' cosines to the question, one per span of `chunk.sentences`, or None.
@@ -108,6 +122,7 @@ class ChunkText:
     words: tuple[tuple[str, ...], ...]  # the lower-case words of each sentence
     lower: frozenset[str]  # the words the chunk writes in lower case
     title: frozenset[str]  # the analyser's terms of its article's title
+    symbols: tuple[float, ...]  # each sentence's share of characters neither letters nor spaces
 
 
 def analyse_chunk(chunk: Chunk, terms: Terms) -> ChunkText:
@@ -118,6 +133,7 @@ def analyse_chunk(chunk: Chunk, terms: Terms) -> ChunkText:
         tuple(tuple(words_of(t)) for t in texts),
         frozenset(w.lower() for w in _LOWER.findall(chunk.text)),
         frozenset(terms(chunk.article_title or "")),
+        tuple(len(_LETTERS_AND_SPACES.sub("", t)) / max(1, len(t)) for t in texts),
     )
 
 
@@ -210,9 +226,10 @@ def score_sentences(
             )
         title_cover = titles[chunk.article_title]
         own_dense = similarities(chunk) if similarities is not None else None
+        soft = pool.soft(text.words) if pool is not None else [0.0] * len(spans)
         if own_dense is not None and len(own_dense) != len(spans):
             own_dense = None  # not this chunk's sentences: the passage's similarity stands in
-        rows: list[tuple[int, int, int, set[str], float, list[float], bool]] = []
+        rows: list[tuple[int, int, int, set[str], float, list[float], bool, list[float]]] = []
         previous: set[str] = set()
         earlier: set[str] = set()
         for index, (start, end) in enumerate(spans):
@@ -226,8 +243,8 @@ def score_sentences(
             previous = present
             own = sum(qt.weights[t] for t in matched)
             words = text.words[index]
-            soft = _paraphrase(qt, matched, words, variants)
-            coverage = (own + soft) / total
+            close = _paraphrase(qt, matched, words, variants)
+            coverage = (own + close) / total
             context = (
                 coverage
                 + (0.5 * sum(qt.weights[t] for t in near) + 0.25 * sum(qt.weights[t] for t in far))
@@ -249,17 +266,30 @@ def score_sentences(
                 float(index == 0),
                 title_cover,
                 _proximity(tokens, qt.weights),
-                soft / total,
+                close / total,
                 pool.similarity(words) if pool is not None else 0.0,
                 len(qt.bigrams & set(zip(tokens, tokens[1:], strict=False)))
                 / max(1, len(qt.bigrams)),
             ]
-            rows.append((index, start, end, matched, context, f, typed))
+            asked = [i for i, t in enumerate(tokens) if t in qt.weights]
+            extra = [
+                soft[index],
+                float(bool(asked) and asked[0] < 3),
+                asked[0] / len(tokens) if asked else 1.0,
+                sum(t not in qt.weights for t in tokens[asked[-1] + 1 :]) / len(tokens)
+                if asked
+                else 0.0,
+                text.symbols[index],
+            ]
+            rows.append((index, start, end, matched, context, f, typed, extra))
         best_in_chunk = max((r[5][0] for r in rows), default=0.0)
+        # The sentences' own similarities; the passage's stands in for each where none is given.
+        own = [float(own_dense[r[0]]) if own_dense is not None else r[5][2] for r in rows]
+        best_dense = max(own, default=0.0)
         value_q = q.answer_type in VALUE_TYPES
         entity_q = q.answer_type in ENTITY_TYPES
         definition_q = q.answer_type == "definition"
-        for j, (index, start, end, matched, context, f, typed) in enumerate(rows):
+        for j, (index, start, end, matched, context, f, typed, extra) in enumerate(rows):
             f += [
                 rows[j - 1][5][0] if j > 0 else 0.0,
                 rows[j + 1][5][0] if j + 1 < len(rows) else 0.0,
@@ -268,7 +298,12 @@ def score_sentences(
                 f[5] * entity_q,
                 f[5] * definition_q,
                 float(_is_heading(chunk.text[start:end])),
-                float(own_dense[index]) if own_dense is not None else f[2],
+                own[j],
+                extra[0],
+                own[j - 1] if j > 0 else 0.0,
+                own[j + 1] if j + 1 < len(rows) else 0.0,
+                best_dense,
+                *extra[1:],
             ]
             score = float(np.dot(w, f))
             out.append(
@@ -349,15 +384,32 @@ def _with_candidates(
 
 class _Pool:
     """Each word of the passages with the cosine of its vector to the question's mean
-    vector, computed once per question: a sentence's similarity is then a mean."""
+    vector and to each of the question's words, computed once per question: a
+    sentence's similarities are then a mean and a maximum."""
 
-    def __init__(self, known: list[str], rows: np.ndarray, question: np.ndarray) -> None:
+    def __init__(
+        self, known: list[str], rows: np.ndarray, question: np.ndarray, asked: np.ndarray
+    ) -> None:
         self._similarity = dict(zip(known, (rows @ question).tolist(), strict=True))
+        self._row = {w: i for i, w in enumerate(known)}
+        self._asked = rows @ asked.T  # passage word x question word
 
     def similarity(self, words: Sequence[str]) -> float:
         """The mean cosine of the sentence's words (with a vector) to the question."""
         sims = [self._similarity[w] for w in set(words) if w in self._similarity]
         return sum(sims) / len(sims) if sims else 0.0
+
+    def soft(self, sentences: Sequence[Sequence[str]]) -> list[float]:
+        """For each sentence (its words), the mean over the question's words of the
+        best cosine of one of its words to it; one gather for a passage's sentences."""
+        rows = [[self._row[w] for w in set(words) if w in self._row] for words in sentences]
+        held = [r for r in rows if r]  # a sentence without such a word scores 0
+        if not held:
+            return [0.0] * len(rows)
+        starts = np.cumsum([0] + [len(r) for r in held[:-1]])
+        flat = [r for sentence in held for r in sentence]
+        best = iter(np.maximum.reduceat(self._asked[flat], starts, axis=0).mean(axis=1).tolist())
+        return [next(best) if r else 0.0 for r in rows]
 
 
 def _variants(
@@ -380,7 +432,7 @@ def _variants(
     weights = np.array([qt.weights[t] for t, w in qt.words.items() if w in set(asked)])
     bag = (a * weights[:, None]).sum(axis=0) if len(weights) == len(asked) else a.sum(axis=0)
     norm = float(np.linalg.norm(bag))
-    return variants, (_Pool(known, rows, bag / norm) if norm else None)
+    return variants, (_Pool(known, rows, bag / norm, a) if norm else None)
 
 
 def _paraphrase(
