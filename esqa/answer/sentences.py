@@ -284,8 +284,8 @@ def score_sentences(
             rows.append((index, start, end, matched, context, f, typed, extra))
         best_in_chunk = max((r[5][0] for r in rows), default=0.0)
         # The sentences' own similarities; the passage's stands in for each where none is given.
-        own = [float(own_dense[r[0]]) if own_dense is not None else r[5][2] for r in rows]
-        best_dense = max(own, default=0.0)
+        dense_of = [float(own_dense[r[0]]) if own_dense is not None else r[5][2] for r in rows]
+        best_dense = max(dense_of, default=0.0)
         value_q = q.answer_type in VALUE_TYPES
         entity_q = q.answer_type in ENTITY_TYPES
         definition_q = q.answer_type == "definition"
@@ -298,10 +298,10 @@ def score_sentences(
                 f[5] * entity_q,
                 f[5] * definition_q,
                 float(_is_heading(chunk.text[start:end])),
-                own[j],
+                dense_of[j],
                 extra[0],
-                own[j - 1] if j > 0 else 0.0,
-                own[j + 1] if j + 1 < len(rows) else 0.0,
+                dense_of[j - 1] if j > 0 else 0.0,
+                dense_of[j + 1] if j + 1 < len(rows) else 0.0,
                 best_dense,
                 *extra[1:],
             ]
