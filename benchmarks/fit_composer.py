@@ -134,7 +134,7 @@ def answers(items: list[dict[str, Any]], params: ComposerParams) -> list[dict[st
                 "right": right,
                 "c1": c1,
                 "confidence": answer.confidence,
-                "x": [ev.support, max(-2.0, min(2.0, ev.margin)), share],
+                "x": [ev.support, max(-2.0, min(2.0, ev.margin)), share, ev.probability],
             }
         )
     return out
@@ -146,7 +146,8 @@ def _composer(qa: Any, params: ComposerParams) -> Composer:
 
 
 def fit_confidence(rows: list[dict[str, Any]]) -> np.ndarray:
-    """Logistic regression of rightness on [support, margin, share] (answered questions)."""
+    """Logistic regression of rightness on [support, margin, share, probability]
+    (answered questions)."""
     x = np.array([[1.0, *r["x"]] for r in rows if r["answered"]])
     y = np.array([r["right"] for r in rows if r["answered"]], dtype=np.float64)
 
@@ -157,7 +158,7 @@ def fit_confidence(rows: list[dict[str, Any]]) -> np.ndarray:
         value = -float(np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))
         return value + L2 * float(w @ w), x.T @ (p - y) / len(y) + 2 * L2 * w
 
-    return np.asarray(minimize(loss, np.zeros(4), jac=True, method="L-BFGS-B").x)
+    return np.asarray(minimize(loss, np.zeros(5), jac=True, method="L-BFGS-B").x)
 
 
 def auroc(rows: list[dict[str, Any]]) -> float:
@@ -213,6 +214,7 @@ def main() -> None:
         confidence_support=round(float(c[1]), 3),
         confidence_margin=round(float(c[2]), 3),
         confidence_share=round(float(c[3]), 3),
+        confidence_probability=round(float(c[4]), 3),
     )
     report = {
         "split": "fit = dev + COVID-QA ids whose sha256 starts with an even byte; test = the rest",

@@ -4,6 +4,8 @@ share of symbols, and the similarities of the neighbouring sentences."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_evidence import tiny_vectors
@@ -118,3 +120,21 @@ def test_the_neighbours_and_the_passage_similarities_come_from_the_sentence_vect
     assert _feature(ev.sentences, texts[2], "next_dense") == 0.0
     for text in texts:
         assert _feature(ev.sentences, text, "passage_dense") == pytest.approx(0.9)
+
+
+def test_the_ranker_s_probability_of_the_best_sentence_is_part_of_the_confidence() -> None:
+    answer = "Harbour Yards built the frigates in Portwell during 1998."
+    unrelated = ("Bread prices rose.", "The weather stayed cold.", "Trains ran late.")
+    tied = "Harbour Yards built the frigates in Portwell."
+    composer = _composer()
+    question = "Where did Harbour Yards build the frigates?"
+    clear = composer.weigh(question, [_hit(answer, *unrelated)])
+    even = composer.weigh(question, [_hit(tied), _hit(tied), _hit(tied)])
+    assert clear.best is not None and clear.best.text == answer
+    # Three copies of one sentence share the ranker's belief; one sentence that
+    # alone covers the question holds most of it.
+    assert even.probability < 0.5 < clear.probability
+    # The same evidence but a clear favourite: more confident.
+    assert composer.confidence(clear) > composer.confidence(
+        dataclasses.replace(clear, probability=even.probability)
+    )

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from esqa.answer import cite
 from esqa.answer.enumerations import find_enumeration, same_noun
 from esqa.answer.evidence import Supported, rank_candidates
@@ -89,6 +91,9 @@ class Evidence:
     margin: float  # best score over the best of another paragraph
     opinion: bool = False  # a first-person sentence whose writer the article's bio names
     expansion: str | None = None  # what an acronym question's acronym stands for, if known
+    # The ranker's probability that the best sentence is the one that answers:
+    # the softmax of the scores it was fitted with, over every sentence read.
+    probability: float = 1.0
 
 
 def expand_query(question: str, acronyms: dict[str, Acronym]) -> str:
@@ -245,7 +250,10 @@ class Composer:
         rival = next((s for s in sentences if best is not None and s.key != best.key), None)
         margin = best.score - rival.score if best is not None and rival is not None else 1.0
         winner = supported[0] if supported else None
-        return Evidence(q, qt, sentences, best, winner, support, margin, opinion, expansion)
+        probability = _probability(best, sentences) if best is not None else 0.0
+        return Evidence(
+            q, qt, sentences, best, winner, support, margin, opinion, expansion, probability
+        )
 
     def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
         """Answer the question from the hits, or decline; see the module docstring."""
@@ -349,8 +357,9 @@ class Composer:
 
     def confidence(self, ev: Evidence) -> float:
         """A number in [0, 1] from the evidence: the coverage, the best score's
-        margin over the best sentence of another paragraph, and, for a question
-        that asks for a thing, the share of the candidates' evidence its answer holds."""
+        margin over the best sentence of another paragraph, the ranker's
+        probability of the best sentence, and, for a question that asks for a
+        thing, the share of the candidates' evidence its answer holds."""
         p = self.params
         share = ev.winner.share if ev.winner is not None else 0.5
         z = (
@@ -358,6 +367,7 @@ class Composer:
             + p.confidence_support * ev.support
             + p.confidence_margin * max(-2.0, min(2.0, ev.margin))
             + p.confidence_share * share
+            + p.confidence_probability * ev.probability
         )
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -406,7 +416,10 @@ class Composer:
         """Confidence of an answer found by a rule (an enumeration's item, an expansion)."""
         rival = next((r for r in sentences if r.key != s.key), None)
         margin = s.score - rival.score if rival is not None else 1.0
-        return self.confidence(Evidence(analyse(""), _NO_TERMS, [], s, None, support, margin))
+        probability = _probability(s, sentences)
+        return self.confidence(
+            Evidence(analyse(""), _NO_TERMS, [], s, None, support, margin, probability=probability)
+        )
 
     def _abstain(self, q: Question, sentences: Sequence[Sentence], confidence: float) -> Answer:
         citations = [cite.cite(c) for c in cite.others(sentences, [])][: self.params.citations]
@@ -418,6 +431,15 @@ class Composer:
             tuple(citations),
             q.answer_type,
         )
+
+
+def _probability(best: Sentence, sentences: Sequence[Sentence]) -> float:
+    """The softmax probability of `best` among the sentences' scores."""
+    if not sentences:
+        return 1.0
+    scores = np.array([s.score for s in sentences])
+    top = max(float(scores.max()), best.score)
+    return math.exp(best.score - top) / float(np.exp(scores - top).sum())
 
 
 def _trim(sentence: str, terms: set[str], analyse_terms: Terms, limit: int) -> str:

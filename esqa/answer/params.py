@@ -95,7 +95,8 @@ class ComposerParams:
     candidate_sentences: int = 40
     # Confidence: a logistic regression of "the answer is right" on the evidence
     # (Composer.confidence), fitted by benchmarks/fit_composer.py as the weights are.
-    confidence_bias: float = -1.681
-    confidence_support: float = 0.642
-    confidence_margin: float = 0.918
-    confidence_share: float = 0.589
+    confidence_bias: float = -1.261
+    confidence_support: float = -0.28
+    confidence_margin: float = 0.201
+    confidence_share: float = 0.259
+    confidence_probability: float = 2.82
