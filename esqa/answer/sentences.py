@@ -48,6 +48,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -166,6 +167,20 @@ class Sentence:
         return self.hit.chunk.source, self.hit.chunk.paragraph
 
 
+class _Row(NamedTuple):
+    """A sentence of a passage while its passage is scored: the features that need
+    only the sentence, then (`extra`) those that come after its neighbours'."""
+
+    sentence: int  # its index in the passage
+    start: int
+    end: int
+    matched: set[str]
+    context: float
+    features: list[float]
+    typed: bool
+    extra: list[float]
+
+
 def matched_terms(
     terms: set[str], weights: dict[str, float], synonyms: dict[str, list[set[str]]]
 ) -> set[str]:
@@ -229,7 +244,7 @@ def score_sentences(
         soft = pool.soft(text.words) if pool is not None else [0.0] * len(spans)
         if own_dense is not None and len(own_dense) != len(spans):
             own_dense = None  # not this chunk's sentences: the passage's similarity stands in
-        rows: list[tuple[int, int, int, set[str], float, list[float], bool, list[float]]] = []
+        rows: list[_Row] = []
         previous: set[str] = set()
         earlier: set[str] = set()
         for index, (start, end) in enumerate(spans):
@@ -281,18 +296,20 @@ def score_sentences(
                 else 0.0,
                 text.symbols[index],
             ]
-            rows.append((index, start, end, matched, context, f, typed, extra))
-        best_in_chunk = max((r[5][0] for r in rows), default=0.0)
+            rows.append(_Row(index, start, end, matched, context, f, typed, extra))
+        best_in_chunk = max((r.features[0] for r in rows), default=0.0)
         # The sentences' own similarities; the passage's stands in for each where none is given.
-        dense_of = [float(own_dense[r[0]]) if own_dense is not None else r[5][2] for r in rows]
+        dense_of = [
+            float(own_dense[r.sentence]) if own_dense is not None else r.features[2] for r in rows
+        ]
         best_dense = max(dense_of, default=0.0)
         value_q = q.answer_type in VALUE_TYPES
         entity_q = q.answer_type in ENTITY_TYPES
         definition_q = q.answer_type == "definition"
         for j, (index, start, end, matched, context, f, typed, extra) in enumerate(rows):
             f += [
-                rows[j - 1][5][0] if j > 0 else 0.0,
-                rows[j + 1][5][0] if j + 1 < len(rows) else 0.0,
+                rows[j - 1].features[0] if j > 0 else 0.0,
+                rows[j + 1].features[0] if j + 1 < len(rows) else 0.0,
                 best_in_chunk,
                 f[5] * value_q,
                 f[5] * entity_q,
