@@ -90,9 +90,9 @@ def test_what_a_sentence_adds_after_the_question_terms_is_measured() -> None:
 
 
 def test_a_sentence_that_opens_with_the_question_term_is_about_it() -> None:
-    opens = "Listeria species are intracellular food-borne pathogens."
-    late = "Vaccines built on vectors, among them attenuated strains of listeria, invade cells."
-    ev = _composer().weigh("What is listeria?", [_hit(opens, late)])
+    opens = "Ashdale cider is a dry drink pressed from late apples."
+    late = "Farmers sold their apples, much of them to the makers of ashdale cider, in May."
+    ev = _composer().weigh("What is Ashdale cider?", [_hit(opens, late)])
     assert _feature(ev.sentences, opens, "subject") == 1.0
     assert _feature(ev.sentences, opens, "first_term") == 0.0
     assert _feature(ev.sentences, late, "subject") == 0.0
@@ -100,9 +100,9 @@ def test_a_sentence_that_opens_with_the_question_term_is_about_it() -> None:
 
 
 def test_tables_and_references_have_a_high_share_of_symbols() -> None:
-    prose = "Denmark estimated that few people had been infected by March."
-    table = "Denmark 1.1% [0.40%-3.1%] (2)"
-    ev = _composer().weigh("How many people were infected in Denmark?", [_hit(prose, table)])
+    prose = "Portwell counted that few buses had been late by March."
+    table = "Portwell 4.2% [1.10%-7.3%] (12)"
+    ev = _composer().weigh("How many buses were late in Portwell?", [_hit(prose, table)])
     assert _feature(ev.sentences, table, "symbols") > 0.4
     assert _feature(ev.sentences, prose, "symbols") < 0.05
 
