@@ -158,7 +158,13 @@ def fit_confidence(rows: list[dict[str, Any]]) -> np.ndarray:
         value = -float(np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))
         return value + L2 * float(w @ w), x.T @ (p - y) / len(y) + 2 * L2 * w
 
-    return np.asarray(minimize(loss, np.zeros(5), jac=True, method="L-BFGS-B").x)
+    # Each piece of evidence may only raise the confidence (the bias is free): a
+    # fit left free gave the support a small negative weight beside the
+    # probability, which says nothing about a rule's answer whose support is set.
+    bounds = [(None, None)] + [(0.0, None)] * (x.shape[1] - 1)
+    return np.asarray(
+        minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", bounds=bounds).x
+    )
 
 
 def auroc(rows: list[dict[str, Any]]) -> float:

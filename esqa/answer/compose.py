@@ -413,13 +413,15 @@ class Composer:
     def _fixed_confidence(
         self, s: Sentence, sentences: Sequence[Sentence], support: float
     ) -> float:
-        """Confidence of an answer found by a rule (an enumeration's item, an expansion)."""
+        """Confidence of an answer found by a rule (an enumeration's item, an expansion).
+
+        The rule, not the ranker, chose the sentence (an enumeration is often not
+        the sentence that scores best), so the ranker's probability is not held
+        against it.
+        """
         rival = next((r for r in sentences if r.key != s.key), None)
         margin = s.score - rival.score if rival is not None else 1.0
-        probability = _probability(s, sentences)
-        return self.confidence(
-            Evidence(analyse(""), _NO_TERMS, [], s, None, support, margin, probability=probability)
-        )
+        return self.confidence(Evidence(analyse(""), _NO_TERMS, [], s, None, support, margin))
 
     def _abstain(self, q: Question, sentences: Sequence[Sentence], confidence: float) -> Answer:
         citations = [cite.cite(c) for c in cite.others(sentences, [])][: self.params.citations]

@@ -18,40 +18,40 @@ from dataclasses import dataclass, field
 # Fitted by benchmarks/fit_composer.py (see the README, "Results"); the order is FEATURES'.
 FITTED_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("coverage", -0.856),
-    ("context_coverage", 4.055),
-    ("dense", 0.492),
-    ("rank", 0.856),
-    ("lexical", 0.968),
-    ("typed", 2.016),
-    ("novel", 0.3),
-    ("log_length", 0.45),
+    ("context_coverage", 4.057),
+    ("dense", 0.49),
+    ("rank", 0.858),
+    ("lexical", 0.966),
+    ("typed", 2.014),
+    ("novel", 0.301),
+    ("log_length", 0.449),
     ("teaser", -0.098),
     ("first", 0.265),
     ("title", -0.231),
     ("proximity", 0.236),
-    ("paraphrase", -0.306),
+    ("paraphrase", -0.305),
     ("bag_similarity", 0.613),
-    ("bigrams", 1.963),
-    ("previous_coverage", 0.006),
-    ("next_coverage", 0.278),
-    ("chunk_coverage", 3.406),
-    ("typed_value", 1.123),
-    ("typed_entity", -0.614),
+    ("bigrams", 1.965),
+    ("previous_coverage", 0.005),
+    ("next_coverage", 0.277),
+    ("chunk_coverage", 3.405),
+    ("typed_value", 1.126),
+    ("typed_entity", -0.623),
     ("typed_definition", 1.17),
-    ("heading", -1.42),
+    ("heading", -1.419),
     # With a sentence's own vector, a sentence that adds to the question
     # (`novel`) no longer loses: the one that restates it need not be
     # preferred for being near it (-0.255 before this feature, +0.244 with it
     # at 24 passages read, +0.096 at 40).
-    ("sentence_dense", 2.688),
-    ("soft_coverage", 2.727),
-    ("previous_dense", 0.913),
-    ("next_dense", 0.32),
-    ("passage_dense", 2.457),
+    ("sentence_dense", 2.689),
+    ("soft_coverage", 2.726),
+    ("previous_dense", 0.914),
+    ("next_dense", 0.321),
+    ("passage_dense", 2.455),
     ("subject", 0.452),
-    ("first_term", 0.29),
+    ("first_term", 0.291),
     ("after", 0.432),
-    ("symbols", 0.804),
+    ("symbols", 0.802),
 )
 
 
@@ -95,8 +95,8 @@ class ComposerParams:
     candidate_sentences: int = 40
     # Confidence: a logistic regression of "the answer is right" on the evidence
     # (Composer.confidence), fitted by benchmarks/fit_composer.py as the weights are.
-    confidence_bias: float = -1.261
-    confidence_support: float = -0.28
-    confidence_margin: float = 0.201
-    confidence_share: float = 0.259
-    confidence_probability: float = 2.82
+    confidence_bias: float = -1.447
+    confidence_support: float = 0.0
+    confidence_margin: float = 0.205
+    confidence_share: float = 0.23
+    confidence_probability: float = 2.745
