@@ -18,21 +18,34 @@ Per size (`--sizes`), with synthetic data:
    Synthetic text: documents of 100 words drawn from a Zipf law (exponent 1)
    over bm25s's English stop words followed by 200,000 made-up words, so
    stop words make about a third of the text, as in English, and the
-   commonest content words occur in a few percent of the documents. The
-   stores are written as a whole index directory (chunk table, source
-   records, manifest with checksums), so `esqa.index.reader.load_index` can load it.
+   commonest content words occur in a few percent of the documents; each is
+   a paragraph of its own, 8 to a file. The last build's stores are then
+   written into an index directory by esqa's own writers, as a build from
+   scratch writes it (`esqa.index.generation.write_generation`, which
+   writes the one segment with `esqa.index.segments.write_segment`): the
+   segment (`segments/000001/`: chunk table, the stores, the chunks'
+   sentence vectors, the paragraphs' near-duplicate table, acronym
+   occurrences), then `deleted.npy`, the source records, acronyms and the
+   manifest with checksums, so that `esqa.index.reader.load_index` loads
+   it. The chunks have no sentence spans, so each has one sentence row (its
+   whole text), whose vector is the chunk's own; the paragraph table holds
+   each paragraph's real shingles, every paragraph kept (no two synthetic
+   paragraphs are near-duplicates); there are no acronyms. The time of that
+   write, and of computing the shingles, is recorded beside the build's.
 2. Query, in a new process each run (`--runs`): resident memory (RSS, anonymous
    and file-backed, from /proc/self/status) after imports, after loading and
    after the queries; the time of `load_index` as `esqa ask` calls it, and
-   of its parts (chunk table, each store, memory-mapped); p50/p99 latency of
-   dense search (one and two OpenMP threads), lexical search and hybrid
-   search through the loaded index. Dense queries are new Gaussian vectors;
-   lexical queries are 8 consecutive words of a random document (about 5
-   terms once stop words are dropped). Then reading the source records (what
-   the staleness check at `esqa ask` adds) and a load with `verify="full"`
-   (what `esqa index verify` costs: the sha256 of every file). The same
-   figures are measured again with the FAISS file read into memory instead
-   of mapped.
+   of its parts, opened again from the segment's directory (chunk table,
+   sentence vectors, each store, memory-mapped); p50/p99 latency of dense
+   search (the segment's FAISS store alone with one and two OpenMP threads,
+   and through the loaded index, which searches each segment with one),
+   lexical search and hybrid search through the loaded index. Dense queries
+   are new Gaussian vectors; lexical queries are 8 consecutive words of a
+   random document (about 5 terms once stop words are dropped). Then reading
+   the source records (what the staleness check at `esqa ask` adds) and a
+   load with `verify="full"` (what `esqa index verify` costs: the sha256 of
+   every file). The same figures are measured again with the FAISS file read
+   into memory instead of mapped.
 
 Gaussian vectors are fine for latency and memory but say nothing about
 recall (they make every approximate index look bad), so recall@10 of the
@@ -69,6 +82,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -210,12 +224,15 @@ def synthetic_texts(n: int, seed: int, block: int = 50_000) -> Iterator[str]:
 
 
 def make_chunks(texts: Sequence[str]) -> list[Any]:
+    """One chunk per text; each file holds CHUNKS_PER_SOURCE, each a paragraph of its own."""
     from esqa.types import Chunk
 
-    return [
-        Chunk(i, f"doc{i // CHUNKS_PER_SOURCE:07d}.txt", 1, 1, 1, text)
-        for i, text in enumerate(texts)
-    ]
+    out = []
+    for i, text in enumerate(texts):
+        number = i % CHUNKS_PER_SOURCE + 1
+        line = 2 * number - 1  # paragraphs one blank line apart
+        out.append(Chunk(i, f"doc{i // CHUNKS_PER_SOURCE:07d}.txt", number, line, line, text))
+    return out
 
 
 def lexical_queries(texts: Sequence[str], count: int, seed: int) -> list[str]:
@@ -237,109 +254,142 @@ def beside(directory: Path, name: str) -> Path:
 
 
 def build_stores(directory: Path, chunks: Sequence[Any], vectors: np.ndarray) -> dict[str, Any]:
-    """Build and save both stores into directory; seconds for each."""
-    from esqa.stores.bm25_lexical import Bm25LexicalStore
-    from esqa.stores.faiss_dense import FaissDenseStore
+    """Build both stores as a build does and save them into directory; seconds for each.
 
-    def dense() -> tuple[dict[str, Any], float, float]:
-        store = FaissDenseStore(DIMENSION)
-        _, build = timed(lambda: store.add(chunks, vectors))
-        _, save = timed(lambda: store.save(directory))
-        return store.describe(), build, save
+    The stores come back under "stores", filled, for a segment to be written with.
+    """
+    from esqa.stores.factory import create_stores
 
-    def lexical() -> dict[str, Any]:
-        store = Bm25LexicalStore()
-        store.add(chunks)
-        store.save(directory)  # bm25s indexes lazily: saving is where postings are built
-        return store.describe()
+    stores = create_stores(DIMENSION)  # esqa's embedded engine: FAISS and bm25s
+    _, dense_build = timed(lambda: stores.dense.add(chunks, vectors))
+    _, dense_save = timed(lambda: stores.dense.save(directory))
 
-    # One store at a time, each freed before the next: the peak is what a build needs.
-    description, dense_build, dense_save = dense()
-    lexical_description, lexical_build = timed(lexical)
+    def lexical() -> None:
+        stores.lexical.add(chunks)
+        stores.lexical.save(directory)  # bm25s indexes lazily: saving is where postings are built
+
+    _, lexical_build = timed(lexical)
     return {
         "dense_build_s": dense_build,
         "dense_save_s": dense_save,
         "lexical_build_and_save_s": lexical_build,
-        "dense": description,
-        "lexical": lexical_description,
+        "dense": stores.dense.describe(),
+        "lexical": stores.lexical.describe(),
+        "stores": stores,
     }
 
 
-def source_records(chunks: Sequence[Any]) -> dict[str, Any]:
-    """What a build records of each corpus file, as many files as the chunks come from."""
-    per_source: dict[str, int] = {}
+def make_documents(chunks: Sequence[Any]) -> list[Any]:
+    """The files the chunks come from, as ingestion reads them: one article each,
+    a paragraph per chunk, a made-up sha256 and stat (what the source records keep)."""
+    from esqa.types import Article, Document, Paragraph
+
+    by_source: dict[str, list[Any]] = {}
     for chunk in chunks:
-        per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
-    return {
-        source: {
-            "sha256": hashlib.sha256(source.encode()).hexdigest(),
-            "bytes": 6_000,
-            "mtime_ns": 1_700_000_000_000_000_000 + i,
-            "encoding": "utf-8",
-            "articles": 1,
-            "chunks": count,
-            "dropped": [],
-        }
-        for i, (source, count) in enumerate(per_source.items())
-    }
+        by_source.setdefault(chunk.source, []).append(chunk)
+    documents = []
+    for i, (source, mine) in enumerate(by_source.items()):
+        paragraphs = tuple(
+            Paragraph(source, c.paragraph, c.line_start, c.line_end, c.text, 1) for c in mine
+        )
+        article = Article(source, 1, None, None, None, False, 1, paragraphs[-1].line_end)
+        documents.append(
+            Document(
+                source=source,
+                sha256=hashlib.sha256(source.encode()).hexdigest(),
+                encoding="utf-8",
+                articles=(article,),
+                paragraphs=paragraphs,
+                file_stat=(
+                    sum(len(p.text) + 2 for p in paragraphs),
+                    1_700_000_000_000_000_000 + i,  # long before the build: not racy
+                ),
+            )
+        )
+    return documents
 
 
-def write_index_files(directory: Path, chunks: Sequence[Any], stores: dict[str, Any]) -> None:
-    """Complete the saved stores into an index directory that `load_index` opens.
+class SyntheticModel:
+    """What writing a generation asks of the embedder: the synthetic vectors' id and
+    dimension, and a description for the manifest. Nothing is embedded."""
 
-    The manifest is what `esqa.index.build.build_index` writes, with the synthetic
-    model's id; `sources.json` has a record per synthetic file, so its size
-    (and the manifest's, which no longer holds it) is what a real corpus gives.
+    model_id = MODEL_ID
+    dimension = DIMENSION
+    max_tokens = 256
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(text.split()) for text in texts]
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32, progress: Any = None) -> np.ndarray:
+        raise NotImplementedError("the benchmark's vectors are drawn, not embedded")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "synthetic"}
+
+
+def write_index(
+    directory: Path, chunks: Sequence[Any], vectors: np.ndarray, stores: Any
+) -> dict[str, float]:
+    """Write the index into directory as a build from scratch writes it; seconds for each part.
+
+    esqa's own writers: `write_segment` (through `write_generation`) writes the
+    one segment (chunk table, sentence vectors, the filled stores, paragraphs,
+    acronym occurrences), then `write_generation` the generation's files:
+    `deleted.npy`, `sources.json` (a record per synthetic file, so its size is
+    what a real corpus gives), `acronyms.json` and the manifest with checksums.
     """
-    from esqa import __version__
-    from esqa.index.changes import recorded_digest
-    from esqa.index.chunk_table import write_chunks
-    from esqa.index.manifest import (
-        ACRONYMS,
-        SOURCES,
-        BuildRecord,
-        Counts,
-        Manifest,
-        ModelRecord,
-        SourceRecords,
-        write_manifest,
-    )
+    from esqa.index.generation import Plan, write_generation
+    from esqa.index.segments import SegmentContents
+    from esqa.index.sentence_vectors import SentenceVectors, quantise
+    from esqa.ingest.acronyms import AcronymOccurrences
     from esqa.ingest.chunking import ChunkingParams
+    from esqa.ingest.chunks import document_paragraphs
+    from esqa.stores.factory import engine_descriptions
 
-    names = write_chunks(directory, chunks)
-    (directory / ACRONYMS).write_text("{}", encoding="utf-8")
-    sources = source_records(chunks)
-    records = SourceRecords(sources, {})
-    (directory / SOURCES).write_text(json.dumps(records.to_dict()), encoding="utf-8")
-    names += [SOURCES, ACRONYMS, "dense.faiss"]
-    names += [p.relative_to(directory).as_posix() for p in (directory / "lexical").iterdir()]
-    manifest = Manifest(
-        esqa_version=__version__,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        build_seconds=0.0,
-        build=BuildRecord(
-            incremental=False, reused_chunks=0, embedded_chunks=len(chunks),
-            chunked_files=len(sources),
-        ),
-        corpus="synthetic",
-        model=ModelRecord(MODEL_ID, DIMENSION),
-        embedder={"backend": "synthetic"},
-        chunking=ChunkingParams(max_tokens=256).to_dict(),
-        ingestion="synthetic",
-        dense=stores["dense"],
-        lexical=stores["lexical"],
-        counts=Counts(
-            files=len(sources), articles=len(sources), paragraphs=len(chunks),
-            duplicate_paragraphs=0, chunks=len(chunks),
-        ),
-        warnings=(),
-        corpus_stats=recorded_digest(records),
-    )  # fmt: skip
-    write_manifest(directory, manifest, names)
+    started = time.monotonic()
+    documents = make_documents(chunks)
+    # The near-duplicate table with each paragraph's real shingles. Every
+    # paragraph is kept: no two Zipf draws of 100 words are near-duplicates,
+    # so the decision (`esqa.ingest.dedup.decide`) would drop none.
+    paragraphs, paragraphs_s = timed(lambda: document_paragraphs(documents))
+    # A chunk without sentence spans has one sentence row, its whole text,
+    # whose vector is the chunk's own (`esqa.index.sentence_vectors`).
+    codes, scales = quantise(vectors)
+    sentences = SentenceVectors(codes, scales, np.arange(len(chunks) + 1, dtype=np.int64))
+    per_source = Counter(chunk.source for chunk in chunks)  # in corpus order, as the documents
+    contents = SegmentContents(
+        sources=tuple(per_source),
+        chunk_counts=tuple(per_source.values()),
+        chunks=chunks,
+        paragraphs=paragraphs,
+        occurrences=AcronymOccurrences(),  # no acronym in made-up lower-case words
+        stores=stores,
+        sentences=sentences,
+    )
+    plan = Plan(
+        documents=documents,
+        paragraphs=paragraphs,
+        kept=[],
+        deleted=set(),
+        sources={},
+        skipped={},
+        warnings=[],
+    )
+    dense, lexical = engine_descriptions(DIMENSION)
+
+    def write() -> None:
+        write_generation(
+            directory, beside(directory, "corpus"), plan, contents, None, False, None,
+            SyntheticModel(), ChunkingParams(max_tokens=SyntheticModel.max_tokens),
+            dense, lexical, False, len(chunks), started,
+        )  # fmt: skip
+
+    _, write_s = timed(write)
+    return {"paragraph_shingles_s": paragraphs_s, "write_s": write_s}
 
 
 def build_size(n: int, directory: Path, seed: int, queries: int) -> dict[str, Any]:
-    """Build the stores of n synthetic chunks into directory, with the queries to ask them."""
+    """Build the index of n synthetic chunks into directory, with the queries to ask it."""
     print(f"== {n:,} chunks: generating data", file=sys.stderr, flush=True)
     texts = list(synthetic_texts(n, seed))
     chunks = make_chunks(texts)
@@ -349,25 +399,37 @@ def build_size(n: int, directory: Path, seed: int, queries: int) -> dict[str, An
     (beside(directory, "queries.json")).write_text(json.dumps(questions), encoding="utf-8")
     del texts
     runs = 3 if n <= REPEAT_BUILDS_UP_TO else 1
-    builds = []
+    scratch = beside(directory, "stores")  # where the timed builds save their stores
+    builds: list[dict[str, Any]] = []
     for run in range(runs):
         print(f"   build {run + 1}/{runs}", file=sys.stderr, flush=True)
-        builds.append(build_stores(directory, chunks, vectors))
-    write_index_files(directory, chunks, builds[-1])
+        if builds:
+            builds[-1].pop("stores")  # freed before the next build: one build's memory at a time
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        builds.append(build_stores(scratch, chunks, vectors))
+    shutil.rmtree(scratch)
+    print("   writing the index", file=sys.stderr, flush=True)
+    written = write_index(directory, chunks, vectors, builds[-1].pop("stores"))
+    segment = directory / "segments" / "000001"  # a build from scratch writes one segment
     seconds = ("dense_build_s", "dense_save_s", "lexical_build_and_save_s")
     return {
         "chunks": n,
         "build_runs": runs,
         "build": {key: round(median([b[key] for b in builds]), 2) for key in seconds},
         "build_each": [{key: round(b[key], 2) for key in seconds} for b in builds],
+        "index_write": {key: round(value, 2) for key, value in written.items()},
         "dense": builds[-1]["dense"],
         "disk_mb": {
-            "dense.faiss": disk_mb(directory / "dense.faiss"),
-            "lexical": disk_mb(directory / "lexical"),
-            "chunks.jsonl": disk_mb(directory / "chunks.jsonl"),
-            "chunks.offsets.npy": disk_mb(directory / "chunks.offsets.npy"),
+            "dense.faiss": disk_mb(segment / "dense.faiss"),
+            "lexical": disk_mb(segment / "lexical"),
+            "chunks.jsonl": disk_mb(segment / "chunks.jsonl"),
+            "chunks.offsets.npy": disk_mb(segment / "chunks.offsets.npy"),
+            "sentences": round(sum(disk_mb(p) for p in segment.glob("sentences.*.npy")), 1),
+            "paragraphs": disk_mb(segment / "paragraphs"),
             "sources.json": disk_mb(directory / "sources.json"),
             "manifest.json": disk_mb(directory / "manifest.json"),
+            "total": disk_mb(directory),
         },
     }
 
@@ -385,36 +447,55 @@ def query_worker(directory: Path, count: int, mmap: bool) -> dict[str, Any]:
     from esqa.index.chunk_table import ChunkTable
     from esqa.index.reader import load_index
     from esqa.index.search import hybrid_search
+    from esqa.index.sentence_vectors import SentenceVectors
     from esqa.stores.bm25_lexical import Bm25LexicalStore
     from esqa.stores.faiss_dense import FaissDenseStore
+    from esqa.stores.faiss_segments import DenseSegment, SegmentedDenseStore
 
     # esqa imports FAISS and bm25s on first use; their import is a cold-start
     # cost (benchmarks/cold_start.py), not part of loading an index.
     _, imports = timed(lambda: [importlib.import_module(m) for m in ("faiss", "bm25s")])
     out: dict[str, Any] = {"import_faiss_bm25s_s": imports, "memory_after_imports": memory()}
     # The whole load, as `esqa ask` does it: manifest, sizes and small files'
-    # checksums, the chunk table, both stores (memory-mapped), acronyms.
+    # checksums, the segment's chunk table, sentence vectors and stores
+    # (memory-mapped), deleted ids, acronyms.
     index, out["load_index_s"] = timed(lambda: load_index(directory, MODEL_ID, DIMENSION))
-    if not mmap:
-        # The comparison: the FAISS file read into memory. The mapped store
-        # is dropped with the index that held it.
-        read, out["dense_read_s"] = timed(
-            lambda: FaissDenseStore.load(directory, DIMENSION, index.chunks, mmap=False)
+    (record,) = index.manifest.segments  # a build from scratch writes one segment
+    segment = index.directory / record.directory
+    if mmap:
+        # The segment's own FAISS store, inside the index's dense search (which
+        # has no public accessor for it): searched alone below, with one and
+        # two threads, without mapping its file a second time.
+        assert isinstance(index.dense, SegmentedDenseStore)
+        store = index.dense._segments[0].store
+    else:
+        # The comparison: the FAISS file read into memory, searched as
+        # `esqa.stores.factory.open_index` searches a segment. The mapped
+        # store is dropped with the dense search that held it.
+        store, out["dense_read_s"] = timed(
+            lambda: FaissDenseStore.load(segment, DIMENSION, index.chunks, mmap=False)
         )
-        index = dataclasses.replace(index, dense=read)
+        dense_search = SegmentedDenseStore(
+            [DenseSegment(store, record.base)],
+            DIMENSION,
+            dict(index.manifest.dense),
+            index.chunks.order_key,
+        )
+        index = dataclasses.replace(index, dense=dense_search)
     out["memory_after_load"] = memory()
 
     vectors = np.load(beside(directory, "queries.npy"))
     texts = json.loads(beside(directory, "queries.json").read_text(encoding="utf-8"))
     dense, lexical = index.dense, index.lexical
 
-    def dense_search(i: int) -> None:
-        dense.search(vectors[i], 50)
-
-    out["dense_1_thread"] = percentiles(latencies(dense_search, count))
-    dense.search_threads = 2
-    out["dense_2_threads"] = percentiles(latencies(dense_search, count))
-    dense.search_threads = 1
+    # The segment's store alone (`FaissDenseStore.search` uses `search_threads`
+    # OpenMP threads), then through the index, as `hybrid_search` asks it (one
+    # thread per segment).
+    out["dense_1_thread"] = percentiles(latencies(lambda i: store.search(vectors[i], 50), count))
+    store.search_threads = 2
+    out["dense_2_threads"] = percentiles(latencies(lambda i: store.search(vectors[i], 50), count))
+    store.search_threads = 1
+    out["dense_index"] = percentiles(latencies(lambda i: dense.search(vectors[i], 50), count))
     out["lexical"] = percentiles(latencies(lambda i: lexical.search(texts[i], 50), count))
     # Through the loaded index, so every hit's chunk is read from the chunk table.
     out["hybrid"] = percentiles(
@@ -422,11 +503,13 @@ def query_worker(directory: Path, count: int, mmap: bool) -> dict[str, Any]:
     )
     out["memory_after_queries"] = memory()
 
-    # The parts of the load, again (the files are in the page cache, as they
-    # were for the load above: the build just wrote them).
-    chunks, out["chunk_table_open_s"] = timed(lambda: ChunkTable.open(directory))
-    _, out["dense_load_s"] = timed(lambda: FaissDenseStore.load(directory, DIMENSION, chunks))
-    _, out["lexical_load_s"] = timed(lambda: Bm25LexicalStore.load(directory, chunks))
+    # The parts of the load, again, from the segment's directory (the files
+    # are in the page cache, as they were for the load above: the build just
+    # wrote them).
+    chunks, out["chunk_table_open_s"] = timed(lambda: ChunkTable.open(segment))
+    _, out["sentence_vectors_open_s"] = timed(lambda: SentenceVectors.open(segment, len(chunks)))
+    _, out["dense_load_s"] = timed(lambda: FaissDenseStore.load(segment, DIMENSION, chunks))
+    _, out["lexical_load_s"] = timed(lambda: Bm25LexicalStore.load(segment, chunks))
     # What comparing the corpus adds to `esqa ask` (besides a stat per file):
     # reading and checking the source records, one per synthetic file.
     _, out["read_sources_s"] = timed(lambda: index.sources)
@@ -468,7 +551,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def measure_size(n: int, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     directory = work / f"n{n}"
     shutil.rmtree(directory, ignore_errors=True)
-    (directory / "lexical").mkdir(parents=True)
+    directory.mkdir(parents=True)
     result = build_size(n, directory, args.seed, args.queries)
     for mmap, name in ((True, "mapped"), (False, "read")):
         runs = run_workers(directory, args.queries, args.runs, mmap)
