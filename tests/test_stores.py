@@ -125,6 +125,20 @@ def test_best_documents_breaks_ties_by_position_and_skips_zero_scores():
     assert best_documents(scores, 0).tolist() == []
 
 
+def test_best_documents_is_the_top_k_of_a_full_sort_whatever_the_ties():
+    from esqa.stores.bm25_lexical import best_documents
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(1, 400))
+        # Few distinct values and many zeros: ties at the k-th place are common.
+        scores = rng.choice([0.0, 0.0, 0.0, 0.5, 1.0, 1.5, 2.0], size=n).astype(np.float32)
+        k = int(rng.integers(1, 60))
+        positive = [d for d in range(n) if scores[d] > 0]
+        expected = sorted(positive, key=lambda d: (-scores[d], d))[:k]
+        assert best_documents(scores, k).tolist() == expected
+
+
 def test_a_loaded_lexical_store_maps_its_postings_instead_of_reading_them(chunks, tmp_path):
     lexical_store(chunks).save(tmp_path)
     postings = Bm25LexicalStore.load(tmp_path, by_id(chunks)).postings

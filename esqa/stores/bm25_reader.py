@@ -317,21 +317,24 @@ def bm25_idf(documents: int, frequency: int) -> float:
 def best_documents(scores: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k highest positive scores, best first; equal scores in position order.
 
-    The k-th best score is found among the negated scores: numpy's
-    introselect took 36 ms to find the top 50 of a million scores of which
-    most are 0 (documents without a query term), and 2 ms to find the bottom
-    50 of their negation. The rest are two passes that compare floats.
+    Only the documents that hold a query term (a positive score) are ranked:
+    they are found in one pass, and the k-th best is selected among them alone.
+    numpy's introselect over every score took 36 ms for the top 50 of a million
+    scores of which most are 0, and selecting among all the negated scores,
+    which this replaced, still took 0.38 ms a query at 100,000 documents.
     """
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    kth = -np.partition(-scores, k - 1)[k - 1]
-    if kth <= 0:  # fewer than k documents hold a query term
-        chosen = np.flatnonzero(scores > 0)
+    held = np.flatnonzero(scores > 0)  # in position order
+    if len(held) <= k:
+        chosen = held
     else:
-        above = np.flatnonzero(scores > kth)
+        values = scores[held]
+        kth = -np.partition(-values, k - 1)[k - 1]
+        above = held[values > kth]
         # Documents tied at the k-th score may be more than the places left.
-        chosen = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+        chosen = np.concatenate([above, held[values == kth][: k - len(above)]])
     return chosen[np.lexsort((chosen, -scores[chosen]))]
 
 
