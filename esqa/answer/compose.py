@@ -436,11 +436,9 @@ class Composer:
 
 
 def _probability(best: Sentence, sentences: Sequence[Sentence]) -> float:
-    """The softmax probability of `best` among the sentences' scores."""
-    if not sentences:
-        return 1.0
+    """The softmax probability of `best`, one of `sentences`, among their scores."""
     scores = np.array([s.score for s in sentences])
-    top = max(float(scores.max()), best.score)
+    top = float(scores.max())
     return math.exp(best.score - top) / float(np.exp(scores - top).sum())
 
 
